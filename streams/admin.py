@@ -1,0 +1,57 @@
+"""Broker administration: reachability and the topics streammon uses."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import BrokerError
+from streams.settings import KafkaSettings
+
+
+def admin_client(bootstrap_servers: str, timeout_s: float = 10.0) -> KafkaAdminClient:
+    """Connect an admin client, or raise BrokerError naming the address."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        except KafkaError as exc:
+            if time.monotonic() >= deadline:
+                raise BrokerError(
+                    f"no Kafka broker answers at {bootstrap_servers} "
+                    f"(start one with `streammon broker start`): {exc}"
+                ) from exc
+            time.sleep(0.5)
+
+
+def topic_names(kafka: KafkaSettings) -> list[str]:
+    """Every topic the worker reads or writes."""
+    return [
+        kafka.predictions_topic,
+        kafka.features_topic,
+        kafka.labels_topic,
+        kafka.reports_topic,
+        kafka.alerts_topic,
+        kafka.dead_letter_topic,
+    ]
+
+
+def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    admin = admin_client(kafka.bootstrap_servers, timeout_s)
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in topic_names(kafka) if name not in existing]
+        if missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+        return missing
+    finally:
+        admin.close()

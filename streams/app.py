@@ -1,0 +1,213 @@
+"""The stream worker: a Faust app that feeds model events to the monitors.
+
+Predictions and separately logged features are validated, joined by
+``prediction_id`` and routed per model into a reference and then into windows.
+Each closed window is analysed in a separate process (Evidently is CPU-bound
+and would stall consumption); its report and alerts are published when the
+analysis returns. Invalid messages go to the dead-letter topic with their
+error and coordinates; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from monitors.join import KeyedJoin
+from monitors.watch import DriftWatch, WindowJob
+from streams import metrics
+from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
+from streams.codec import decode, dead_letter, encode
+from streams.errors import DecodeError
+from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Analyses queued beyond this make the consumer wait: memory stays bounded when
+# windows close faster than Evidently can analyse them.
+MAX_PENDING_ANALYSES = 4
+
+
+def analysis_spec(settings: Settings) -> AnalysisSpec:
+    """The analysis parameters, as plain values a worker process can receive."""
+    drift, alerts = settings.drift, settings.alerts
+    return AnalysisSpec(
+        num_method=drift.num_method,
+        cat_method=drift.cat_method,
+        alpha=drift.alpha,
+        per_feature_method=dict(drift.per_feature_method),
+        per_feature_threshold=dict(drift.per_feature_threshold),
+        max_rows=drift.max_rows,
+        min_drifted_features=alerts.min_drifted_features,
+        critical_share=alerts.critical_share,
+        prediction_drift=alerts.prediction_drift,
+        workspace=settings.workspace.path.resolve(),
+        project=settings.workspace.project,
+    )
+
+
+class StreamWorker:
+    """Owns the Faust app, the monitors' state and the analysis process."""
+
+    def __init__(self, settings: Settings, reference: list[dict[str, Any]] | None = None) -> None:
+        self.settings = settings
+        self.spec = analysis_spec(settings)
+        self.watch = DriftWatch(
+            settings.window.size,
+            settings.window.duration_s,
+            settings.reference.size,
+            reference=reference,
+        )
+        self.join: KeyedJoin[PredictionEvent, FeatureEvent] = KeyedJoin(settings.worker.join_capacity)
+        self._pending: set[asyncio.Future[None]] = set()
+        self._watermark: tuple[datetime, float] | None = None
+        # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
+        # Its process starts with the first window, not here.
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.app = self._build_app()
+
+    def _build_app(self) -> faust.App:
+        kafka = self.settings.kafka
+        app = faust.App(
+            kafka.group_id,
+            broker=f"kafka://{kafka.bootstrap_servers}",
+            value_serializer="raw",
+            key_serializer="raw",
+            store="memory://",
+            web_enabled=False,
+            topic_partitions=kafka.partitions,
+            producer_acks=-1,
+            consumer_auto_offset_reset="earliest",
+        )
+        self.dead_letters = app.topic(kafka.dead_letter_topic, value_serializer="raw", key_serializer="raw")
+        self.reports = app.topic(kafka.reports_topic, value_serializer="raw", key_serializer="raw")
+        self.alerts = app.topic(kafka.alerts_topic, value_serializer="raw", key_serializer="raw")
+        events = app.topic(kafka.predictions_topic, kafka.features_topic, value_serializer="raw", key_serializer="raw")
+        labels = app.topic(kafka.labels_topic, value_serializer="raw", key_serializer="raw")
+        app.agent(events, name="streammon.predictions")(self._consume_predictions)
+        app.agent(labels, name="streammon.labels")(self._consume_labels)
+        app.timer(interval=1.0)(self._expire_windows)
+        app.on_before_shutdown.connect(self._on_before_shutdown)
+        return app
+
+    async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:
+        kafka = self.settings.kafka
+        worker = self.settings.worker
+        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):
+            jobs: list[WindowJob] = []
+            for event in batch:
+                topic = event.message.topic
+                kind = PredictionEvent if topic == kafka.predictions_topic else FeatureEvent
+                try:
+                    decoded = decode(kind, event.value)
+                except DecodeError as exc:
+                    await self._dead_letter(event, str(exc))
+                    continue
+                metrics.EVENTS.labels(topic=topic, outcome="accepted").inc()
+                if isinstance(decoded, PredictionEvent):
+                    pair = (decoded, None) if decoded.features else self.join.add_left(decoded.prediction_id, decoded)
+                else:
+                    pair = self.join.add_right(decoded.prediction_id, decoded)
+                if pair is not None:
+                    jobs += self._observe(*pair)
+            metrics.JOIN_PENDING.set(len(self.join))
+            metrics.JOIN_EVICTED.set(self.join.evicted)
+            for job in jobs:
+                await self._submit(job)
+
+    async def _consume_labels(self, stream: faust.StreamT[bytes]) -> None:
+        # Labels are validated and counted here; joining them to predictions is
+        # the quality monitor's job (issue: delayed labels and online learning).
+        worker = self.settings.worker
+        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):
+            for event in batch:
+                try:
+                    decode(LabelEvent, event.value)
+                except DecodeError as exc:
+                    await self._dead_letter(event, str(exc))
+                    continue
+                metrics.EVENTS.labels(topic=event.message.topic, outcome="accepted").inc()
+
+    def _observe(self, prediction: PredictionEvent, features: FeatureEvent | None) -> list[WindowJob]:
+        row: dict[str, Any] = dict(features.features if features is not None else prediction.features)
+        row[PREDICTION_COLUMN] = prediction.prediction
+        row[VERSION_COLUMN] = prediction.model_version
+        self._advance_watermark(prediction.event_time)
+        destination = "window" if self.watch.reference_ready(prediction.model) else "reference"
+        metrics.ROWS.labels(model=prediction.model, destination=destination).inc()
+        return self.watch.add(prediction.model, prediction.event_time, row)
+
+    def _advance_watermark(self, event_time: datetime) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if self._watermark is None or event_time > self._watermark[0]:
+            self._watermark = (event_time, loop_now)
+
+    async def _expire_windows(self) -> None:
+        if self._watermark is None:
+            return
+        latest, seen_at = self._watermark
+        # Event time keeps moving while a model is silent: its last window must
+        # still close once its span has passed.
+        now = latest + timedelta(seconds=asyncio.get_running_loop().time() - seen_at)
+        for job in self.watch.expire(now):
+            await self._submit(job)
+
+    async def _submit(self, job: WindowJob) -> None:
+        while len(self._pending) >= MAX_PENDING_ANALYSES:
+            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
+        task = asyncio.ensure_future(self._analyse_and_publish(job))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _analyse_and_publish(self, job: WindowJob) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec)
+        except Exception:
+            metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
+            log.exception("analysis of %s window %d failed", job.model, job.window.index)
+            return
+        metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
+        report = outcome.report
+        await self.reports.send(key=report.key.encode(), value=encode(report))
+        metrics.REPORTS.labels(model=job.model).inc()
+        log.info(
+            "%s window %d (%d events): %d/%d features drifted",
+            job.model,
+            job.window.index,
+            report.window.events,
+            report.drifted_features,
+            len(report.features),
+        )
+        for alert in outcome.alerts:
+            await self.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
+            metrics.ALERTS.labels(kind=alert.kind, severity=alert.severity).inc()
+            log.warning("ALERT %s %s: %s", alert.severity, alert.kind, alert.summary)
+
+    async def _dead_letter(self, event: EventT, error: str) -> None:
+        message = event.message
+        record = dead_letter(
+            error,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+            key=message.key,
+            value=message.value,
+        )
+        await self.dead_letters.send(key=message.key, value=encode(record))
+        metrics.EVENTS.labels(topic=message.topic, outcome="dead_lettered").inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)

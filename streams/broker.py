@@ -1,0 +1,572 @@
+"""A local single-node Apache Kafka broker, without Docker.
+
+streammon's integration tests, demo and benchmarks run against a real broker. Where
+Docker is not available, :class:`KafkaBroker` provisions one from Maven Central: Maven
+copies the runtime jars of ``org.apache.kafka:kafka_2.13`` (plus a log4j2 binding, or
+the broker logs nothing) into a cache, and the JVM runs ``kafka.Kafka`` in KRaft
+combined mode (``process.roles=broker,controller``) on loopback.
+
+Layout under ``home``::
+
+    kafka-<version>/libs/     jars, fetched once and shared by every port
+    run-<port>/server.properties
+    run-<port>/log4j2.yaml
+    run-<port>/data/          the log directory, formatted once
+    run-<port>/broker.log     the JVM's stdout and stderr, truncated at each start
+    run-<port>/broker.pid
+
+Data lives per port, so brokers on different ports coexist. The broker runs detached:
+it outlives the Python process that started it until :meth:`KafkaBroker.stop`.
+
+Usage::
+
+    broker = KafkaBroker(Path.home() / ".cache" / "streammon")
+    broker.start()                       # seconds until the broker answered
+    broker.status().bootstrap_servers    # "127.0.0.1:9092"
+    broker.stop()
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from streams.errors import BrokerError, ConfigError
+
+__all__ = ["KAFKA_VERSION", "BrokerStatus", "KafkaBroker"]
+
+KAFKA_VERSION = "4.1.1"
+
+logger = logging.getLogger(__name__)
+
+_INSTALL_HINT = "install it with `apt-get install openjdk-17-jre-headless maven`"
+_SLF4J_VERSION = "2.0.16"
+_LOG4J_VERSION = "2.24.3"
+_MVN_TIMEOUT = 900.0
+_FORMAT_TIMEOUT = 120.0
+_KILL_TIMEOUT = 10.0
+_POLL_INTERVAL = 0.2
+_LOG_TAIL_LINES = 20
+_PROC = Path("/proc")
+# Maven 3.8 writes colour resets even in batch mode; they would garble error messages.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+_POM = """\
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>streammon</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-api</artifactId>
+      <version>{slf4j}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j2-impl</artifactId>
+      <version>{log4j}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-core</artifactId>
+      <version>{log4j}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2_YAML = """\
+Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+"""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What :meth:`KafkaBroker.status` found.
+
+    Attributes
+    ----------
+    running : bool
+        The broker process is alive and answers a metadata request.
+    pid : int or None
+        The broker's process id while the process is alive, even if it does not answer yet.
+    bootstrap_servers : str
+        Where clients connect, such as ``"127.0.0.1:9092"``.
+    version : str
+        The Apache Kafka version.
+    home : Path
+        The directory holding the jars, configuration and data.
+    log_file : Path
+        The broker's output.
+    """
+
+    running: bool
+    pid: int | None
+    bootstrap_servers: str
+    version: str
+    home: Path
+    log_file: Path
+
+
+class KafkaBroker:
+    """A single-node KRaft Apache Kafka broker run from Maven Central jars.
+
+    Parameters
+    ----------
+    home : Path
+        Directory for the configuration, data, log and pid file (see the module docstring).
+    host : str
+        Address the broker binds to and advertises to clients.
+    port : int
+        Client (``PLAINTEXT``) port.
+    controller_port : int
+        KRaft controller port.
+    heap : str
+        JVM heap size, such as ``"512m"``.
+    version : str
+        Apache Kafka version to fetch from Maven Central.
+    libs_home : Path or None
+        Directory whose ``kafka-<version>/libs`` holds the jars; ``None`` means ``home``.
+        Point several homes at one ``libs_home`` to fetch the jars once.
+
+    Raises
+    ------
+    ConfigError
+        If ``port`` and ``controller_port`` are the same.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        controller_port: int = 9093,
+        heap: str = "512m",
+        version: str = KAFKA_VERSION,
+        libs_home: Path | None = None,
+    ) -> None:
+        if port == controller_port:
+            raise ConfigError(f"kafka broker port and controller_port must differ; both are {port}")
+        self.home = Path(home)
+        self.host = host
+        self.port = port
+        self.controller_port = controller_port
+        self.heap = heap
+        self.version = version
+        self.libs_home = None if libs_home is None else Path(libs_home)
+        jars_home = self.home if self.libs_home is None else self.libs_home
+        self._libs = jars_home / f"kafka-{version}" / "libs"
+        self._run = self.home / f"run-{port}"
+        self._properties = self._run / "server.properties"
+        self._log4j = self._run / "log4j2.yaml"
+        self._data = self._run / "data"
+        self._log_file = self._run / "broker.log"
+        self._pid_file = self._run / "broker.pid"
+        self._bootstrap = f"{host}:{port}"
+        # Kept so that a broker started here is reaped when it exits, not left a zombie
+        # that still looks alive.
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def install(self) -> Path:
+        """Fetch the broker's jars with Maven, unless they are already there.
+
+        Returns
+        -------
+        Path
+            The directory holding the jars.
+
+        Raises
+        ------
+        BrokerError
+            If ``java`` or ``mvn`` is missing, or Maven fails.
+        """
+        marker = self._libs / f"kafka_2.13-{self.version}.jar"
+        if marker.is_file():
+            return self._libs
+        _require("java")
+        mvn = _require("mvn")
+        self._libs.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("installing Kafka %s jars into %s", self.version, self._libs)
+        # Maven copies into a private directory that is renamed into place only when
+        # complete, so an interrupted or concurrent install never leaves a partial libs/.
+        with tempfile.TemporaryDirectory(dir=self._libs.parent, prefix="install-") as build:
+            pom = Path(build) / "pom.xml"
+            pom.write_text(
+                _POM.format(kafka=self.version, slf4j=_SLF4J_VERSION, log4j=_LOG4J_VERSION)
+            )
+            staged = Path(build) / "libs"
+            command = [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staged}",
+                "-DincludeScope=runtime",
+            ]
+            what = f"mvn fetching Kafka {self.version} jars"
+            output = _run(command, timeout=_MVN_TIMEOUT, what=what)
+            if not (staged / marker.name).is_file():
+                raise BrokerError(
+                    f"mvn did not produce {marker.name}:\n{_tail(output.splitlines())}"
+                )
+            try:
+                staged.rename(self._libs)
+            except OSError as exc:
+                # Another process installed the same version meanwhile; its jars serve as well.
+                if not marker.is_file():
+                    raise BrokerError(
+                        f"cannot move the Kafka jars into {self._libs}: {exc}"
+                    ) from exc
+        return self._libs
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start the broker, or reuse the one already running for this home and port.
+
+        Installs the jars if needed, writes the configuration, formats the storage the
+        first time, launches the JVM detached and waits until the broker answers a Kafka
+        metadata request.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for the broker to answer once launched; installing the jars
+            and formatting the storage come on top.
+
+        Returns
+        -------
+        float
+            Seconds from the call until the broker answered, installation included.
+
+        Raises
+        ------
+        BrokerError
+            If a port is taken by another process, ``java`` or ``mvn`` is missing,
+            installation or formatting fails, the broker exits while starting (the message
+            ends with its last log lines), or it does not answer within ``timeout``.
+        """
+        began = time.monotonic()
+        pid = self._running_pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            self._check_ports_free()
+            java = _require("java")
+            libs = self.install()
+            self._write_config()
+            self._format_storage(java, libs)
+            pid = self._launch(java, libs)
+            reused = False
+        else:
+            reused = True
+        self._wait_until_answering(pid, timeout)
+        elapsed = time.monotonic() - began
+        if reused:
+            logger.info("reusing the broker on %s (pid %d)", self._bootstrap, pid)
+        else:
+            logger.info("broker started on %s in %.1f s", self._bootstrap, elapsed)
+        return elapsed
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker: SIGTERM, then SIGKILL if it has not exited after ``timeout``.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to allow for a clean shutdown.
+
+        Returns
+        -------
+        bool
+            Whether a running broker was stopped.
+
+        Raises
+        ------
+        BrokerError
+            If the process survives SIGKILL.
+        """
+        pid = self._running_pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        _signal(pid, signal.SIGTERM)
+        if not self._wait_for_exit(pid, timeout):
+            logger.warning(
+                "broker pid %d still running %.0f s after SIGTERM; killing it", pid, timeout
+            )
+            _signal(pid, signal.SIGKILL)
+            if not self._wait_for_exit(pid, _KILL_TIMEOUT):
+                raise BrokerError(f"broker pid {pid} survived SIGKILL")
+        self._pid_file.unlink(missing_ok=True)
+        logger.info("broker on %s stopped (pid %d)", self._bootstrap, pid)
+        return True
+
+    def status(self) -> BrokerStatus:
+        """Report whether the broker runs and answers, without changing anything.
+
+        Returns
+        -------
+        BrokerStatus
+            The process id, if alive, and whether the broker answers a metadata request.
+        """
+        pid = self._running_pid()
+        return BrokerStatus(
+            running=pid is not None and self._answers(),
+            pid=pid,
+            bootstrap_servers=self._bootstrap,
+            version=self.version,
+            home=self.home,
+            log_file=self._log_file,
+        )
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self._pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if self._alive(pid) else None
+
+    def _alive(self, pid: int) -> bool:
+        process = self._process
+        if process is not None and process.pid == pid:
+            # Our own child: its exit status is authoritative, and polling reaps it. Its
+            # command line is no proof: right after the launch it can read as empty.
+            return process.poll() is None
+        if _PROC.is_dir():
+            # The pid file may outlive the broker and its pid be reused; only a process
+            # running our configuration counts. A zombie has an empty command line.
+            try:
+                arguments = (_PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                return False
+            return os.fsencode(self._properties) in arguments
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _check_ports_free(self) -> None:
+        for port in (self.port, self.controller_port):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                # Like the JVM's server socket, ignore connections of a previous broker
+                # lingering in TIME_WAIT; a listening or bound socket still conflicts.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((self.host, port))
+                except OSError as exc:
+                    raise BrokerError(
+                        f"port {port} on {self.host} is in use by another process, not by the "
+                        f"streammon broker of {self.home}; stop it or choose another port"
+                    ) from exc
+
+    def _write_config(self) -> None:
+        self._data.mkdir(parents=True, exist_ok=True)
+        # Rewritten at every start so that a changed host or port takes effect.
+        self._properties.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
+                    f"listeners=PLAINTEXT://{self.host}:{self.port},"
+                    f"CONTROLLER://{self.host}:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self._data}",
+                    "num.partitions=1",
+                    # One node: internal topics cannot have more replicas than brokers.
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    # Consumer groups form at once instead of after 3 s.
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                ]
+            )
+            + "\n"
+        )
+        self._log4j.write_text(_LOG4J2_YAML)
+
+    def _format_storage(self, java: str, libs: Path) -> None:
+        if (self._data / "meta.properties").is_file():
+            return
+        command = [
+            java,
+            "-cp",
+            str(libs / "*"),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            _cluster_id(),
+            "-c",
+            str(self._properties),
+        ]
+        _run(command, timeout=_FORMAT_TIMEOUT, what=f"formatting the Kafka storage in {self._data}")
+
+    def _launch(self, java: str, libs: Path) -> int:
+        command = [
+            java,
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            f"-Dlog4j2.configurationFile={self._log4j}",
+            "-cp",
+            str(libs / "*"),
+            "kafka.Kafka",
+            str(self._properties),
+        ]
+        with self._log_file.open("wb") as log:
+            # A session of its own: the broker survives the terminal or test run that
+            # started it and is not hit by its Ctrl-C.
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._run,
+                start_new_session=True,
+            )
+        self._pid_file.write_text(f"{self._process.pid}\n")
+        return self._process.pid
+
+    def _wait_until_answering(self, pid: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._alive(pid):
+                self._pid_file.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"the Kafka broker on {self._bootstrap} exited while starting; "
+                    f"last lines of {self._log_file}:\n{self._log_tail()}"
+                )
+            if self._answers():
+                return
+            if time.monotonic() >= deadline:
+                raise BrokerError(
+                    f"the Kafka broker on {self._bootstrap} (pid {pid}) did not answer within "
+                    f"{timeout:.0f} s and is left running; last lines of {self._log_file}:\n"
+                    f"{self._log_tail()}"
+                )
+            time.sleep(_POLL_INTERVAL)
+
+    def _answers(self) -> bool:
+        # A plain connect first: it is cheap and silent, whereas the Kafka client logs
+        # every refused connection while the broker is still starting.
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1.0):
+                pass
+        except OSError:
+            return False
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self._bootstrap,
+                client_id="streammon-broker-probe",
+                bootstrap_timeout_ms=2000,
+                request_timeout_ms=5000,
+            )
+        except KafkaError:
+            return False
+        try:
+            admin.list_topics()
+        except KafkaError:
+            return False
+        finally:
+            admin.close()
+        return True
+
+    def _wait_for_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._alive(pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_INTERVAL)
+        return True
+
+    def _log_tail(self) -> str:
+        try:
+            with self._log_file.open(encoding="utf-8", errors="replace") as log:
+                return _tail(log)
+        except FileNotFoundError:
+            return "(no log written)"
+
+
+def _require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise BrokerError(
+            f"`{tool}` is not on PATH; the local Kafka broker needs it: {_INSTALL_HINT}"
+        )
+    return path
+
+
+def _run(command: list[str], *, timeout: float, what: str) -> str:
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BrokerError(f"{what} took longer than {timeout:.0f} s") from exc
+    output = _ANSI_ESCAPE.sub("", result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise BrokerError(
+            f"{what} failed (exit {result.returncode}):\n{_tail(output.splitlines())}"
+        )
+    return output
+
+
+def _tail(lines: Iterable[str]) -> str:
+    return "\n".join(line.rstrip("\n") for line in deque(lines, maxlen=_LOG_TAIL_LINES))
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    # The broker may exit on its own between the liveness check and the signal.
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _cluster_id() -> str:
+    # Kafka's cluster ids are 16 random bytes in unpadded base64url. Like Kafka's own
+    # Uuid.randomUuid, skip ids starting with "-": the storage tool would read one as an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

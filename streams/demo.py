@@ -1,0 +1,253 @@
+"""``streammon demo``: the whole pipeline on the local broker, with drift at a known point.
+
+It starts (or reuses) the local broker, runs a worker in a child process on
+topics of its own, publishes a synthetic stream (predictions, some features
+logged separately, labels, and a few broken messages), prints the alerts as
+they arrive and checks the outcome: the drift is alerted, nothing is alerted
+before it, and every published message is accounted for.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import yaml
+from kafka import KafkaConsumer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from streams.admin import ensure_topics
+from streams.alerts_view import render_alert
+from streams.broker import KafkaBroker
+from streams.events import AlertEvent, WindowReport
+from streams.publish import Publisher
+from streams.settings import Settings
+from streams.synthetic import synthetic_stream
+
+PREDICTIONS = 11_000
+DRIFT_AT = 8_000
+WINDOW_SIZE = 1_000
+REFERENCE_SIZE = 2_000
+SEPARATE_FEATURES_EVERY = 10
+BROKEN_MESSAGES = (
+    b"{not json",
+    b'{"model": "credit-risk", "prediction_id": "x-1"}',
+    b'{"model": "credit-risk", "model_version": "1", "prediction_id": "x-2", '
+    b'"event_time": "yesterday", "features": {"age": [1, 2]}, "prediction": 1}',
+    b"\x00\xff\xfe binary",
+)
+
+console = Console()
+
+
+@dataclass
+class DemoOutcome:
+    """What the demo saw on the output topics."""
+
+    reports: list[WindowReport] = field(default_factory=list)
+    alerts: list[AlertEvent] = field(default_factory=list)
+    dead_letters: int = 0
+
+    def complete(self, expected_windows: int) -> bool:
+        """Every window reported, every alert they announce seen, every broken message dead-lettered."""
+        announced = sum(len(report.alerts) for report in self.reports)
+        return (
+            len(self.reports) >= expected_windows
+            and len(self.alerts) >= announced
+            and self.dead_letters >= len(BROKEN_MESSAGES)
+        )
+
+
+def demo_settings(settings: Settings, run_id: str, metrics_port: int) -> Settings:
+    """The demo's settings: its own topics and group, count windows, a stream reference."""
+    prefix = f"demo-{run_id}"
+    kafka = settings.kafka.model_copy(
+        update={
+            "bootstrap_servers": f"127.0.0.1:{settings.broker.port}",
+            "predictions_topic": f"{prefix}.predictions",
+            "features_topic": f"{prefix}.features",
+            "labels_topic": f"{prefix}.labels",
+            "reports_topic": f"{prefix}.reports",
+            "alerts_topic": f"{prefix}.alerts",
+            "dead_letter_topic": f"{prefix}.dead-letter",
+            "group_id": f"streammon-{prefix}",
+        }
+    )
+    return settings.model_copy(
+        update={
+            "kafka": kafka,
+            "window": settings.window.model_copy(update={"size": WINDOW_SIZE, "duration_s": 600.0}),
+            "reference": settings.reference.model_copy(update={"path": None, "size": REFERENCE_SIZE}),
+            "worker": settings.worker.model_copy(update={"metrics_port": metrics_port}),
+        }
+    )
+
+
+def run_demo(settings: Settings, timeout_s: float = 150.0) -> bool:
+    """Run the demo; True when the drift was alerted, only it, and nothing was lost."""
+    started = time.monotonic()
+    broker = KafkaBroker(settings.broker.home, port=settings.broker.port, controller_port=settings.broker.controller_port, heap=settings.broker.heap)
+    with console.status("starting the local Kafka broker"):
+        seconds = broker.start()
+    console.print(f"[green]✓[/green] Kafka {broker.status().version} at 127.0.0.1:{settings.broker.port} (ready in {seconds:.1f} s)")
+
+    run_id = uuid.uuid4().hex[:8]
+    demo = demo_settings(settings, run_id, _free_port())
+    state_dir = demo.worker.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    worker_log = state_dir / f"demo-{run_id}-worker.log"
+    ensure_topics(demo.kafka)
+    worker = _start_worker(demo, state_dir / f"demo-{run_id}.yaml", worker_log)
+    console.print(f"[green]✓[/green] worker started (pid {worker.pid}, log {worker_log})")
+    try:
+        drift_time = _publish(demo)
+        outcome = _collect(demo, expected_windows=(PREDICTIONS - REFERENCE_SIZE) // WINDOW_SIZE, worker=worker, timeout_s=timeout_s)
+    finally:
+        _stop(worker)
+    ok = _verdict(outcome, drift_time)
+    console.print(f"\nEvidently workspace: [bold]{demo.workspace.path.resolve()}[/bold] — open it with")
+    console.print(f"  evidently ui --workspace {demo.workspace.path.resolve()}")
+    console.print(f"demo {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s (worker log: {worker_log})")
+    return ok
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    # The demo's settings must win over any STREAMMON_ variables the user has set.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "--config", str(config_file), "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _publish(settings: Settings) -> datetime:
+    """Publish the synthetic stream; return the event time at which the drift starts."""
+    start = datetime.now(timezone.utc) - timedelta(minutes=15)
+    spacing_s = 0.05
+    with Publisher(settings.kafka) as publisher, Progress(console=console, transient=True) as progress:
+        task = progress.add_task("publishing predictions, features and labels", total=PREDICTIONS)
+        for event in synthetic_stream(PREDICTIONS, DRIFT_AT, start, spacing_s=spacing_s):
+            prediction = event.prediction
+            if event.index % SEPARATE_FEATURES_EVERY == 0:
+                # Some producers log features apart from the prediction.
+                features = {k: prediction[k] for k in ("model", "prediction_id", "event_time", "features")}
+                publisher.send("predictions", {**prediction, "features": {}})
+                publisher.send("features", features)
+            else:
+                publisher.send("predictions", prediction)
+            publisher.send("labels", event.label)
+            if event.index % 500 == 0:
+                progress.update(task, completed=event.index)
+        publisher.flush()
+    with Publisher(settings.kafka, validate=False) as raw:
+        for message in BROKEN_MESSAGES:
+            raw.send("predictions", message)
+    console.print(
+        f"[green]✓[/green] published {PREDICTIONS} predictions (features logged separately for every "
+        f"{SEPARATE_FEATURES_EVERY}th), {PREDICTIONS} labels and {len(BROKEN_MESSAGES)} broken messages; "
+        f"drift injected from prediction {DRIFT_AT}"
+    )
+    return start + timedelta(seconds=DRIFT_AT * spacing_s)
+
+
+def _collect(settings: Settings, *, expected_windows: int, worker: subprocess.Popen[bytes], timeout_s: float) -> DemoOutcome:
+    kafka = settings.kafka
+    consumer = KafkaConsumer(
+        kafka.reports_topic,
+        kafka.alerts_topic,
+        kafka.dead_letter_topic,
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    outcome = DemoOutcome()
+    deadline = time.monotonic() + timeout_s
+    try:
+        with console.status(f"waiting for {expected_windows} window reports") as status:
+            while not outcome.complete(expected_windows) and time.monotonic() < deadline:
+                if worker.poll() is not None:
+                    console.print(f"[red]the worker exited with code {worker.returncode}[/red]")
+                    break
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        _take(record.topic, record.value, kafka.reports_topic, kafka.alerts_topic, outcome)
+                status.update(f"waiting for window reports: {len(outcome.reports)}/{expected_windows}")
+    finally:
+        consumer.close()
+    _print_reports(outcome.reports)
+    return outcome
+
+
+def _take(topic: str, value: bytes, reports_topic: str, alerts_topic: str, outcome: DemoOutcome) -> None:
+    if topic == reports_topic:
+        outcome.reports.append(WindowReport.model_validate_json(value))
+    elif topic == alerts_topic:
+        alert = AlertEvent.model_validate_json(value)
+        outcome.alerts.append(alert)
+        console.print(render_alert(alert))
+    else:
+        outcome.dead_letters += 1
+        console.print(f"[yellow]dead letter:[/yellow] {orjson.loads(value)['error']}")
+
+
+def _print_reports(reports: list[WindowReport]) -> None:
+    table = Table(title="window reports", title_justify="left")
+    for column in ("window", "events", "first event (UTC)", "drifted", "features drifted"):
+        table.add_column(column)
+    for report in sorted(reports, key=lambda r: r.window.index):
+        drifted = [f.feature for f in report.features if f.drifted]
+        table.add_row(
+            str(report.window.index),
+            str(report.window.events),
+            f"{report.window.start:%H:%M:%S}",
+            f"{report.drifted_features}/{len(report.features)}",
+            ", ".join(drifted) or "-",
+        )
+    console.print(table)
+
+
+def _verdict(outcome: DemoOutcome, drift_time: datetime) -> bool:
+    early = [a for a in outcome.alerts if a.window.start < drift_time]
+    on_drift = [a for a in outcome.alerts if a.kind == "data_drift" and a.window.start >= drift_time]
+    windowed = sum(report.window.events for report in outcome.reports)
+    checks = {
+        f"every prediction after the reference analysed ({windowed}/{PREDICTIONS - REFERENCE_SIZE})": windowed == PREDICTIONS - REFERENCE_SIZE,
+        f"drift alerted (data_drift alerts after the drift point: {len(on_drift)})": bool(on_drift),
+        f"no alert before the drift point ({len(early)} early)": not early,
+        f"every broken message dead-lettered ({outcome.dead_letters}/{len(BROKEN_MESSAGES)})": outcome.dead_letters == len(BROKEN_MESSAGES),
+    }
+    for text, ok in checks.items():
+        console.print(f"{'[green]✓' if ok else '[red]✗'}[/] {text}")
+    return all(checks.values())
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

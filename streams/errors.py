@@ -1,0 +1,34 @@
+"""streammon's exceptions.
+
+StreammonError
+ ├── ConfigError      configuration is invalid; names the setting
+ ├── DecodeError      an input message is not a valid event
+ ├── BrokerError      the Kafka broker cannot be provisioned or reached
+ └── NotifyError      an alert could not be delivered (``recoverable`` says whether to retry)
+"""
+
+from __future__ import annotations
+
+
+class StreammonError(Exception):
+    """Root of every error streammon raises on purpose."""
+
+
+class ConfigError(StreammonError):
+    """Invalid configuration, reported before anything starts."""
+
+
+class DecodeError(StreammonError):
+    """A consumed message is not a valid event."""
+
+
+class BrokerError(StreammonError):
+    """The Kafka broker cannot be provisioned, started or reached."""
+
+
+class NotifyError(StreammonError):
+    """An alert could not be delivered to a receiver."""
+
+    def __init__(self, message: str, *, recoverable: bool) -> None:
+        super().__init__(message)
+        self.recoverable = recoverable

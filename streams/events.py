@@ -1,0 +1,168 @@
+"""The event contract: what producers publish and what streammon emits.
+
+Inputs (JSON, one event per Kafka message):
+
+- :class:`PredictionEvent` on the predictions topic: what a model saw and said;
+- :class:`FeatureEvent` on the features topic: features logged apart from the
+  prediction, joined to it by ``prediction_id``;
+- :class:`LabelEvent` on the labels topic: the ground truth, when it arrives.
+
+Outputs: :class:`WindowReport` on the reports topic, :class:`AlertEvent` on the
+alerts topic, :class:`DeadLetter` on the dead-letter topic.
+
+Event times are timezone-aware; a time without a zone is read as UTC, and a
+number as seconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+
+PREDICTION_COLUMN = "prediction"
+
+FeatureValue = StrictBool | StrictInt | StrictFloat | StrictStr | None
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("event_time", check_fields=False)
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _no_reserved_feature(features: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
+    if PREDICTION_COLUMN in features:
+        raise ValueError(f"{PREDICTION_COLUMN!r} is reserved for the model's output and cannot be a feature name")
+    return features
+
+
+Features = Annotated[dict[Name, FeatureValue], AfterValidator(_no_reserved_feature)]
+
+
+class PredictionEvent(_Event):
+    """One prediction of a deployed model."""
+
+    model: Name
+    model_version: Name
+    prediction_id: Name
+    event_time: datetime
+    features: Features = Field(default_factory=dict)
+    prediction: StrictBool | StrictInt | StrictFloat | StrictStr
+    score: StrictFloat | StrictInt | None = None
+    probabilities: dict[Name, StrictFloat | StrictInt] | None = None
+    segment: dict[Name, StrictStr] = Field(default_factory=dict)
+
+
+class FeatureEvent(_Event):
+    """Features of a prediction, logged separately from it."""
+
+    model: Name
+    prediction_id: Name
+    event_time: datetime
+    features: Annotated[Features, Field(min_length=1)]
+
+
+class LabelEvent(_Event):
+    """The ground truth for one prediction."""
+
+    prediction_id: Name
+    event_time: datetime
+    label: StrictBool | StrictInt | StrictFloat | StrictStr
+    model: Name | None = None
+
+
+InputEvent = PredictionEvent | FeatureEvent | LabelEvent
+
+
+class Window(BaseModel):
+    """Where a result comes from: one window of one model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    start: datetime
+    end: datetime
+    events: int
+    closed_by: Literal["count", "time", "flush"]
+
+
+class FeatureDriftOut(BaseModel):
+    """One feature's drift in one window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    score: float
+    method: str
+    threshold: float
+    drifted: bool
+
+
+class SnapshotRef(BaseModel):
+    """Where the Evidently snapshot of a window is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace: str
+    project_id: str
+    snapshot_id: str
+
+
+class WindowReport(BaseModel):
+    """The drift result of one window, as published on the reports topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: Literal["drift"] = "drift"
+    version: int = 1
+    model: str
+    model_versions: list[str]
+    window: Window
+    reference_events: int
+    features: list[FeatureDriftOut]
+    prediction: FeatureDriftOut | None
+    drifted_features: int
+    drifted_share: float
+    snapshot: SnapshotRef | None
+    alerts: list[str] = Field(default_factory=list, description="fingerprints of the alerts this window raised")
+
+
+class AlertEvent(BaseModel):
+    """An alert, as published on the alerts topic (its Kafka key is ``fingerprint``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fingerprint: str
+    status: Literal["firing"] = "firing"
+    labels: dict[str, str]
+    summary: str
+    model: str
+    kind: str
+    severity: str
+    features: list[FeatureDriftOut]
+    window: Window
+    snapshot: SnapshotRef | None
+    created_at: datetime
+
+
+class DeadLetter(BaseModel):
+    """An input message that could not be processed, kept with its coordinates."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key_b64: str | None
+    value_b64: str
+    value_text: str | None
+    dead_lettered_at: datetime

@@ -1,0 +1,33 @@
+"""Prometheus metrics of the worker, served on ``worker.metrics_port`` (0 turns it off)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS = Counter(
+    "streammon_events",
+    "Input messages consumed, by topic and outcome (accepted or dead_lettered).",
+    ["topic", "outcome"],
+)
+ROWS = Counter(
+    "streammon_rows",
+    "Joined predictions routed per model into its reference or its windows.",
+    ["model", "destination"],
+)
+WINDOWS_CLOSED = Counter("streammon_windows_closed", "Windows closed, by model and reason.", ["model", "reason"])
+REPORTS = Counter("streammon_reports", "Window reports published, by model.", ["model"])
+ALERTS = Counter("streammon_alerts", "Alerts published, by kind and severity.", ["kind", "severity"])
+ANALYSIS_FAILURES = Counter("streammon_analysis_failures", "Window analyses that raised, by model.", ["model"])
+ANALYSIS_SECONDS = Histogram(
+    "streammon_window_analysis_seconds",
+    "Time from a window's close to its analysis result.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
+JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the feature join since start.")
+
+
+def serve(host: str, port: int) -> None:
+    """Serve /metrics on ``host``:``port`` unless ``port`` is 0."""
+    if port:
+        start_http_server(port, addr=host)

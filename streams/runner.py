@@ -1,0 +1,55 @@
+"""Start the stream worker: topics first, then the Faust worker until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from streams import metrics
+from streams.admin import ensure_topics
+from streams.app import StreamWorker
+from streams.errors import ConfigError
+from streams.publish import read_events
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Columns of an event-shaped reference file that are not features.
+_EVENT_COLUMNS = {"model", "model_version", "prediction_id", "event_time", "score", "label"}
+
+
+def run_worker(settings: Settings) -> None:
+    """Create missing topics, load the reference file if one is set, and run until stopped."""
+    created = ensure_topics(settings.kafka)
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    reference = load_reference(settings)
+    stream_worker = StreamWorker(settings, reference)
+    metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
+    log.info(
+        "worker for %s: windows of %d events or %.0f s, reference %s",
+        settings.kafka.bootstrap_servers,
+        settings.window.size,
+        settings.window.duration_s,
+        settings.reference.path or f"the first {settings.reference.size} events of each model",
+    )
+    faust.Worker(stream_worker.app, loglevel="info", redirect_stdouts=False).execute_from_commandline()
+
+
+def load_reference(settings: Settings) -> list[dict[str, Any]] | None:
+    """The reference rows from ``reference.path``, or None to take the first events of each model."""
+    path = settings.reference.path
+    if path is None:
+        return None
+    rows = []
+    for event in read_events(path, "features"):
+        if not isinstance(event, dict):
+            raise ConfigError(f"reference.path: {path} must be a CSV or Parquet table")
+        # A ``prediction`` column, if present, is the reference for prediction drift.
+        rows.append({k: v for k, v in event["features"].items() if k not in _EVENT_COLUMNS})
+    if not rows:
+        raise ConfigError(f"reference.path: {path} holds no rows")
+    log.info("reference: %d rows from %s", len(rows), path)
+    return rows

@@ -1,0 +1,212 @@
+"""DriftMonitor on Evidently: decisions, thresholds, and the false-alarm rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitors._evidently import Snapshot
+from monitors.drift import DriftMonitor, DriftResult
+
+NUMERICAL = [f"x{i}" for i in range(10)]
+CATEGORICAL = ["c0", "c1"]
+LEVELS = {"c0": ["a", "b", "c"], "c1": ["u", "v", "w", "z"]}
+P = {"c0": [0.5, 0.3, 0.2], "c1": [0.4, 0.3, 0.2, 0.1]}
+
+
+def frame(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    shift: dict[str, float] | None = None,
+    p: dict[str, list[float]] | None = None,
+    numerical: list[str] = NUMERICAL,
+    categorical: list[str] = CATEGORICAL,
+) -> pd.DataFrame:
+    """Independent standard normal features and categorical features; shifted on demand."""
+    shift = shift or {}
+    p = {**P, **(p or {})}
+    data: dict[str, object] = {c: rng.normal(shift.get(c, 0.0), 1.0, n) for c in numerical}
+    data.update({c: rng.choice(LEVELS[c], n, p=p[c]) for c in categorical})
+    return pd.DataFrame(data)
+
+
+def names(result: DriftResult) -> list[str]:
+    return [f.feature for f in result.drifted_features]
+
+
+def test_stationary_window_is_not_drifted_with_defaults() -> None:
+    rng = np.random.default_rng(1)
+    monitor = DriftMonitor(frame(rng, 1000))
+    result, snapshot = monitor.run(frame(rng, 1000))
+
+    assert isinstance(snapshot, Snapshot)
+    assert [f.feature for f in result.features] == sorted(NUMERICAL + CATEGORICAL)
+    assert {f.method for f in result.features} == {"K-S p_value", "chi-square p_value"}
+    assert result.drifted_features == ()
+    assert result.drifted_share == 0.0
+    assert result.prediction is None
+    assert (result.n_current, result.n_reference) == (1000, 1000)
+
+
+def test_one_shifted_numerical_feature_is_the_only_one_flagged() -> None:
+    rng = np.random.default_rng(2)
+    monitor = DriftMonitor(frame(rng, 1000))
+    result, _ = monitor.run(frame(rng, 1000, shift={"x3": 0.3}))
+
+    assert names(result) == ["x3"]
+    assert result.drifted_share == pytest.approx(1 / 12)
+    x3 = next(f for f in result.features if f.feature == "x3")
+    assert x3.score <= x3.threshold
+
+
+def test_categorical_frequency_change_is_flagged() -> None:
+    rng = np.random.default_rng(3)
+    monitor = DriftMonitor(frame(rng, 1000))
+    result, _ = monitor.run(frame(rng, 1000, p={"c0": [0.4, 0.3, 0.3]}))
+
+    assert names(result) == ["c0"]
+    assert result.drifted_features[0].method == "chi-square p_value"
+
+
+def test_prediction_drift_is_reported_apart_and_not_counted() -> None:
+    rng = np.random.default_rng(4)
+    reference = frame(rng, 1000, categorical=[]).assign(score=rng.normal(0.0, 1.0, 1000))
+    current = frame(rng, 1000, categorical=[]).assign(score=rng.normal(0.5, 1.0, 1000))
+    result, _ = DriftMonitor(reference, prediction="score").run(current)
+
+    assert result.prediction is not None
+    assert result.prediction.feature == "score"
+    assert result.prediction.drifted
+    assert "score" not in [f.feature for f in result.features]
+    assert len(result.features) == 10
+    assert result.drifted_features == ()
+    assert result.drifted_share == 0.0
+    # The prediction is one of the 11 columns the window's alpha is shared by.
+    assert result.prediction.threshold == pytest.approx(0.01 / 11)
+    assert all(f.threshold == pytest.approx(0.01 / 11) for f in result.features)
+
+
+def test_bonferroni_threshold_and_overrides() -> None:
+    rng = np.random.default_rng(5)
+    reference, current = frame(rng, 1000), frame(rng, 1000)
+    monitor = DriftMonitor(
+        reference,
+        alpha=0.05,
+        per_feature_method={"x1": "wasserstein", "x2": "mannw"},
+        per_feature_threshold={"x2": 0.2, "c1": 0.5},
+    )
+    result, _ = monitor.run(current)
+    got = {f.feature: (f.method, f.threshold) for f in result.features}
+
+    assert got["x0"] == ("K-S p_value", pytest.approx(0.05 / 12))
+    assert got["c0"] == ("chi-square p_value", pytest.approx(0.05 / 12))
+    # A distance keeps Evidently's threshold: alpha is a probability, a distance is not.
+    assert got["x1"] == ("Wasserstein distance (normed)", 0.1)
+    assert got["x2"] == ("Mann-Whitney U-rank test", 0.2)
+    assert got["c1"] == ("chi-square p_value", 0.5)
+
+    unadjusted, _ = DriftMonitor(reference, alpha=None).run(current)
+    assert {f.threshold for f in unadjusted.features} == {0.05}  # Evidently's defaults
+
+
+def test_thresholds_decide_through_evidently() -> None:
+    """Thresholds just above / below each score flip Evidently's decision accordingly."""
+    rng = np.random.default_rng(6)
+    reference, current = frame(rng, 1000, categorical=[]), frame(rng, 1000, categorical=[])
+    first, _ = DriftMonitor(reference).run(current)
+    scores = {f.feature: f.score for f in first.features}
+    above = {c: s * 1.5 for i, (c, s) in enumerate(scores.items()) if i % 2 == 0}
+    below = {c: s / 1.5 for i, (c, s) in enumerate(scores.items()) if i % 2 == 1}
+
+    second, _ = DriftMonitor(reference, per_feature_threshold={**above, **below}).run(current)
+
+    assert sorted(names(second)) == sorted(above)
+    assert {f.feature: f.score for f in second.features} == scores
+
+
+def test_no_method_falls_back_to_evidentlys_size_aware_default() -> None:
+    rng = np.random.default_rng(7)
+    columns = {"numerical": ["x0", "x1"], "categorical": ["c0"]}
+    small, current = frame(rng, 1000, **columns), frame(rng, 500, **columns)
+    large = frame(rng, 2000, **columns)
+
+    on_small, _ = DriftMonitor(small, num_method=None, cat_method=None).run(current)
+    on_large, _ = DriftMonitor(large, num_method=None, cat_method=None).run(current)
+
+    assert [(f.method, f.threshold) for f in on_small.features] == [
+        ("chi-square p_value", pytest.approx(0.01 / 3)),
+        ("K-S p_value", pytest.approx(0.01 / 3)),
+        ("K-S p_value", pytest.approx(0.01 / 3)),
+    ]
+    assert [(f.method, f.threshold) for f in on_large.features] == [
+        ("Jensen-Shannon distance", 0.1),
+        ("Wasserstein distance (normed)", 0.1),
+        ("Wasserstein distance (normed)", 0.1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"alpha": 0.0}, "alpha"),
+        ({"alpha": 1.0}, "alpha"),
+        ({"alpha": -0.1}, "alpha"),
+        ({"alpha": math.nan}, "alpha"),
+        ({"per_feature_method": {"nope": "ks"}}, "per_feature_method"),
+        ({"per_feature_method": {"c0": "ks"}}, "per_feature_method"),
+        ({"per_feature_threshold": {"nope": 0.1}}, "per_feature_threshold"),
+        ({"per_feature_threshold": {"x0": 0.0}}, "per_feature_threshold"),
+        ({"num_method": "no-such-test"}, "num_method"),
+        ({"cat_method": "wasserstein"}, "cat_method"),
+        ({"numerical": ["x0", "nope"]}, "numerical"),
+        ({"numerical": "x0"}, "numerical"),
+        ({"numerical": ["c0"]}, "numerical"),
+        ({"categorical": ["x0"], "numerical": ["x0"]}, "categorical"),
+        ({"prediction": "nope"}, "prediction"),
+        ({"numerical": [], "categorical": []}, "numerical"),
+    ],
+)
+def test_invalid_arguments_raise_value_error_naming_them(kwargs: dict[str, object], argument: str) -> None:
+    reference = frame(np.random.default_rng(8), 50)
+    with pytest.raises(ValueError, match=argument):
+        DriftMonitor(reference, **kwargs)  # type: ignore[arg-type]
+
+
+def test_reference_without_rows_is_rejected() -> None:
+    with pytest.raises(ValueError, match="reference"):
+        DriftMonitor(frame(np.random.default_rng(9), 0))
+
+
+def test_window_without_rows_or_columns_is_rejected() -> None:
+    rng = np.random.default_rng(10)
+    monitor = DriftMonitor(frame(rng, 100))
+    with pytest.raises(ValueError, match="current"):
+        monitor.run(frame(rng, 0))
+    with pytest.raises(ValueError, match="current"):
+        monitor.run(frame(rng, 100).drop(columns=["x4"]))
+
+
+def test_false_alarm_rate_over_stationary_windows() -> None:
+    """alpha bounds the share of stationary windows with any drifted feature.
+
+    Each window is flagged with probability at most alpha = 0.01 (Bonferroni over
+    10 K-S tests), so over 40 windows the count is at most Binomial(40, 0.01):
+    P(count >= 3) < 0.008. Evidently's own threshold (0.05 per feature) would flag
+    a window with probability 1 - 0.95**10 = 0.40: about 16 of 40, and fewer than
+    8 with probability < 0.01.
+    """
+    rng = np.random.default_rng(11)
+    monitor = DriftMonitor(frame(rng, 2000, categorical=[]), alpha=0.01)
+    flagged = flagged_by_evidently_defaults = 0
+    for _ in range(40):
+        result, _ = monitor.run(frame(rng, 500, categorical=[]))
+        assert all(f.threshold == pytest.approx(0.001) for f in result.features)
+        flagged += bool(result.drifted_features)
+        flagged_by_evidently_defaults += any(f.score <= 0.05 for f in result.features)
+
+    assert flagged <= 2
+    assert flagged_by_evidently_defaults >= 8

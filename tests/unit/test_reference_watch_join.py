@@ -1,0 +1,56 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitors.join import KeyedJoin
+from monitors.reference import StreamReference
+from monitors.watch import DriftWatch
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_stream_reference_takes_the_first_rows_of_each_key_only() -> None:
+    ref = StreamReference(size=3)
+    taken = [ref.offer("a", {"i": i}) for i in range(5)]
+    assert taken == [True, True, True, False, False]
+    assert not ref.ready("b") and ref.offer("b", {"i": 0})
+    assert [r["i"] for r in ref.rows("a")] == [0, 1, 2]
+
+
+def test_fixed_reference_is_shared_and_takes_nothing_from_the_stream() -> None:
+    ref = StreamReference(size=3, fixed=[{"x": 1}, {"x": 2}])
+    assert ref.ready("any") and not ref.offer("any", {"x": 9})
+    assert ref.rows("other") == ({"x": 1}, {"x": 2})
+    with pytest.raises(ValueError, match="fixed"):
+        StreamReference(size=3, fixed=[])
+
+
+def test_watch_windows_start_after_the_reference_and_carry_it() -> None:
+    watch = DriftWatch(window_size=5, window_duration_s=3600, reference_size=10)
+    jobs = []
+    for i in range(27):
+        jobs += watch.add("m", T0 + timedelta(seconds=i), {"i": i})
+    assert [[r["i"] for r in j.window.rows] for j in jobs] == [list(range(10, 15)), list(range(15, 20)), list(range(20, 25))]
+    assert all([r["i"] for r in j.reference] == list(range(10)) for j in jobs)
+    assert [j.window.index for j in jobs] == [0, 1, 2]
+    (flushed,) = watch.flush()
+    assert [r["i"] for r in flushed.window.rows] == [25, 26] and flushed.window.reason == "flush"
+
+
+def test_join_pairs_either_arrival_order() -> None:
+    join: KeyedJoin[str, str] = KeyedJoin(capacity=10)
+    assert join.add_left("a", "L") is None
+    assert join.add_right("a", "R") == ("L", "R")
+    assert join.add_right("b", "R2") is None
+    assert join.add_left("b", "L2") == ("L2", "R2")
+    assert len(join) == 0 and join.evicted == 0
+
+
+def test_join_is_bounded_and_counts_evictions() -> None:
+    join: KeyedJoin[int, int] = KeyedJoin(capacity=100)
+    for key in range(1000):
+        join.add_left(key, key)
+    assert len(join) == 100 and join.evicted == 900
+    # The newest stay: an old key's partner no longer finds it.
+    assert join.add_right(0, 0) is None
+    assert join.add_right(999, 999) == (999, 999)
