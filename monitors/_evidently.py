@@ -40,21 +40,25 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2_contingency
 
 # Importing Evidently 0.7.23 emits DeprecationWarnings that are not ours to fix:
 # evidently/legacy/tests/utils.py touches ``numpy.core`` (renamed in NumPy 2), and
 # Evidently's UI code calls litestar's deprecated ``Dependency``/``DependencyKwarg``.
-# With warnings as errors they would break every import of this module; ignore
-# exactly those, and only while importing. Running a report emits no warning.
+# With warnings as errors they would break every import of this module, so
+# DeprecationWarnings attributed to evidently.* and litestar.* modules are ignored,
+# only while importing. Running a report (include_tests=True) emits no warning.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
     from evidently import DataDefinition, Dataset, Report
     from evidently.core.report import Snapshot
     from evidently.legacy.calculations.stattests import get_stattest
     from evidently.legacy.calculations.stattests.registry import (
+        StatTest,
         StatTestInvalidFeatureTypeError,
         StatTestNotFoundError,
         get_registered_stattest,
+        register_stattest,
     )
     from evidently.legacy.core import ColumnType
     from evidently.presets import DataDriftPreset
@@ -67,6 +71,7 @@ __all__ = [
     "P_VALUE_METHODS",
     "Snapshot",
     "check_method",
+    "chi2_homogeneity_p_value",
     "parse_value_drift",
     "resolve_method",
 ]
@@ -84,6 +89,7 @@ _COLUMN_TYPES: dict[str, ColumnType] = {
 P_VALUE_METHODS = frozenset(
     {
         "anderson",
+        "chi2_homogeneity",
         "chisquare",
         "cramer_von_mises",
         "empirical_mmd",
@@ -96,6 +102,56 @@ P_VALUE_METHODS = frozenset(
         "TVD",
         "z",
     }
+)
+
+#: Categories seen fewer times than this in both samples together are pooled
+#: into one, so no expected count is too small for the chi-square approximation.
+RARE_CATEGORY_COUNT = 10
+
+
+def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
+    """P-value of a chi-square test that two samples share one categorical distribution.
+
+    Unlike Evidently's ``chisquare``, which takes the reference's proportions as
+    exact, this tests the 2 x k contingency table of both samples' counts, so the
+    reference's own sampling noise is accounted for and the p-value is valid
+    whatever the two sizes. Rare categories are pooled (``RARE_CATEGORY_COUNT``).
+
+    Examples
+    --------
+    >>> ref = pd.Series(["a"] * 50 + ["b"] * 50)
+    >>> round(chi2_homogeneity_p_value(ref, pd.Series(["a"] * 50 + ["b"] * 50)), 3)
+    1.0
+    >>> chi2_homogeneity_p_value(ref, pd.Series(["a"] * 80 + ["b"] * 20)) < 1e-4
+    True
+    """
+    counts = pd.concat([reference.value_counts(), current.value_counts()], axis=1).fillna(0)
+    rare = counts.sum(axis=1) < RARE_CATEGORY_COUNT
+    if rare.any():
+        counts = pd.concat([counts[~rare], counts[rare].sum().to_frame().T])
+    if len(counts) < 2:
+        return 1.0
+    return float(chi2_contingency(counts.to_numpy().T, correction=False).pvalue)
+
+
+def _chi2_homogeneity(
+    reference: pd.Series, current: pd.Series, feature_type: ColumnType, threshold: float
+) -> tuple[float, bool]:
+    p_value = chi2_homogeneity_p_value(reference, current)
+    return p_value, p_value < threshold
+
+
+# Evidently resolves methods by name in its own registry, so the test must be
+# registered there before any report that names it runs: on import, in whichever
+# process runs reports.
+register_stattest(
+    StatTest(
+        name="chi2_homogeneity",
+        display_name="chi-square homogeneity p_value",
+        allowed_feature_types=[ColumnType.Categorical],
+        default_threshold=0.05,
+    ),
+    default_impl=_chi2_homogeneity,
 )
 
 _VALUE_DRIFT = "evidently:metric_v2:ValueDrift"

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-from evidently.core.report import Snapshot
 
+
+from monitors._evidently import Snapshot
 from monitors.drift import DriftMonitor, FeatureDrift
 from monitors.fingerprint import fingerprint
 from monitors.rules import AlertCandidate, DriftRule
@@ -30,7 +31,7 @@ class AnalysisSpec:
     """How windows are analysed: drift tests, alert rule and where snapshots go."""
 
     num_method: str | None = "ks"
-    cat_method: str | None = "chisquare"
+    cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = 0.01
     per_feature_method: dict[str, str] = field(default_factory=dict)
     per_feature_threshold: dict[str, float] = field(default_factory=dict)

@@ -155,25 +155,11 @@ def demo(
 def main() -> None:
     """Entry point: run the CLI, mapping streammon's errors to one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone: click turns usage errors into exit code 2 itself
     except ConfigError as exc:
         _fail(exc, 2)
     except StreammonError as exc:
         _fail(exc, 1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        console.print("aborted")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 def _fail(exc: Exception, code: int) -> None:

@@ -86,7 +86,7 @@ class DriftSettings(_Section):
     """
 
     num_method: str | None = "ks"
-    cat_method: str | None = "chisquare"
+    cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = Field(default=0.01, gt=0, lt=1)
     per_feature_method: dict[str, str] = Field(default_factory=dict)
     per_feature_threshold: dict[str, float] = Field(default_factory=dict)

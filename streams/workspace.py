@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evidently.core.report import Snapshot
+from monitors._evidently import Snapshot
 from evidently.ui.workspace import Workspace
 
 from streams.events import SnapshotRef

@@ -45,7 +45,7 @@ def test_stationary_window_is_not_drifted_with_defaults() -> None:
 
     assert isinstance(snapshot, Snapshot)
     assert [f.feature for f in result.features] == sorted(NUMERICAL + CATEGORICAL)
-    assert {f.method for f in result.features} == {"K-S p_value", "chi-square p_value"}
+    assert {f.method for f in result.features} == {"K-S p_value", "chi-square homogeneity p_value"}
     assert result.drifted_features == ()
     assert result.drifted_share == 0.0
     assert result.prediction is None
@@ -69,7 +69,7 @@ def test_categorical_frequency_change_is_flagged() -> None:
     result, _ = monitor.run(frame(rng, 1000, p={"c0": [0.4, 0.3, 0.3]}))
 
     assert names(result) == ["c0"]
-    assert result.drifted_features[0].method == "chi-square p_value"
+    assert result.drifted_features[0].method == "chi-square homogeneity p_value"
 
 
 def test_prediction_drift_is_reported_apart_and_not_counted() -> None:
@@ -103,11 +103,11 @@ def test_bonferroni_threshold_and_overrides() -> None:
     got = {f.feature: (f.method, f.threshold) for f in result.features}
 
     assert got["x0"] == ("K-S p_value", pytest.approx(0.05 / 12))
-    assert got["c0"] == ("chi-square p_value", pytest.approx(0.05 / 12))
+    assert got["c0"] == ("chi-square homogeneity p_value", pytest.approx(0.05 / 12))
     # A distance keeps Evidently's threshold: alpha is a probability, a distance is not.
     assert got["x1"] == ("Wasserstein distance (normed)", 0.1)
     assert got["x2"] == ("Mann-Whitney U-rank test", 0.2)
-    assert got["c1"] == ("chi-square p_value", 0.5)
+    assert got["c1"] == ("chi-square homogeneity p_value", 0.5)
 
     unadjusted, _ = DriftMonitor(reference, alpha=None).run(current)
     assert {f.threshold for f in unadjusted.features} == {0.05}  # Evidently's defaults
@@ -130,9 +130,10 @@ def test_thresholds_decide_through_evidently() -> None:
 
 def test_no_method_falls_back_to_evidentlys_size_aware_default() -> None:
     rng = np.random.default_rng(7)
-    columns = {"numerical": ["x0", "x1"], "categorical": ["c0"]}
-    small, current = frame(rng, 1000, **columns), frame(rng, 500, **columns)
-    large = frame(rng, 2000, **columns)
+    num, cat = ["x0", "x1"], ["c0"]
+    small = frame(rng, 1000, numerical=num, categorical=cat)
+    large = frame(rng, 2000, numerical=num, categorical=cat)
+    current = frame(rng, 500, numerical=num, categorical=cat)
 
     on_small, _ = DriftMonitor(small, num_method=None, cat_method=None).run(current)
     on_large, _ = DriftMonitor(large, num_method=None, cat_method=None).run(current)
@@ -210,3 +211,44 @@ def test_false_alarm_rate_over_stationary_windows() -> None:
 
     assert flagged <= 2
     assert flagged_by_evidently_defaults >= 8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Evidently's chisquare tests the window's counts against the reference's "
+    "proportions as if exact, ignoring the reference's own noise: with a reference "
+    "the size of the window its p-values are too small (statistic ~2x) and alpha "
+    "no longer bounds the false alarms",
+)
+def test_chisquare_false_alarm_rate_is_bounded() -> None:
+    """Same bound as for K-S: at most 2 of 40 stationary windows flagged at alpha=0.01.
+
+    Measured: 6 of 40 (seed 12), 7 of 40 (seed 13). Two categorical columns only,
+    so a report costs ~0.05 s.
+    """
+    rng = np.random.default_rng(12)
+    monitor = DriftMonitor(frame(rng, 1000, numerical=[]), cat_method="chisquare", alpha=0.01)
+    flagged = sum(bool(monitor.run(frame(rng, 1000, numerical=[]))[0].drifted_features) for _ in range(40))
+    assert flagged <= 2
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_chi2_homogeneity_false_alarm_rate_is_bounded(seed: int) -> None:
+    """The default categorical test keeps the bound where Evidently's chisquare fails it (same seeds)."""
+    rng = np.random.default_rng(seed)
+    monitor = DriftMonitor(frame(rng, 1000, numerical=[]), alpha=0.01)
+    flagged = sum(bool(monitor.run(frame(rng, 1000, numerical=[]))[0].drifted_features) for _ in range(40))
+    assert flagged <= 2
+
+
+def test_chi2_homogeneity_is_scipys_contingency_test_with_rare_categories_pooled() -> None:
+    from scipy.stats import chi2_contingency
+
+    from monitors._evidently import chi2_homogeneity_p_value
+
+    reference = pd.Series(["a"] * 300 + ["b"] * 200 + ["c"] * 100 + ["rare1"] * 3 + ["rare2"] * 2)
+    current = pd.Series(["a"] * 120 + ["b"] * 130 + ["c"] * 40 + ["rare1"] * 1 + ["rare3"] * 2)
+    table = [[300, 200, 100, 5], [120, 130, 40, 3]]
+    expected = chi2_contingency(table, correction=False).pvalue
+    assert chi2_homogeneity_p_value(reference, current) == pytest.approx(expected, rel=1e-12)
+    assert chi2_homogeneity_p_value(pd.Series(["a"] * 5), pd.Series(["a"] * 9)) == 1.0

@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from streams.errors import ConfigError
+from streams.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("STREAMMON_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_work_for_the_local_broker() -> None:
+    settings = load_settings()
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.window.size == 1000 and settings.reference.path is None
+
+
+def test_yaml_file_then_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "streammon.yaml"
+    config.write_text("window:\n  size: 5000\n  duration_s: 60\nkafka:\n  alerts_topic: team.alerts\n")
+    monkeypatch.setenv("STREAMMON_WINDOW__SIZE", "250")
+    settings = load_settings(config)
+    assert settings.window.size == 250
+    assert settings.window.duration_s == 60
+    assert settings.kafka.alerts_topic == "team.alerts"
+
+
+def test_config_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("drift:\n  alpha: 0.05\n")
+    monkeypatch.setenv("STREAMMON_CONFIG", str(config))
+    assert load_settings().drift.alpha == 0.05
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "named"),
+    [
+        ("window:\n  size: 0\n", "window.size (STREAMMON_WINDOW__SIZE)"),
+        ("drift:\n  alpha: 2\n", "drift.alpha (STREAMMON_DRIFT__ALPHA)"),
+        ("reference:\n  path: /nonexistent/ref.csv\n", "reference.path (STREAMMON_REFERENCE__PATH)"),
+        ("windw:\n  size: 10\n", "windw (STREAMMON_WINDW)"),
+        ("broker:\n  port: 9000\n  controller_port: 9000\n", "broker.port and broker.controller_port"),
+    ],
+)
+def test_invalid_settings_fail_naming_the_setting(tmp_path: Path, yaml_text: str, named: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(config)
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMMON_WINDOW__SIZE", "lots")
+    with pytest.raises(ConfigError, match="STREAMMON_WINDOW__SIZE"):
+        load_settings()
+
+
+def test_missing_or_broken_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file .*No such file"):
+        load_settings(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("window: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(broken)
