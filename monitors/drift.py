@@ -24,7 +24,14 @@ from numbers import Real
 
 import pandas as pd
 
-from monitors._evidently import DriftReport, Kind, Method, Snapshot, check_method, resolve_method
+from monitors._evidently import (
+    DriftReport,
+    Kind,
+    Method,
+    Snapshot,
+    check_method,
+    resolve_method,
+)
 
 __all__ = ["DriftMonitor", "DriftResult", "FeatureDrift"]
 

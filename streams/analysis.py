@@ -14,13 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 
-
 from monitors._evidently import Snapshot
 from monitors.drift import DriftMonitor, FeatureDrift
 from monitors.fingerprint import fingerprint
 from monitors.rules import AlertCandidate, DriftRule
 from monitors.watch import WindowJob
-from streams.events import PREDICTION_COLUMN, AlertEvent, FeatureDriftOut, SnapshotRef, Window, WindowReport
+from streams.events import (
+    PREDICTION_COLUMN,
+    AlertEvent,
+    FeatureDriftOut,
+    SnapshotRef,
+    Window,
+    WindowReport,
+)
 from streams.workspace import EvidentlyWorkspace
 
 VERSION_COLUMN = "__model_version__"

@@ -24,7 +24,7 @@ from monitors.join import KeyedJoin
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
-from streams.codec import decode, dead_letter, encode
+from streams.codec import dead_letter, decode, encode
 from streams.errors import DecodeError
 from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
 from streams.settings import Settings

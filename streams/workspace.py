@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitors._evidently import Snapshot
 from evidently.ui.workspace import Workspace
 
+from monitors._evidently import Snapshot
 from streams.events import SnapshotRef
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ import yaml
 from streams.admin import admin_client, ensure_topics
 from streams.errors import BrokerError
 from streams.settings import Settings
+from tests.helpers import RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -34,12 +32,6 @@ def bootstrap_servers() -> str:
             pytest.fail(message)
         pytest.skip("SKIPPING INTEGRATION TEST: " + message)
     return BOOTSTRAP
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()
@@ -62,18 +54,6 @@ def settings(bootstrap_servers: str, tmp_path: Path) -> Settings:
         workspace={"path": str(tmp_path / "workspace")},
         worker={"metrics_port": free_port(), "state_dir": str(tmp_path / "state"), "batch_within_s": 0.2},
     )
-
-
-@dataclass
-class RunningWorker:
-    process: subprocess.Popen[bytes]
-    log_file: Path
-
-    def log(self) -> str:
-        return self.log_file.read_text(errors="replace")
-
-    def assert_alive(self) -> None:
-        assert self.process.poll() is None, f"worker exited with {self.process.returncode}:\n{self.log()[-4000:]}"
 
 
 @pytest.fixture()
@@ -109,47 +89,6 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
                 worker.process.wait()
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(poll_s)
-
-
-class TopicReader:
-    """Reads topics from their beginning, without a consumer group, as records arrive."""
-
-    def __init__(self, bootstrap_servers: str, *topics: str) -> None:
-        from kafka import KafkaConsumer
-
-        self.records: dict[str, list[object]] = {topic: [] for topic in topics}
-        self._consumer = KafkaConsumer(
-            *topics,
-            bootstrap_servers=bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-
-    def until(self, condition: Callable[[dict[str, list[object]]], bool], timeout_s: float, what: str, worker: RunningWorker | None = None) -> dict[str, list[object]]:
-        """Consume until ``condition(records)`` holds; fail naming ``what`` after ``timeout_s``."""
-        deadline = time.monotonic() + timeout_s
-        while not condition(self.records):
-            if worker is not None:
-                worker.assert_alive()
-            if time.monotonic() > deadline:
-                counts = {topic: len(records) for topic, records in self.records.items()}
-                log = worker.log()[-3000:] if worker is not None else ""
-                pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}; got {counts}\n{log}")
-            for records in self._consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    self.records[record.topic].append(record)
-        return self.records
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 @pytest.fixture()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -13,8 +13,7 @@ from kafka import KafkaProducer
 from streams.events import AlertEvent, DeadLetter, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-
-from ..conftest import wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +55,12 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
     _produce(settings, settings.kafka.predictions_topic, [orjson.dumps(e) for e in events])
 
     reader = topic_reader(settings.kafka.reports_topic, settings.kafka.alerts_topic)
-    records = reader.until(lambda r: len(r[settings.kafka.reports_topic]) >= 5, 180, "5 window reports", worker)
+    def complete(records: dict[str, list]) -> bool:
+        reports = [WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]]
+        announced = sum(len(report.alerts) for report in reports)
+        return len(reports) >= 5 and len(records[settings.kafka.alerts_topic]) >= announced
+
+    records = reader.until(complete, 180, "5 window reports and the alerts they announce", worker)
 
     reports = sorted((WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]), key=lambda r: r.window.index)
     assert [r.window.index for r in reports] == [0, 1, 2, 3, 4]
@@ -68,6 +72,7 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
     alerts = [AlertEvent.model_validate_json(r.value) for r in records[settings.kafka.alerts_topic]]
     drift_alerts = [a for a in alerts if a.kind == "data_drift"]
     assert {a.window.index for a in drift_alerts} == {3, 4}
+    assert sorted(a.fingerprint for a in alerts) == sorted(f for r in reports for f in r.alerts)
     assert all(a.window.start >= drift_time for a in alerts), "an alert came from before the drift"
     alert = drift_alerts[0]
     assert alert.model == "credit-risk"
