@@ -75,7 +75,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         per_feature_method=spec.per_feature_method,
         per_feature_threshold=spec.per_feature_threshold,
     )
-    result, snapshot = monitor.run(current.reindex(columns=reference.columns))
+    result, snapshot = monitor.run(current.reindex(columns=reference.columns), timestamp=job.window.end)
     window = Window(
         index=job.window.index,
         start=job.window.start,

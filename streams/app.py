@@ -24,7 +24,7 @@ from monitors.join import KeyedJoin
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
-from streams.codec import dead_letter, decode, encode
+from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
 from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
 from streams.settings import Settings
@@ -95,30 +95,18 @@ class StreamWorker:
         app.agent(events, name="streammon.predictions")(self._consume_predictions)
         app.agent(labels, name="streammon.labels")(self._consume_labels)
         app.timer(interval=1.0)(self._expire_windows)
-        app.on_before_shutdown.connect(self._on_before_shutdown)
+        app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:
-        kafka = self.settings.kafka
         worker = self.settings.worker
-        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):
+        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
             jobs: list[WindowJob] = []
             for event in batch:
-                topic = event.message.topic
-                kind = PredictionEvent if topic == kafka.predictions_topic else FeatureEvent
-                try:
-                    decoded = decode(kind, event.value)
-                except DecodeError as exc:
-                    await self._dead_letter(event, str(exc))
-                    continue
-                metrics.EVENTS.labels(topic=topic, outcome="accepted").inc()
-                if isinstance(decoded, PredictionEvent):
-                    pair = (decoded, None) if decoded.features else self.join.add_left(decoded.prediction_id, decoded)
-                else:
-                    pair = self.join.add_right(decoded.prediction_id, decoded)
+                pair = await self._join(event)
                 if pair is not None:
                     jobs += self._observe(*pair)
             metrics.JOIN_PENDING.set(len(self.join))
@@ -130,14 +118,31 @@ class StreamWorker:
         # Labels are validated and counted here; joining them to predictions is
         # the quality monitor's job (issue: delayed labels and online learning).
         worker = self.settings.worker
-        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):
+        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
             for event in batch:
-                try:
-                    decode(LabelEvent, event.value)
-                except DecodeError as exc:
-                    await self._dead_letter(event, str(exc))
-                    continue
-                metrics.EVENTS.labels(topic=event.message.topic, outcome="accepted").inc()
+                await self._accept(LabelEvent, event)
+
+    async def _join(self, event: EventT) -> tuple[PredictionEvent, FeatureEvent | None] | None:
+        """Decode a prediction or feature event; return the prediction once its features are known."""
+        if event.message.topic == self.settings.kafka.predictions_topic:
+            prediction = await self._accept(PredictionEvent, event)
+            if prediction is None:
+                return None
+            if prediction.features:
+                return prediction, None
+            return self.join.add_left(prediction.prediction_id, prediction)
+        features = await self._accept(FeatureEvent, event)
+        return None if features is None else self.join.add_right(features.prediction_id, features)
+
+    async def _accept(self, model: type[E], event: EventT) -> E | None:
+        """Decode one message, or dead-letter it and return None."""
+        try:
+            decoded = decode(model, event.value)
+        except DecodeError as exc:
+            await self._dead_letter(event, str(exc))
+            return None
+        metrics.EVENTS.labels(topic=event.message.topic, outcome="accepted").inc()
+        return decoded
 
     def _observe(self, prediction: PredictionEvent, features: FeatureEvent | None) -> list[WindowJob]:
         row: dict[str, Any] = dict(features.features if features is not None else prediction.features)

@@ -35,10 +35,9 @@ class SyntheticEvent:
 
 def _applicants(function: int, seed: int, shifted: bool) -> Iterator[tuple[dict[str, Any], int]]:
     for x, y in synth.Agrawal(classification_function=function, seed=seed):
-        row = {k: (f"{_CATEGORICAL[k]}{v}" if k in _CATEGORICAL else float(v)) for k, v in x.items()}
         if shifted:
-            row["salary"] += _SALARY_SHIFT
-            row["age"] += _AGE_SHIFT
+            x = {**x, "salary": x["salary"] + _SALARY_SHIFT, "age": x["age"] + _AGE_SHIFT}
+        row = {k: (f"{_CATEGORICAL[k]}{v}" if k in _CATEGORICAL else float(v)) for k, v in x.items()}
         yield row, int(y)
 
 

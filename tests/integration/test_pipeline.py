@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +16,7 @@ from kafka import KafkaProducer
 from streams.events import AlertEvent, DeadLetter, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +83,34 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
     for feature in alert.features:
         assert feature.drifted and feature.score < feature.threshold
         assert feature.method and 0 < feature.threshold < 0.01
-    assert alert.snapshot is not None
-    snapshot_dir = Path(alert.snapshot.workspace) / alert.snapshot.project_id / "snapshots"
-    assert (snapshot_dir / f"{alert.snapshot.snapshot_id}.json").is_file()
+    assert alert.snapshot is not None and alert.snapshot.snapshot_id in {r.snapshot.snapshot_id for r in reports if r.snapshot}
+
+    # The workspace is one Evidently can serve: its UI lists one run per window.
+    runs = _runs_listed_by_evidently_ui(Path(alert.snapshot.workspace), alert.snapshot.project_id)
+    assert sorted(run["name"] for run in runs) == [f"credit-risk window {i}" for i in range(5)]
+    assert alert.snapshot.snapshot_id in {run["id"] for run in runs}
+
+
+def _runs_listed_by_evidently_ui(workspace: Path, project_id: str) -> list[dict[str, object]]:
+    port = free_port()
+    ui = subprocess.Popen(
+        [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/projects/{project_id}/snapshots"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return orjson.loads(urllib.request.urlopen(url, timeout=5).read())
+            except OSError:
+                if time.monotonic() > deadline or ui.poll() is not None:
+                    raise
+                time.sleep(0.5)  # the UI is still starting: nothing to wait on but its port
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
 
 
 def test_bad_events_are_dead_lettered_with_their_error_and_the_worker_goes_on(settings, start_worker, topic_reader) -> None:

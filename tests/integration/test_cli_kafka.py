@@ -1,0 +1,123 @@
+"""The CLI's Kafka commands against the real broker: publish and alerts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from monitors.fingerprint import fingerprint
+from streams.admin import ensure_topics
+from streams.codec import encode
+from streams.events import AlertEvent, FeatureDriftOut, Window
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    kafka = settings.kafka
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
+    env.update(
+        STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        STREAMMON_KAFKA__PREDICTIONS_TOPIC=kafka.predictions_topic,
+        STREAMMON_KAFKA__LABELS_TOPIC=kafka.labels_topic,
+        STREAMMON_KAFKA__ALERTS_TOPIC=kafka.alerts_topic,
+        COLUMNS="200",
+    )
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def read_all(settings: Settings, topic: str) -> list[bytes]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=3000)
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    values = [m.value for m in consumer]
+    consumer.close()
+    return values
+
+
+def test_publish_replays_a_csv_file_into_the_predictions_topic(settings: Settings, tmp_path: Path) -> None:
+    ensure_topics(settings.kafka)
+    path = tmp_path / "predictions.csv"
+    pd.DataFrame(
+        {
+            "prediction_id": [f"p{i}" for i in range(1200)],
+            "event_time": ["2026-11-24T12:00:00Z"] * 1200,
+            "prediction": [i % 2 for i in range(1200)],
+            "age": [float(i % 70) for i in range(1200)],
+        }
+    ).to_csv(path, index=False)
+
+    result = cli(settings, "publish", str(path), "--kind", "predictions", "--model", "churn", "--model-version", "2")
+
+    assert result.returncode == 0, result.stderr
+    assert "published 1200 predictions events" in result.stderr
+    values = read_all(settings, settings.kafka.predictions_topic)
+    assert len(values) == 1200
+    first = orjson.loads(sorted(values, key=lambda v: int(orjson.loads(v)["prediction_id"][1:]))[0])
+    assert first["model"] == "churn" and first["model_version"] == "2" and first["features"] == {"age": 0.0}
+
+
+def test_publish_refuses_an_invalid_event_unless_told_not_to_validate(settings: Settings, tmp_path: Path) -> None:
+    ensure_topics(settings.kafka)
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"prediction_id": "p1", "event_time": "2026-11-24T12:00:00Z", "label": [1]}\n')
+
+    refused = cli(settings, "publish", str(path), "--kind", "labels")
+    assert refused.returncode == 1 and "not a valid labels event" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    sent = cli(settings, "publish", str(path), "--kind", "labels", "--no-validate")
+    assert sent.returncode == 0, sent.stderr
+    assert len(read_all(settings, settings.kafka.labels_topic)) == 1
+
+
+def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
+    ensure_topics(settings.kafka)
+    labels = {"model": "churn", "kind": "data_drift", "severity": "critical"}
+    alert = AlertEvent(
+        fingerprint=fingerprint(labels),
+        labels=labels,
+        summary="2 of 3 features drifted: age, income",
+        model="churn",
+        kind="data_drift",
+        severity="critical",
+        features=[
+            FeatureDriftOut(feature="age", score=1e-12, method="K-S p_value", threshold=0.003, drifted=True),
+            FeatureDriftOut(feature="income", score=2e-5, method="K-S p_value", threshold=0.003, drifted=True),
+        ],
+        window=Window(
+            index=7,
+            start=datetime(2026, 11, 24, 12, tzinfo=timezone.utc),
+            end=datetime(2026, 11, 24, 12, 5, tzinfo=timezone.utc),
+            events=1000,
+            closed_by="count",
+        ),
+        snapshot=None,
+        created_at=datetime(2026, 11, 24, 12, 6, tzinfo=timezone.utc),
+    )
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    producer.send(settings.kafka.alerts_topic, key=alert.fingerprint.encode(), value=encode(alert))
+    producer.send(settings.kafka.alerts_topic, value=b"not an alert")
+    producer.flush()
+    producer.close()
+
+    result = cli(settings, "alerts", "--from-beginning", "--no-follow")
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "CRITICAL" in out and "churn" in out and "data_drift" in out
+    assert "2 of 3 features drifted: age, income" in out
+    assert "window 7: 2026-11-24 12:00:00 → 12:05:00 UTC, 1000 events" in out
+    assert "age" in out and "1e-12" in out and "threshold 0.003" in out
+    assert alert.fingerprint in out
+    assert cli(settings, "alerts", "--from-beginning", "--no-follow", "--model", "other").stdout.strip() == ""
