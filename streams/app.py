@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # Analyses queued beyond this make the consumer wait: memory stays bounded when
 # windows close faster than Evidently can analyse them.
 MAX_PENDING_ANALYSES = 4
+SHUTDOWN_GRACE_S = 20.0
 
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
@@ -99,6 +100,11 @@ class StreamWorker:
         return app
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
+        # Windows already closed are worth their reports: give their analyses a
+        # bounded time to finish and publish before the producer stops.
+        if self._pending:
+            log.info("waiting for %d window analyses before stopping", len(self._pending))
+            await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:

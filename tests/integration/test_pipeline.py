@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -185,3 +185,25 @@ def test_every_produced_event_is_accounted_for(settings, start_worker) -> None:
     assert _metric(port, "streammon_windows_closed_total") == 2
     assert _metric(port, "streammon_join_pending") == 0
     assert _metric(port, "streammon_join_evicted") == 0
+
+
+def test_a_quiet_models_window_closes_when_its_time_span_has_passed(settings, start_worker, topic_reader) -> None:
+    settings = settings.model_copy(
+        update={
+            "window": settings.window.model_copy(update={"size": 100_000, "duration_s": 3.0}),
+            "reference": settings.reference.model_copy(update={"size": 200}),
+        }
+    )
+    now = datetime.now(timezone.utc)
+    events = _stream(250, drift_at=10**9)
+    for i, event in enumerate(events):
+        event["event_time"] = (now + timedelta(milliseconds=i)).isoformat()
+    worker = start_worker(settings)
+    _produce(settings, settings.kafka.predictions_topic, [orjson.dumps(e) for e in events])
+
+    reader = topic_reader(settings.kafka.reports_topic)
+    records = reader.until(lambda r: len(r[settings.kafka.reports_topic]) >= 1, 60, "a window closed by time", worker)
+
+    report = WindowReport.model_validate_json(records[settings.kafka.reports_topic][0].value)
+    assert report.window.closed_by == "time"
+    assert report.window.events == 50
