@@ -9,19 +9,14 @@ before it, and every published message is accounted for.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import orjson
-import yaml
 from kafka import KafkaConsumer
 from rich.console import Console
 from rich.progress import Progress
@@ -32,6 +27,7 @@ from streams.alerts_view import render_alert
 from streams.broker import KafkaBroker
 from streams.events import AlertEvent, WindowReport
 from streams.publish import Publisher
+from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
 
@@ -71,18 +67,8 @@ class DemoOutcome:
 
 def demo_settings(settings: Settings, run_id: str, metrics_port: int) -> Settings:
     """The demo's settings: its own topics and group, count windows, a stream reference."""
-    prefix = f"demo-{run_id}"
-    kafka = settings.kafka.model_copy(
-        update={
-            "bootstrap_servers": f"127.0.0.1:{settings.broker.port}",
-            "predictions_topic": f"{prefix}.predictions",
-            "features_topic": f"{prefix}.features",
-            "labels_topic": f"{prefix}.labels",
-            "reports_topic": f"{prefix}.reports",
-            "alerts_topic": f"{prefix}.alerts",
-            "dead_letter_topic": f"{prefix}.dead-letter",
-            "group_id": f"streammon-{prefix}",
-        }
+    kafka = settings.kafka.namespaced(f"demo-{run_id}").model_copy(
+        update={"bootstrap_servers": f"127.0.0.1:{settings.broker.port}"}
     )
     return settings.model_copy(
         update={
@@ -108,13 +94,13 @@ def run_demo(settings: Settings, timeout_s: float = 150.0) -> bool:
     state_dir.mkdir(parents=True, exist_ok=True)
     worker_log = state_dir / f"demo-{run_id}-worker.log"
     ensure_topics(demo.kafka)
-    worker = _start_worker(demo, state_dir / f"demo-{run_id}.yaml", worker_log)
+    worker = spawn_worker(demo, state_dir / f"demo-{run_id}.yaml", worker_log)
     console.print(f"[green]✓[/green] worker started (pid {worker.pid}, log {worker_log})")
     try:
         drift_time = _publish(demo)
         outcome = _collect(demo, expected_windows=(PREDICTIONS - REFERENCE_SIZE) // WINDOW_SIZE, worker=worker, timeout_s=timeout_s)
     finally:
-        _stop(worker)
+        stop_worker(worker)
     ok = _verdict(outcome, drift_time)
     console.print(f"\nEvidently workspace: [bold]{demo.workspace.path.resolve()}[/bold] — open it with")
     console.print(f"  evidently ui --workspace {demo.workspace.path.resolve()}")
@@ -126,19 +112,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _start_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
-    config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
-    # The demo's settings must win over any STREAMMON_ variables the user has set.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
-    with log_file.open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "--config", str(config_file), "worker"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
 
 
 def _publish(settings: Settings) -> datetime:
@@ -243,11 +216,3 @@ def _verdict(outcome: DemoOutcome, drift_time: datetime) -> bool:
     return all(checks.values())
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()

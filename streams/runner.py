@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import faust
+import yaml
 
 from streams import metrics
 from streams.admin import ensure_topics
 from streams.app import StreamWorker
 from streams.errors import ConfigError
 from streams.publish import read_events
-from streams.settings import Settings
+from streams.settings import ENV_PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +59,28 @@ def load_reference(settings: Settings) -> list[dict[str, Any]] | None:
         raise ConfigError(f"reference.path: {path} holds no rows")
     log.info("reference: %d rows from %s", len(rows), path)
     return rows
+
+
+def spawn_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``."""
+    config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    # The given settings must win over any STREAMMON_ variables of this environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "--config", str(config_file), "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Stop a spawned worker with SIGTERM (it drains and commits), killing it after ``timeout_s``."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

@@ -52,6 +52,23 @@ class KafkaSettings(_Section):
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
 
+    def namespaced(self, prefix: str) -> KafkaSettings:
+        """A copy whose topics are ``<prefix>.<role>`` and whose group is ``streammon-<prefix>``.
+
+        Gives a run (a demo, a test) topics and a consumer group of its own.
+        """
+        return self.model_copy(
+            update={
+                "predictions_topic": f"{prefix}.predictions",
+                "features_topic": f"{prefix}.features",
+                "labels_topic": f"{prefix}.labels",
+                "reports_topic": f"{prefix}.reports",
+                "alerts_topic": f"{prefix}.alerts",
+                "dead_letter_topic": f"{prefix}.dead-letter",
+                "group_id": f"streammon-{prefix}",
+            }
+        )
+
 
 class BrokerSettings(_Section):
     """The local Apache Kafka broker that ``streammon broker start`` provisions."""

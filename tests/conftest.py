@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from streams.admin import admin_client, ensure_topics
 from streams.errors import BrokerError
+from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
 from tests.helpers import RunningWorker, TopicReader, free_port
 
@@ -37,18 +34,9 @@ def bootstrap_servers() -> str:
 @pytest.fixture()
 def settings(bootstrap_servers: str, tmp_path: Path) -> Settings:
     """Settings with topics and a consumer group of this test's own."""
-    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    kafka = Settings().kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
     return Settings(
-        kafka={
-            "bootstrap_servers": bootstrap_servers,
-            "predictions_topic": f"{prefix}.predictions",
-            "features_topic": f"{prefix}.features",
-            "labels_topic": f"{prefix}.labels",
-            "reports_topic": f"{prefix}.reports",
-            "alerts_topic": f"{prefix}.alerts",
-            "dead_letter_topic": f"{prefix}.dead-letter",
-            "group_id": f"streammon-{prefix}",
-        },
+        kafka=kafka.namespaced(f"test-{uuid.uuid4().hex[:10]}"),
         window={"size": 500, "duration_s": 3600},
         reference={"size": 1000},
         workspace={"path": str(tmp_path / "workspace")},
@@ -63,30 +51,14 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
 
     def start(settings: Settings) -> RunningWorker:
         ensure_topics(settings.kafka)
-        config = tmp_path / f"worker-{len(started)}.yaml"
-        config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
         log_file = tmp_path / f"worker-{len(started)}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
-        with log_file.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "--config", str(config), "worker"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        worker = RunningWorker(process, log_file)
+        worker = RunningWorker(spawn_worker(settings, tmp_path / f"worker-{len(started)}.yaml", log_file), log_file)
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
-        if worker.process.poll() is None:
-            worker.process.send_signal(signal.SIGTERM)
-            try:
-                worker.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
+        stop_worker(worker.process)
 
 
 
