@@ -68,6 +68,7 @@ __all__ = [
     "DriftReport",
     "Kind",
     "Method",
+    "P_VALUE_DISPLAY_NAMES",
     "P_VALUE_METHODS",
     "Snapshot",
     "check_method",
@@ -153,6 +154,20 @@ register_stattest(
     ),
     default_impl=_chi2_homogeneity,
 )
+
+def _display_names(names: frozenset[str]) -> frozenset[str]:
+    found = set()
+    for name in names:
+        for kind in _COLUMN_TYPES.values():
+            try:
+                found.add(str(get_registered_stattest(name, kind).display_name))
+            except (StatTestInvalidFeatureTypeError, StatTestNotFoundError):
+                continue
+    return frozenset(found)
+
+
+#: The same methods by the names reports give them (e.g. ``"K-S p_value"``).
+P_VALUE_DISPLAY_NAMES = _display_names(P_VALUE_METHODS)
 
 _VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 _DRIFTED = frozenset({"FAIL", "WARNING"})

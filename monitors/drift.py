@@ -25,6 +25,7 @@ from numbers import Real
 import pandas as pd
 
 from monitors._evidently import (
+    P_VALUE_DISPLAY_NAMES,
     DriftReport,
     Kind,
     Method,
@@ -65,6 +66,11 @@ class FeatureDrift:
     method: str
     threshold: float
     drifted: bool
+
+    @property
+    def is_p_value(self) -> bool:
+        """Whether ``score`` is a p-value (small is drift) rather than a distance (large is drift)."""
+        return self.method in P_VALUE_DISPLAY_NAMES
 
 
 @dataclass(frozen=True)

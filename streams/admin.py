@@ -11,6 +11,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.errors import BrokerError
 from streams.settings import KafkaSettings
 
+_COMPACTED = {"cleanup.policy": "compact"}
+
 
 def admin_client(bootstrap_servers: str, timeout_s: float = 10.0) -> KafkaAdminClient:
     """Connect an admin client, or raise BrokerError naming the address."""
@@ -28,7 +30,7 @@ def admin_client(bootstrap_servers: str, timeout_s: float = 10.0) -> KafkaAdminC
 
 
 def topic_names(kafka: KafkaSettings) -> list[str]:
-    """Every topic the worker reads or writes."""
+    """Every topic the worker reads or writes, but the compacted control topics."""
     return [
         kafka.predictions_topic,
         kafka.features_topic,
@@ -39,19 +41,31 @@ def topic_names(kafka: KafkaSettings) -> list[str]:
     ]
 
 
+def control_topic_names(kafka: KafkaSettings) -> list[str]:
+    """Compacted topics that hold state by key: silences and alert state (one partition: read whole)."""
+    return [kafka.silences_topic, kafka.alert_state_topic]
+
+
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     admin = admin_client(kafka.bootstrap_servers, timeout_s)
     try:
         existing = set(admin.list_topics())
-        missing = [name for name in topic_names(kafka) if name not in existing]
-        if missing:
+        new = [
+            NewTopic(name, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor)
+            for name in topic_names(kafka)
+            if name not in existing
+        ]
+        new += [
+            NewTopic(name, num_partitions=1, replication_factor=kafka.replication_factor, topic_configs=_COMPACTED)
+            for name in control_topic_names(kafka)
+            if name not in existing
+        ]
+        if new:
             try:
-                admin.create_topics(
-                    [NewTopic(name, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor) for name in missing]
-                )
+                admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another worker created them first
-        return missing
+        return [topic.name for topic in new]
     finally:
         admin.close()

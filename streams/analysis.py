@@ -9,19 +9,17 @@ publish. Everything it returns is built here; the worker only sends it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from monitors._evidently import Snapshot
+from monitors.alerts import Observation
+from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, FeatureDrift
-from monitors.fingerprint import fingerprint
-from monitors.rules import AlertCandidate, DriftRule
 from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
-    AlertEvent,
     FeatureDriftOut,
     SnapshotRef,
     Window,
@@ -42,8 +40,8 @@ class AnalysisSpec:
     per_feature_method: dict[str, str] = field(default_factory=dict)
     per_feature_threshold: dict[str, float] = field(default_factory=dict)
     max_rows: int = 5000
-    min_drifted_features: int = 1
-    critical_share: float = 0.5
+    critical_p_factor: float = 1000.0
+    critical_distance_factor: float = 2.0
     prediction_drift: bool = True
     workspace: Path | None = None
     project: str = "streammon"
@@ -51,10 +49,10 @@ class AnalysisSpec:
 
 @dataclass(frozen=True)
 class WindowOutcome:
-    """What one analysed window produces: a report and zero or more alerts."""
+    """What one analysed window produces: its report, and its observations for the alert lifecycle."""
 
     report: WindowReport
-    alerts: tuple[AlertEvent, ...]
+    observations: tuple[Observation, ...]
 
 
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
@@ -84,8 +82,11 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         closed_by=job.window.reason,
     )
     snapshot_ref = _store(snapshot, f"{job.model} window {job.window.index}", spec)
-    rule = DriftRule(spec.min_drifted_features, spec.critical_share, spec.prediction_drift)
-    alerts = tuple(_alert(job.model, c, window, snapshot_ref) for c in rule.evaluate(result))
+    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
+    context = {"window": f"{job.model} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
+    if snapshot_ref is not None:
+        context["snapshot"] = snapshot_ref.snapshot_id
+    observations = tuple(conditions.observe(job.model, result, context))
     report = WindowReport(
         key=f"{job.model}/{job.window.index}/drift/v1",
         model=job.model,
@@ -97,9 +98,8 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         drifted_features=len(result.drifted_features),
         drifted_share=result.drifted_share,
         snapshot=snapshot_ref,
-        alerts=[a.fingerprint for a in alerts],
     )
-    return WindowOutcome(report, alerts)
+    return WindowOutcome(report, observations)
 
 
 def _frame(rows: tuple[object, ...], max_rows: int, seed: int) -> pd.DataFrame:
@@ -126,20 +126,4 @@ def _out(drift: FeatureDrift) -> FeatureDriftOut:
         method=drift.method,
         threshold=drift.threshold,
         drifted=drift.drifted,
-    )
-
-
-def _alert(model: str, candidate: AlertCandidate, window: Window, snapshot: SnapshotRef | None) -> AlertEvent:
-    labels = {"model": model, "kind": candidate.kind, "severity": candidate.severity}
-    return AlertEvent(
-        fingerprint=fingerprint(labels),
-        labels=labels,
-        summary=candidate.summary,
-        model=model,
-        kind=candidate.kind,
-        severity=candidate.severity,
-        features=[_out(f) for f in candidate.features],
-        window=window,
-        snapshot=snapshot,
-        created_at=datetime.now(timezone.utc),
     )

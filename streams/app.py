@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from faust.types import EventT
 from monitors.join import KeyedJoin
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
+from streams.alerting import AlertService
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
@@ -39,7 +41,7 @@ SHUTDOWN_GRACE_S = 20.0
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
     """The analysis parameters, as plain values a worker process can receive."""
-    drift, alerts = settings.drift, settings.alerts
+    drift, conditions = settings.drift, settings.alerting.conditions
     return AnalysisSpec(
         num_method=drift.num_method,
         cat_method=drift.cat_method,
@@ -47,9 +49,9 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         per_feature_method=dict(drift.per_feature_method),
         per_feature_threshold=dict(drift.per_feature_threshold),
         max_rows=drift.max_rows,
-        min_drifted_features=alerts.min_drifted_features,
-        critical_share=alerts.critical_share,
-        prediction_drift=alerts.prediction_drift,
+        critical_p_factor=conditions.critical_p_factor,
+        critical_distance_factor=conditions.critical_distance_factor,
+        prediction_drift=conditions.prediction_drift,
         workspace=settings.workspace.path.resolve(),
         project=settings.workspace.project,
     )
@@ -58,7 +60,12 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
 class StreamWorker:
     """Owns the Faust app, the monitors' state and the analysis process."""
 
-    def __init__(self, settings: Settings, reference: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        reference: list[dict[str, Any]] | None = None,
+        alert_state: Mapping[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.spec = analysis_spec(settings)
         self.watch = DriftWatch(
@@ -74,6 +81,7 @@ class StreamWorker:
         # Its process starts with the first window, not here.
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self.app = self._build_app()
+        self.alerting = AlertService(settings, self._send, alert_state)
 
     def _build_app(self) -> faust.App:
         kafka = self.settings.kafka
@@ -89,15 +97,28 @@ class StreamWorker:
             consumer_auto_offset_reset="earliest",
         )
         self.dead_letters = app.topic(kafka.dead_letter_topic, value_serializer="raw", key_serializer="raw")
-        self.reports = app.topic(kafka.reports_topic, value_serializer="raw", key_serializer="raw")
-        self.alerts = app.topic(kafka.alerts_topic, value_serializer="raw", key_serializer="raw")
         events = app.topic(kafka.predictions_topic, kafka.features_topic, value_serializer="raw", key_serializer="raw")
         labels = app.topic(kafka.labels_topic, value_serializer="raw", key_serializer="raw")
         app.agent(events, name="streammon.predictions")(self._consume_predictions)
         app.agent(labels, name="streammon.labels")(self._consume_labels)
         app.timer(interval=1.0)(self._expire_windows)
+        app.timer(interval=1.0)(self._tick_alerts)
+        app.task(self._run_alerting)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
+
+    async def _run_alerting(self) -> None:
+        await self.alerting.start()
+        await self.alerting.follow_silences()
+
+    async def _tick_alerts(self) -> None:
+        await self.alerting.tick()
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        # Wait for the broker's acknowledgement: alert state written here must
+        # survive a restart, and alerts must not be reported sent before they are.
+        pending = await self.app.send(topic, key=key, value=value)
+        await pending
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
         # Windows already closed are worth their reports: give their analyses a
@@ -105,6 +126,7 @@ class StreamWorker:
         if self._pending:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+        await self.alerting.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:
@@ -193,20 +215,19 @@ class StreamWorker:
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
         report = outcome.report
-        await self.reports.send(key=report.key.encode(), value=encode(report))
+        changes = await self.alerting.observe(outcome.observations, report.window, report.snapshot)
+        report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
+        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
-            "%s window %d (%d events): %d/%d features drifted",
+            "%s window %d (%d events): %d/%d features drifted, %d alert changes",
             job.model,
             job.window.index,
             report.window.events,
             report.drifted_features,
             len(report.features),
+            len(changes),
         )
-        for alert in outcome.alerts:
-            await self.alerts.send(key=alert.fingerprint.encode(), value=encode(alert))
-            metrics.ALERTS.labels(kind=alert.kind, severity=alert.severity).inc()
-            log.warning("ALERT %s %s: %s", alert.severity, alert.kind, alert.summary)
 
     async def _dead_letter(self, event: EventT, error: str) -> None:
         message = event.message

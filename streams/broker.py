@@ -174,7 +174,7 @@ class KafkaBroker:
         home: Path,
         host: str = "127.0.0.1",
         port: int = 9092,
-        controller_port: int = 9093,
+        controller_port: int = 19093,
         heap: str = "512m",
         version: str = KAFKA_VERSION,
         libs_home: Path | None = None,

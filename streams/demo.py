@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 from kafka import KafkaConsumer
@@ -27,6 +28,7 @@ from streams.alerts_view import render_alert
 from streams.broker import KafkaBroker
 from streams.events import AlertEvent, WindowReport
 from streams.publish import Publisher
+from streams.receivers import ReceiverConfig
 from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
@@ -54,13 +56,16 @@ class DemoOutcome:
     reports: list[WindowReport] = field(default_factory=list)
     alerts: list[AlertEvent] = field(default_factory=list)
     dead_letters: int = 0
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
     def complete(self, expected_windows: int) -> bool:
-        """Every window reported, every alert they announce seen, every broken message dead-lettered."""
+        """Every window reported, every alert they announce seen and notified, every broken message dead-lettered."""
         announced = sum(len(report.alerts) for report in self.reports)
+        notified = {a["fingerprint"] for n in self.notifications for a in n["alerts"]}
         return (
             len(self.reports) >= expected_windows
             and len(self.alerts) >= announced
+            and {a.fingerprint for a in self.alerts} <= notified
             and self.dead_letters >= len(BROKEN_MESSAGES)
         )
 
@@ -70,9 +75,15 @@ def demo_settings(settings: Settings, run_id: str, metrics_port: int) -> Setting
     kafka = settings.kafka.namespaced(f"demo-{run_id}").model_copy(
         update={"bootstrap_servers": f"127.0.0.1:{settings.broker.port}"}
     )
+    receiver = {"name": "demo", "kafka": {"topic": f"demo-{run_id}.notifications"}}
+    route = settings.alerting.route.model_copy(
+        update={"receiver": "demo", "routes": [], "group_wait": 2.0, "group_interval": 10.0}
+    )
+    alerting = settings.alerting.model_copy(update={"route": route, "receivers": [ReceiverConfig.model_validate(receiver)]})
     return settings.model_copy(
         update={
             "kafka": kafka,
+            "alerting": alerting,
             "window": settings.window.model_copy(update={"size": WINDOW_SIZE, "duration_s": 600.0}),
             "reference": settings.reference.model_copy(update={"path": None, "size": REFERENCE_SIZE}),
             "worker": settings.worker.model_copy(update={"metrics_port": metrics_port}),
@@ -150,6 +161,7 @@ def _collect(settings: Settings, *, expected_windows: int, worker: subprocess.Po
         kafka.reports_topic,
         kafka.alerts_topic,
         kafka.dead_letter_topic,
+        _notifications_topic(settings),
         bootstrap_servers=kafka.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -165,7 +177,7 @@ def _collect(settings: Settings, *, expected_windows: int, worker: subprocess.Po
                     break
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
-                        _take(record.topic, record.value, kafka.reports_topic, kafka.alerts_topic, outcome)
+                        _take(record.topic, record.value, settings, outcome)
                 status.update(f"waiting for window reports: {len(outcome.reports)}/{expected_windows}")
     finally:
         consumer.close()
@@ -173,16 +185,31 @@ def _collect(settings: Settings, *, expected_windows: int, worker: subprocess.Po
     return outcome
 
 
-def _take(topic: str, value: bytes, reports_topic: str, alerts_topic: str, outcome: DemoOutcome) -> None:
-    if topic == reports_topic:
+def _notifications_topic(settings: Settings) -> str:
+    (receiver,) = settings.alerting.receivers
+    assert receiver.kafka is not None, "the demo's receiver is a Kafka topic"
+    return receiver.kafka.topic
+
+
+def _take(topic: str, value: bytes, settings: Settings, outcome: DemoOutcome) -> None:
+    kafka = settings.kafka
+    if topic == kafka.reports_topic:
         outcome.reports.append(WindowReport.model_validate_json(value))
-    elif topic == alerts_topic:
+    elif topic == kafka.alerts_topic:
         alert = AlertEvent.model_validate_json(value)
         outcome.alerts.append(alert)
         console.print(render_alert(alert))
-    else:
+    elif topic == kafka.dead_letter_topic:
         outcome.dead_letters += 1
         console.print(f"[yellow]dead letter:[/yellow] {orjson.loads(value)['error']}")
+    else:
+        notification = orjson.loads(value)
+        outcome.notifications.append(notification)
+        features = sorted(a["labels"].get("feature", "?") for a in notification["alerts"])
+        console.print(
+            f"[magenta]notification[/magenta] to {notification['receiver']} ({notification['status']}, "
+            f"group {notification['groupKey']}): {len(features)} alerts: {', '.join(features)}"
+        )
 
 
 def _print_reports(reports: list[WindowReport]) -> None:
@@ -202,13 +229,18 @@ def _print_reports(reports: list[WindowReport]) -> None:
 
 
 def _verdict(outcome: DemoOutcome, drift_time: datetime) -> bool:
-    early = [a for a in outcome.alerts if a.window.start < drift_time]
-    on_drift = [a for a in outcome.alerts if a.kind == "data_drift" and a.window.start >= drift_time]
+    early = [a for a in outcome.alerts if a.window is not None and a.window.start < drift_time]
+    on_drift = [
+        a
+        for a in outcome.alerts
+        if a.labels.get("kind") == "data_drift" and a.window is not None and a.window.start >= drift_time
+    ]
     windowed = sum(report.window.events for report in outcome.reports)
     checks = {
         f"every prediction after the reference analysed ({windowed}/{PREDICTIONS - REFERENCE_SIZE})": windowed == PREDICTIONS - REFERENCE_SIZE,
         f"drift alerted (data_drift alerts after the drift point: {len(on_drift)})": bool(on_drift),
         f"no alert before the drift point ({len(early)} early)": not early,
+        f"alerts grouped into {len(outcome.notifications)} notifications": bool(outcome.notifications) or not outcome.alerts,
         f"every broken message dead-lettered ({outcome.dead_letters}/{len(BROKEN_MESSAGES)})": outcome.dead_letters == len(BROKEN_MESSAGES),
     }
     for text, ok in checks.items():

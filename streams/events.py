@@ -141,25 +141,30 @@ class WindowReport(BaseModel):
     drifted_features: int
     drifted_share: float
     snapshot: SnapshotRef | None
-    alerts: list[str] = Field(default_factory=list, description="fingerprints of the alerts this window raised")
+    alerts: list[str] = Field(
+        default_factory=list, description="fingerprints of the alerts whose state this window changed"
+    )
 
 
 class AlertEvent(BaseModel):
-    """An alert, as published on the alerts topic (its Kafka key is ``fingerprint``)."""
+    """An alert's state change, as published on the alerts topic (its Kafka key is ``fingerprint``).
+
+    ``labels`` identify the alert (``model``, ``kind``, ``feature``,
+    ``severity``); ``annotations`` describe it (``summary``, ``value``,
+    ``threshold``, ``method``, ``runbook_url``). ``window`` and ``snapshot`` say
+    which window's result changed it, and where its Evidently report is.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     fingerprint: str
-    status: Literal["firing"] = "firing"
+    status: Literal["firing", "resolved"]
     labels: dict[str, str]
-    summary: str
-    model: str
-    kind: str
-    severity: str
-    features: list[FeatureDriftOut]
-    window: Window
+    annotations: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    window: Window | None
     snapshot: SnapshotRef | None
-    created_at: datetime
 
 
 class DeadLetter(BaseModel):

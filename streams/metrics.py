@@ -16,7 +16,13 @@ ROWS = Counter(
 )
 WINDOWS_CLOSED = Counter("streammon_windows_closed", "Windows closed, by model and reason.", ["model", "reason"])
 REPORTS = Counter("streammon_reports", "Window reports published, by model.", ["model"])
-ALERTS = Counter("streammon_alerts", "Alerts published, by kind and severity.", ["kind", "severity"])
+ALERTS = Counter("streammon_alerts", "Alert state changes published, by kind and status (firing, resolved).", ["kind", "status"])
+ALERTS_FIRING = Gauge("streammon_alerts_firing", "Alerts firing now.")
+NOTIFICATIONS = Counter(
+    "streammon_notifications",
+    "Notifications handed to receivers, by receiver and outcome (delivered, failed, dropped).",
+    ["receiver", "outcome"],
+)
 ANALYSIS_FAILURES = Counter("streammon_analysis_failures", "Window analyses that raised, by model.", ["model"])
 ANALYSIS_SECONDS = Histogram(
     "streammon_window_analysis_seconds",

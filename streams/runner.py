@@ -15,6 +15,7 @@ import yaml
 
 from streams import metrics
 from streams.admin import ensure_topics
+from streams.alerting import load_alert_state
 from streams.app import StreamWorker
 from streams.errors import ConfigError
 from streams.publish import read_events
@@ -32,7 +33,7 @@ def run_worker(settings: Settings) -> None:
     if created:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
-    stream_worker = StreamWorker(settings, reference)
+    stream_worker = StreamWorker(settings, reference, load_alert_state(settings.kafka))
     metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
     log.info(
         "worker for %s: windows of %d events or %.0f s, reference %s",

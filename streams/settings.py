@@ -10,12 +10,14 @@ local broker. They are read once, at the CLI entry point, and passed down.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -28,7 +30,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from monitors.matchers import parse_matchers
+from monitors.routing import Route, RouteConfig
 from streams.errors import ConfigError
+from streams.receivers import ReceiverConfig
 
 ENV_PREFIX = "STREAMMON_"
 CONFIG_ENV = "STREAMMON_CONFIG"
@@ -48,6 +53,8 @@ class KafkaSettings(_Section):
     reports_topic: str = "streammon.reports"
     alerts_topic: str = "streammon.alerts"
     dead_letter_topic: str = "streammon.dead-letter"
+    silences_topic: str = "streammon.silences"
+    alert_state_topic: str = "streammon.alert-state"
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
@@ -65,6 +72,8 @@ class KafkaSettings(_Section):
                 "reports_topic": f"{prefix}.reports",
                 "alerts_topic": f"{prefix}.alerts",
                 "dead_letter_topic": f"{prefix}.dead-letter",
+                "silences_topic": f"{prefix}.silences",
+                "alert_state_topic": f"{prefix}.alert-state",
                 "group_id": f"streammon-{prefix}",
             }
         )
@@ -75,7 +84,8 @@ class BrokerSettings(_Section):
 
     home: Path = Path.home() / ".cache" / "streammon"
     port: int = Field(default=9092, ge=1, le=65535)
-    controller_port: int = Field(default=9093, ge=1, le=65535)
+    # Not 9093: that is Alertmanager's port, and Debian's package may start one there.
+    controller_port: int = Field(default=19093, ge=1, le=65535)
     heap: str = "512m"
 
 
@@ -120,12 +130,149 @@ class DriftSettings(_Section):
     max_rows: int = Field(default=5000, ge=100)
 
 
-class AlertSettings(_Section):
-    """When a window's drift becomes an alert."""
+def _seconds(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
 
-    min_drifted_features: int = Field(default=1, ge=1)
-    critical_share: float = Field(default=0.5, gt=0, le=1)
+
+def parse_duration(text: str) -> float:
+    """Read an Alertmanager-style duration ("30s", "5m", "4h", "1h30m", "2d", or seconds) as seconds.
+
+    >>> parse_duration("1h30m"), parse_duration("45")
+    (5400.0, 45.0)
+    """
+    value = text
+    text = text.strip()
+    total, rest = 0.0, text
+    for unit, factor in (("d", 86400), ("h", 3600), ("ms", 0.001), ("m", 60), ("s", 1)):
+        found = re.match(rf"^(\d+(?:\.\d+)?){unit}(?![a-z])", rest)
+        if found:
+            total += float(found.group(1)) * factor
+            rest = rest[found.end() :]
+    if not text or (rest and not re.fullmatch(r"\d+(?:\.\d+)?", rest)):
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 4h, 1h30m)")
+    return total + (float(rest) if rest else 0.0)
+
+
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+
+
+class ConditionSettings(_Section):
+    """When a window's drift becomes an alert, and when it stops being one.
+
+    Every feature's drift (and the prediction's) is a condition. Its value is
+    ``-log10(p)`` for p-value tests (the score for distances); it is at warning
+    past the drift threshold, and at critical past the threshold made
+    ``critical_p_factor`` times stricter (p-values) or ``critical_distance_factor``
+    times larger (distances).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    for_windows: int = Field(default=1, ge=1, alias="for")
+    keep_firing_for: int = Field(default=1, ge=1)
+    hysteresis: float = Field(default=0.1, ge=0, lt=1)
+    critical_p_factor: float = Field(default=1000.0, gt=1)
+    critical_distance_factor: float = Field(default=2.0, gt=1)
     prediction_drift: bool = True
+    runbook_url: str | None = Field(
+        default=None, description="template with {model}, {kind} and {feature}, e.g. https://runbooks.example/{kind}"
+    )
+
+
+class RouteSettings(_Section):
+    """A route of the routing tree, in Alertmanager's vocabulary."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    receiver: str | None = None
+    matchers: list[str] = Field(default_factory=list)
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list[RouteSettings] = Field(default_factory=list)
+
+    @field_validator("matchers")
+    @classmethod
+    def _parsable(cls, matchers: list[str]) -> list[str]:
+        parse_matchers(matchers)
+        return matchers
+
+
+class InhibitRuleSettings(_Section):
+    """Mute ``target_matchers`` alerts while a ``source_matchers`` alert fires with the same ``equal`` labels."""
+
+    source_matchers: list[str] = Field(min_length=1)
+    target_matchers: list[str] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+
+    @field_validator("source_matchers", "target_matchers")
+    @classmethod
+    def _parsable(cls, matchers: list[str]) -> list[str]:
+        parse_matchers(matchers)
+        return matchers
+
+
+def _default_receivers() -> list[ReceiverConfig]:
+    return [ReceiverConfig(name="kafka", kafka={"topic": "streammon.notifications"})]
+
+
+class AlertingSettings(_Section):
+    """Alert handling: conditions, routing, receivers and inhibition (Alertmanager's model)."""
+
+    conditions: ConditionSettings = ConditionSettings()
+    route: RouteSettings = RouteSettings(
+        receiver="kafka", group_by=["model", "kind"], group_wait=30, group_interval=300, repeat_interval=14400
+    )
+    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    inhibit_rules: list[InhibitRuleSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertingSettings:
+        names = [r.name for r in self.receivers]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"receivers: duplicate names {duplicated}")
+        if self.route.receiver is None:
+            raise ValueError("route: the root route needs a receiver")
+        for name in ("group_wait", "group_interval", "repeat_interval"):
+            if getattr(self.route, name) is None:
+                raise ValueError(f"route: the root route needs {name}")
+        unknown = sorted(_route_receivers(self.route) - set(names))
+        if unknown:
+            raise ValueError(f"route: receivers {unknown} are not defined under receivers")
+        try:
+            route_tree(self.route)
+        except ValueError as exc:
+            raise ValueError(f"route: {exc}") from exc
+        return self
+
+
+def _route_receivers(route: RouteSettings) -> set[str]:
+    names = {route.receiver} if route.receiver is not None else set()
+    for child in route.routes:
+        names |= _route_receivers(child)
+    return names
+
+
+def route_config(route: RouteSettings) -> RouteConfig:
+    """The monitors' view of a configured route."""
+    return RouteConfig(
+        receiver=route.receiver,
+        matchers=parse_matchers(route.matchers),
+        group_by=tuple(route.group_by) if route.group_by is not None else None,
+        group_wait_s=route.group_wait,
+        group_interval_s=route.group_interval,
+        repeat_interval_s=route.repeat_interval,
+        continue_=route.continue_,
+        routes=tuple(route_config(child) for child in route.routes),
+    )
+
+
+def route_tree(route: RouteSettings) -> Route:
+    """The resolved routing tree of a configured root route."""
+    return Route.build(route_config(route))
 
 
 class WorkspaceSettings(_Section):
@@ -161,7 +308,7 @@ class Settings(BaseSettings):
     window: WindowSettings = WindowSettings()
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
-    alerts: AlertSettings = AlertSettings()
+    alerting: AlertingSettings = AlertingSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
     worker: WorkerSettings = WorkerSettings()
 

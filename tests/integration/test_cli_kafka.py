@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from monitors.fingerprint import fingerprint
 from streams.admin import ensure_topics
 from streams.codec import encode
-from streams.events import AlertEvent, FeatureDriftOut, Window
+from streams.events import AlertEvent, Window
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -83,18 +83,14 @@ def test_publish_refuses_an_invalid_event_unless_told_not_to_validate(settings: 
 
 def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
     ensure_topics(settings.kafka)
-    labels = {"model": "churn", "kind": "data_drift", "severity": "critical"}
+    labels = {"model": "churn", "kind": "data_drift", "feature": "age", "severity": "critical"}
     alert = AlertEvent(
         fingerprint=fingerprint(labels),
+        status="firing",
         labels=labels,
-        summary="2 of 3 features drifted: age, income",
-        model="churn",
-        kind="data_drift",
-        severity="critical",
-        features=[
-            FeatureDriftOut(feature="age", score=1e-12, method="K-S p_value", threshold=0.003, drifted=True),
-            FeatureDriftOut(feature="income", score=2e-5, method="K-S p_value", threshold=0.003, drifted=True),
-        ],
+        annotations={"summary": "churn: age drifted (K-S p_value 1e-12, threshold 0.003)", "runbook_url": "https://runbooks.example/data_drift"},
+        starts_at=datetime(2026, 11, 24, 12, 6, tzinfo=timezone.utc),
+        ends_at=None,
         window=Window(
             index=7,
             start=datetime(2026, 11, 24, 12, tzinfo=timezone.utc),
@@ -103,7 +99,6 @@ def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
             closed_by="count",
         ),
         snapshot=None,
-        created_at=datetime(2026, 11, 24, 12, 6, tzinfo=timezone.utc),
     )
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
     producer.send(settings.kafka.alerts_topic, key=alert.fingerprint.encode(), value=encode(alert))
@@ -115,9 +110,12 @@ def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
 
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "CRITICAL" in out and "churn" in out and "data_drift" in out
-    assert "2 of 3 features drifted: age, income" in out
+    assert "CRITICAL" in out and "churn" in out and "data_drift" in out and "feature=age" in out
+    assert "churn: age drifted (K-S p_value 1e-12, threshold 0.003)" in out
     assert "window 7: 2026-11-24 12:00:00 → 12:05:00 UTC, 1000 events" in out
-    assert "age" in out and "1e-12" in out and "threshold 0.003" in out
-    assert alert.fingerprint in out
-    assert cli(settings, "alerts", "--from-beginning", "--no-follow", "--model", "other").stdout.strip() == ""
+    assert "since 2026-11-24 12:06:00 UTC" in out and alert.fingerprint in out
+    assert "runbook https://runbooks.example/data_drift" in out
+    assert cli(settings, "alerts", "--from-beginning", "--no-follow", "--match", 'model="other"').stdout.strip() == ""
+    assert alert.fingerprint in cli(settings, "alerts", "--from-beginning", "--no-follow", "-m", "severity=~crit.*").stdout
+    firing = cli(settings, "alerts", "firing")
+    assert firing.returncode == 0 and alert.fingerprint in firing.stdout and "1 alerts firing" in firing.stderr

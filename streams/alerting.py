@@ -1,0 +1,227 @@
+"""The worker's alert manager: lifecycle, grouping, silences, inhibition, delivery and state.
+
+Window observations go through the alert lifecycle (``for``, ``keep_firing_for``,
+hysteresis); every state change is published to the alerts topic, the source of
+truth, keyed by the alert's fingerprint. The dispatcher groups alerts per route
+and decides when a group is notified (``group_wait``, ``group_interval``,
+``repeat_interval``); silences and inhibition rules mute alerts at that point;
+deliveries retry per receiver without blocking the stream.
+
+The lifecycle's and dispatcher's state is written to a compacted topic after
+each change and read back at start, so a restart neither pages again for what
+was delivered nor loses a pending resolve. Silences live in their own
+compacted topic, which every worker reads whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+from kafka import KafkaConsumer
+from kafka import TopicPartition as KafkaTopicPartition
+
+from monitors.alerts import Alert, Observation
+from monitors.dispatch import Dispatcher
+from monitors.inhibition import Inhibitor, InhibitRule
+from monitors.lifecycle import AlertLifecycle
+from monitors.matchers import parse_matchers
+from monitors.silences import Silences, silence_from_dict
+from streams import metrics
+from streams.codec import encode
+from streams.events import AlertEvent, SnapshotRef, Window
+from streams.receivers import Deliveries, build_receivers
+from streams.settings import KafkaSettings, Settings, route_tree
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
+STATE_KEY = b"alert-manager"
+
+
+def utc_now() -> datetime:
+    """The wall clock: alert times and group timers run on it."""
+    return datetime.now(timezone.utc)
+
+
+class _Muter:
+    """Silences and inhibition rules, as the dispatcher asks them."""
+
+    def __init__(self, silences: Silences, inhibitor: Inhibitor) -> None:
+        self.silences = silences
+        self.inhibitor = inhibitor
+
+    def muted(self, labels: Mapping[str, str], now: datetime, firing: Sequence[Mapping[str, str]]) -> bool:
+        return bool(self.silences.silenced_by(labels, now)) or self.inhibitor.inhibited(labels, firing)
+
+
+class AlertService:
+    """Everything between a window's observations and the receivers."""
+
+    def __init__(self, settings: Settings, send: Send, state: Mapping[str, Any] | None = None) -> None:
+        alerting = settings.alerting
+        conditions = alerting.conditions
+        self.settings = settings
+        self._send = send
+        self._route = route_tree(alerting.route)
+        lifecycle_args = {
+            "for_windows": conditions.for_windows,
+            "keep_firing_for_windows": conditions.keep_firing_for,
+            "hysteresis": conditions.hysteresis,
+        }
+        if state:
+            self.lifecycle = AlertLifecycle.restore(state["lifecycle"], **lifecycle_args)
+            self.dispatcher = Dispatcher.restore(self._route, state["dispatcher"])
+        else:
+            self.lifecycle = AlertLifecycle(**lifecycle_args)
+            self.dispatcher = Dispatcher(self._route)
+        self.silences = Silences()
+        rules = [
+            InhibitRule(parse_matchers(r.source_matchers), parse_matchers(r.target_matchers), tuple(r.equal))
+            for r in alerting.inhibit_rules
+        ]
+        self._muter = _Muter(self.silences, Inhibitor(rules))
+        self.deliveries = Deliveries(
+            build_receivers(alerting.receivers, send_kafka=self._send_notification),
+            on_result=lambda receiver, outcome, attempts: metrics.NOTIFICATIONS.labels(
+                receiver=receiver, outcome=outcome
+            ).inc(),
+        )
+        self._dirty = False
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start the receivers' delivery tasks."""
+        await self.deliveries.start()
+
+    async def stop(self) -> None:
+        """Save the state and drain the deliveries."""
+        await self.save()
+        await self.deliveries.stop()
+
+    async def observe(
+        self, observations: Sequence[Observation], window: Window, snapshot: SnapshotRef | None
+    ) -> list[Alert]:
+        """Feed one window's observations; publish and return the alerts that changed state."""
+        async with self._lock:
+            now = utc_now()
+            changes = self.lifecycle.observe(observations, now)
+            for alert in changes:
+                self.dispatcher.add(alert, now)
+                event = alert_event(alert, window, snapshot, self.settings.alerting.conditions.runbook_url)
+                await self._send(self.settings.kafka.alerts_topic, alert.fingerprint.encode(), encode(event))
+                metrics.ALERTS.labels(kind=alert.labels.get("kind", ""), status=alert.status).inc()
+                log.warning(
+                    "alert %s %s: %s", alert.status, alert.labels.get("severity", ""), alert.annotations.get("summary", "")
+                )
+            self._dirty = self._dirty or bool(changes)
+            metrics.ALERTS_FIRING.set(len(self.lifecycle.firing()))
+            return changes
+
+    async def tick(self) -> None:
+        """Send the notifications that are due; save the state first if it changed."""
+        async with self._lock:
+            now = utc_now()
+            notifications = self.dispatcher.flush(now, self._muter)
+            if notifications or self._dirty:
+                await self._save_locked()
+        for notification in notifications:
+            self.deliveries.submit(notification)
+
+    async def save(self) -> None:
+        """Write the lifecycle's and dispatcher's state to the compacted state topic."""
+        async with self._lock:
+            await self._save_locked()
+
+    async def _save_locked(self) -> None:
+        state = {"lifecycle": self.lifecycle.snapshot(), "dispatcher": self.dispatcher.snapshot()}
+        await self._send(self.settings.kafka.alert_state_topic, STATE_KEY, orjson.dumps(state))
+        self._dirty = False
+
+    async def _send_notification(self, topic: str, key: bytes, value: bytes) -> None:
+        await self._send(topic, key, value)
+
+    async def follow_silences(self) -> None:
+        """Keep the silences up to date from their compacted topic, read from its start."""
+        topic = self.settings.kafka.silences_topic
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            async for message in consumer:
+                self._apply_silence(message.value)
+        finally:
+            await consumer.stop()
+
+    def _apply_silence(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            silence = silence_from_dict(orjson.loads(value))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring an invalid silence on the silences topic: %s", exc)
+            return
+        self.silences.put(silence)
+        log.info("silence %s by %s until %s: %s", silence.id, silence.created_by, silence.ends_at, silence.comment)
+
+
+def alert_event(alert: Alert, window: Window | None, snapshot: SnapshotRef | None, runbook: str | None) -> AlertEvent:
+    """The alerts-topic record of one alert state change."""
+    annotations = dict(alert.annotations)
+    if runbook:
+        annotations["runbook_url"] = runbook.format_map(_Blank(alert.labels))
+    return AlertEvent(
+        fingerprint=alert.fingerprint,
+        status=alert.status,
+        labels=dict(alert.labels),
+        annotations=annotations,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        window=window,
+        snapshot=snapshot,
+    )
+
+
+class _Blank(dict[str, str]):
+    """Template values: a label the alert lacks renders empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def load_alert_state(kafka: KafkaSettings) -> dict[str, Any] | None:
+    """The last saved alert-manager state on the compacted state topic, if any."""
+    return read_latest(kafka.bootstrap_servers, kafka.alert_state_topic).get(STATE_KEY)
+
+
+def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, Any]:
+    """Read a compacted topic to its current end: the latest JSON value per key (tombstones remove)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [KafkaTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return {}
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        latest: dict[bytes, Any] = {}
+        while any(consumer.position(p) < end[p] for p in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    if record.value is None:
+                        latest.pop(record.key, None)
+                    else:
+                        latest[record.key] = orjson.loads(record.value)
+        return latest
+    finally:
+        consumer.close()
