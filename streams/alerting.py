@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,7 +32,7 @@ from monitors.dispatch import Dispatcher
 from monitors.inhibition import Inhibitor, InhibitRule
 from monitors.lifecycle import AlertLifecycle
 from monitors.matchers import parse_matchers
-from monitors.silences import Silences, silence_from_dict
+from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.codec import encode
 from streams.events import AlertEvent, SnapshotRef, Window
@@ -64,24 +64,36 @@ class _Muter:
 class AlertService:
     """Everything between a window's observations and the receivers."""
 
-    def __init__(self, settings: Settings, send: Send, state: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        send: Send,
+        state: Mapping[str, Any] | None = None,
+        silences: Iterable[Silence] = (),
+    ) -> None:
         alerting = settings.alerting
         conditions = alerting.conditions
         self.settings = settings
         self._send = send
         self._route = route_tree(alerting.route)
-        lifecycle_args = {
-            "for_windows": conditions.for_windows,
-            "keep_firing_for_windows": conditions.keep_firing_for,
-            "hysteresis": conditions.hysteresis,
-        }
+        self.lifecycle = AlertLifecycle(conditions.for_windows, conditions.keep_firing_for, conditions.hysteresis)
+        self.dispatcher = Dispatcher(self._route)
         if state:
-            self.lifecycle = AlertLifecycle.restore(state["lifecycle"], **lifecycle_args)
-            self.dispatcher = Dispatcher.restore(self._route, state["dispatcher"])
-        else:
-            self.lifecycle = AlertLifecycle(**lifecycle_args)
-            self.dispatcher = Dispatcher(self._route)
+            try:
+                lifecycle = AlertLifecycle.restore(
+                    state["lifecycle"],
+                    for_windows=conditions.for_windows,
+                    keep_firing_for_windows=conditions.keep_firing_for,
+                    hysteresis=conditions.hysteresis,
+                )
+                self.lifecycle, self.dispatcher = lifecycle, Dispatcher.restore(self._route, state["dispatcher"])
+            except (KeyError, ValueError) as exc:
+                # A state written under another routing configuration may not fit
+                # this one; starting clean beats not starting.
+                log.warning("cannot restore the saved alert state (%s); starting without it", exc)
         self.silences = Silences()
+        for silence in silences:
+            self.silences.put(silence)
         rules = [
             InhibitRule(parse_matchers(r.source_matchers), parse_matchers(r.target_matchers), tuple(r.equal))
             for r in alerting.inhibit_rules
@@ -202,6 +214,11 @@ class _Blank(dict[str, str]):
 def load_alert_state(kafka: KafkaSettings) -> dict[str, Any] | None:
     """The last saved alert-manager state on the compacted state topic, if any."""
     return read_latest(kafka.bootstrap_servers, kafka.alert_state_topic).get(STATE_KEY)
+
+
+def load_silences(kafka: KafkaSettings) -> list[Silence]:
+    """Every silence on the silences topic, so none is missed before the live feed catches up."""
+    return [silence_from_dict(value) for value in read_latest(kafka.bootstrap_servers, kafka.silences_topic).values()]
 
 
 def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import faust
 from faust.types import EventT
 
 from monitors.join import KeyedJoin
+from monitors.silences import Silence
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
 from streams.alerting import AlertService
@@ -65,6 +66,7 @@ class StreamWorker:
         settings: Settings,
         reference: list[dict[str, Any]] | None = None,
         alert_state: Mapping[str, Any] | None = None,
+        silences: Iterable[Silence] = (),
     ) -> None:
         self.settings = settings
         self.spec = analysis_spec(settings)
@@ -81,7 +83,7 @@ class StreamWorker:
         # Its process starts with the first window, not here.
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         self.app = self._build_app()
-        self.alerting = AlertService(settings, self._send, alert_state)
+        self.alerting = AlertService(settings, self._send, alert_state, silences)
 
     def _build_app(self) -> faust.App:
         kafka = self.settings.kafka

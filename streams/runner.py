@@ -12,10 +12,11 @@ from typing import Any
 
 import faust
 import yaml
+from pydantic import SecretStr
 
 from streams import metrics
 from streams.admin import ensure_topics
-from streams.alerting import load_alert_state
+from streams.alerting import load_alert_state, load_silences
 from streams.app import StreamWorker
 from streams.errors import ConfigError
 from streams.publish import read_events
@@ -33,7 +34,7 @@ def run_worker(settings: Settings) -> None:
     if created:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
-    stream_worker = StreamWorker(settings, reference, load_alert_state(settings.kafka))
+    stream_worker = StreamWorker(settings, reference, load_alert_state(settings.kafka), load_silences(settings.kafka))
     metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
     log.info(
         "worker for %s: windows of %d events or %.0f s, reference %s",
@@ -64,7 +65,10 @@ def load_reference(settings: Settings) -> list[dict[str, Any]] | None:
 
 def spawn_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
     """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``."""
-    config_file.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
+    # The child must get the secrets themselves (a JSON dump masks them), so the
+    # file is readable by this user only.
+    config_file.touch(mode=0o600)
+    config_file.write_text(yaml.safe_dump(_revealed(settings.model_dump(mode="python", by_alias=True))), encoding="utf-8")
     # The given settings must win over any STREAMMON_ variables of this environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     with log_file.open("wb") as log:
@@ -85,3 +89,16 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> Non
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def _revealed(value: Any) -> Any:
+    """Settings as plain YAML-able values, secrets included."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_revealed(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -215,7 +215,7 @@ class InhibitRuleSettings(_Section):
 
 
 def _default_receivers() -> list[ReceiverConfig]:
-    return [ReceiverConfig(name="kafka", kafka={"topic": "streammon.notifications"})]
+    return [ReceiverConfig.model_validate({"name": "kafka", "kafka": {"topic": "streammon.notifications"}})]
 
 
 class AlertingSettings(_Section):

@@ -14,8 +14,8 @@ import orjson
 from kafka import KafkaProducer
 
 from monitors.matchers import parse_matchers
-from monitors.silences import Silence, silence_from_dict, silence_to_dict
-from streams.alerting import read_latest, utc_now
+from monitors.silences import Silence, silence_to_dict
+from streams.alerting import load_silences, utc_now
 from streams.settings import KafkaSettings
 
 
@@ -63,8 +63,7 @@ def expire_silence(kafka: KafkaSettings, silence_id: str) -> Silence:
 
 def list_silences(kafka: KafkaSettings) -> list[Silence]:
     """Every silence on the topic, active or not, oldest first."""
-    latest = read_latest(kafka.bootstrap_servers, kafka.silences_topic)
-    return sorted((silence_from_dict(value) for value in latest.values()), key=lambda s: s.starts_at)
+    return sorted(load_silences(kafka), key=lambda s: s.starts_at)
 
 
 def silence_state(silence: Silence, now: datetime) -> str:

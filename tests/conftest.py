@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 from streams.admin import admin_client, ensure_topics
+from streams.alertmanager import (
+    ALERTMANAGER_PACKAGE,
+    LocalAlertmanager,
+    find_alertmanager,
+)
 from streams.errors import BrokerError
 from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
@@ -75,3 +80,17 @@ def topic_reader(bootstrap_servers: str) -> Iterator[Callable[..., TopicReader]]
     yield open_reader
     for reader in readers:
         reader.close()
+
+
+@pytest.fixture()
+def alertmanager(tmp_path: Path) -> Iterator[LocalAlertmanager]:
+    """A real Alertmanager on a free port; a missing binary fails in CI and skips loudly elsewhere."""
+    if find_alertmanager() is None:
+        message = f"no Alertmanager binary (install it with `apt-get install {ALERTMANAGER_PACKAGE}`)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip("SKIPPING INTEGRATION TEST: " + message)
+    am = LocalAlertmanager(tmp_path / "alertmanager", free_port())
+    am.start()
+    yield am
+    am.stop()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +16,6 @@ from monitors.alerts import Alert
 from streams.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,
-    find_alertmanager,
 )
 from streams.receivers import AlertmanagerReceiver, Deliveries
 from tests.helpers import free_port
@@ -44,20 +41,6 @@ class FakeNotification:
     @property
     def status(self) -> str:
         return "firing" if self.firing else "resolved"
-
-
-@pytest.fixture()
-def alertmanager(tmp_path: Path) -> Iterator[LocalAlertmanager]:
-    """A real Alertmanager on a free port; a missing binary fails in CI and skips loudly elsewhere."""
-    if find_alertmanager() is None:
-        message = f"no Alertmanager binary (install it with `apt-get install {ALERTMANAGER_PACKAGE}`)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip("SKIPPING INTEGRATION TEST: " + message)
-    am = LocalAlertmanager(tmp_path / "alertmanager", free_port())
-    am.start()
-    yield am
-    am.stop()
 
 
 def get_alerts(am: LocalAlertmanager, **params: str) -> list[dict[str, Any]]:
