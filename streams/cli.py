@@ -193,7 +193,10 @@ def alerts_silence(
         seconds = parse_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from exc
-    silence = create_silence(settings().kafka, [str(m) for m in matchers], seconds, author, comment)
+    try:
+        silence = create_silence(settings().kafka, [str(m) for m in matchers], seconds, author, comment)
+    except ValueError as exc:  # e.g. matchers that would match every alert
+        raise typer.BadParameter(str(exc), param_hint="--match") from exc
     console.print(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S} UTC: {', '.join(map(str, silence.matchers))}")
     typer.echo(silence.id)
 

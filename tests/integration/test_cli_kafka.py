@@ -30,6 +30,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         STREAMMON_KAFKA__PREDICTIONS_TOPIC=kafka.predictions_topic,
         STREAMMON_KAFKA__LABELS_TOPIC=kafka.labels_topic,
         STREAMMON_KAFKA__ALERTS_TOPIC=kafka.alerts_topic,
+        STREAMMON_KAFKA__SILENCES_TOPIC=kafka.silences_topic,
         COLUMNS="200",
     )
     return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=120, env=env)
@@ -119,3 +120,26 @@ def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
     assert alert.fingerprint in cli(settings, "alerts", "--from-beginning", "--no-follow", "-m", "severity=~crit.*").stdout
     firing = cli(settings, "alerts", "firing")
     assert firing.returncode == 0 and alert.fingerprint in firing.stdout and "1 alerts firing" in firing.stderr
+
+
+def test_silences_are_created_listed_and_expired_from_the_cli(settings: Settings) -> None:
+    ensure_topics(settings.kafka)
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        result = cli(settings, *args)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    created = run("alerts", "silence", "-m", 'model="churn"', "-m", "kind=data_drift", "--duration", "2h", "--author", "ana", "--comment", "retraining")
+    silence_id = created.stdout.strip().splitlines()[-1]
+    listed = run("alerts", "silences").stdout
+    assert silence_id in listed and 'model="churn"' in listed and "active" in listed and "ana" in listed
+
+    run("alerts", "unsilence", silence_id)
+    assert silence_id not in run("alerts", "silences").stdout
+    everything = run("alerts", "silences", "--all").stdout
+    assert silence_id in everything and "expired" in everything
+
+    refused = cli(settings, "alerts", "silence", "--duration", "1h")
+    assert refused.returncode == 2 and "at least one matcher" in refused.stderr
+    unknown = cli(settings, "alerts", "unsilence", "no-such-id")
+    assert unknown.returncode == 1 and "no silence no-such-id" in unknown.stderr

@@ -68,3 +68,31 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
     broken.write_text("window: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(broken)
+
+
+def test_the_example_configuration_loads() -> None:
+    settings = load_settings(Path(__file__).parents[2] / "examples" / "streammon.yaml")
+    alerting = settings.alerting
+    assert alerting.conditions.for_windows == 2 and alerting.route.group_interval == 300
+    assert [r.name for r in alerting.receivers] == ["team-kafka", "fraud-chat", "pager"]
+    assert alerting.route.routes[0].continue_ is True
+
+
+@pytest.mark.parametrize(
+    ("alerting", "named"),
+    [
+        ({"route": {"receiver": "nobody", "group_wait": 1, "group_interval": 1, "repeat_interval": 1}}, "not defined"),
+        ({"route": {"receiver": "kafka", "group_wait": 1, "group_interval": 0, "repeat_interval": 1}}, "group_interval"),
+        ({"route": {"receiver": "kafka", "group_wait": "soon", "group_interval": 1, "repeat_interval": 1}}, "not a duration"),
+        ({"route": {"receiver": "kafka", "group_wait": 1, "group_interval": 1, "repeat_interval": 1, "matchers": ["model~x"]}}, "not a matcher"),
+        ({"inhibit_rules": [{"source_matchers": [], "target_matchers": ['kind="x"']}]}, "source_matchers"),
+        ({"receivers": [{"name": "a"}]}, "set exactly one of"),
+    ],
+)
+def test_alerting_configuration_errors_fail_at_load(tmp_path: Path, alerting: dict, named: str) -> None:
+    import yaml
+
+    config = tmp_path / "alerting.yaml"
+    config.write_text(yaml.safe_dump({"alerting": alerting}))
+    with pytest.raises(ConfigError, match=named):
+        load_settings(config)
