@@ -36,7 +36,7 @@ from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.codec import encode
 from streams.events import AlertEvent, SnapshotRef, Window
-from streams.receivers import Deliveries, build_receivers
+from streams.receivers import AlertmanagerReceiver, Deliveries, Receiver, build_receivers
 from streams.settings import KafkaSettings, Settings, route_tree
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,10 @@ class AlertService:
             for r in alerting.inhibit_rules
         ]
         self._muter = _Muter(self.silences, Inhibitor(rules))
+        receivers = build_receivers(alerting.receivers, send_kafka=self._send)
+        self._keep_alive_in_alertmanager(receivers)
         self.deliveries = Deliveries(
-            build_receivers(alerting.receivers, send_kafka=self._send_notification),
+            receivers,
             on_result=lambda receiver, outcome, attempts: metrics.NOTIFICATIONS.labels(
                 receiver=receiver, outcome=outcome
             ).inc(),
@@ -156,8 +158,14 @@ class AlertService:
         await self._send(self.settings.kafka.alert_state_topic, STATE_KEY, orjson.dumps(state))
         self._dirty = False
 
-    async def _send_notification(self, topic: str, key: bytes, value: bytes) -> None:
-        await self._send(topic, key, value)
+    def _keep_alive_in_alertmanager(self, receivers: Mapping[str, Receiver]) -> None:
+        # Alertmanager resolves an alert nobody re-posts; after a restart, the
+        # restored firing alerts must be re-posted like those delivered since.
+        for alert in self.dispatcher.firing():
+            for route in self._route.match(alert.labels):
+                receiver = receivers.get(route.receiver)
+                if isinstance(receiver, AlertmanagerReceiver):
+                    receiver.adopt([alert])
 
     async def follow_silences(self) -> None:
         """Keep the silences up to date from their compacted topic, read from its start."""

@@ -516,6 +516,12 @@ class AlertmanagerReceiver:
                     self.name, self.max_firing, dropped.fingerprint,
                 )
 
+    def adopt(self, alerts: Iterable[Alert]) -> None:
+        """Keep alive firing alerts delivered before a restart: re-posted from the next refresh on."""
+        for alert in alerts:
+            if alert.ends_at is None:
+                self._firing[alert.fingerprint] = alert
+
     async def refresh(self) -> None:
         """Post every alert still firing again, pushing its ``endsAt`` forward."""
         async with self._lock:

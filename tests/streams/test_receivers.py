@@ -481,6 +481,21 @@ def test_alertmanager_receiver_posts_and_keeps_firing_alerts_alive() -> None:
     run(scenario())
 
 
+def test_alertmanager_receiver_adopts_alerts_delivered_before_a_restart() -> None:
+    async def scenario() -> None:
+        async with Hook() as hook:
+            receiver = AlertmanagerReceiver("am", hook.url(""), resend_interval_s=30)
+            receiver.adopt([drift_alert("age"), drift_alert("income", resolved=True)])
+            try:
+                await receiver.refresh()
+            finally:
+                await receiver.aclose()
+            ((path, _, body),) = hook.requests
+            assert path == "/api/v2/alerts" and [a["labels"]["feature"] for a in body] == ["age"]
+
+    run(scenario())
+
+
 def test_alertmanager_receiver_resends_on_its_own_once_started() -> None:
     async def scenario() -> None:
         async with Hook() as hook:
