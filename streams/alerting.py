@@ -36,7 +36,12 @@ from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.codec import encode
 from streams.events import AlertEvent, SnapshotRef, Window
-from streams.receivers import AlertmanagerReceiver, Deliveries, Receiver, build_receivers
+from streams.receivers import (
+    AlertmanagerReceiver,
+    Deliveries,
+    Receiver,
+    build_receivers,
+)
 from streams.settings import KafkaSettings, Settings, route_tree
 
 log = logging.getLogger(__name__)
@@ -120,9 +125,9 @@ class AlertService:
         await self.deliveries.stop()
 
     async def observe(
-        self, observations: Sequence[Observation], window: Window, snapshot: SnapshotRef | None
+        self, observations: Sequence[Observation], window: Window | None, snapshot: SnapshotRef | None
     ) -> list[Alert]:
-        """Feed one window's observations; publish and return the alerts that changed state."""
+        """Feed one window's (or one freshness check's) observations; publish and return the alerts that changed state."""
         async with self._lock:
             now = utc_now()
             changes = self.lifecycle.observe(observations, now)

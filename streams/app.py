@@ -21,11 +21,12 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from monitors.freshness import Freshness
 from monitors.join import KeyedJoin
 from monitors.silences import Silence
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
-from streams.alerting import AlertService
+from streams.alerting import AlertService, utc_now
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
@@ -77,6 +78,8 @@ class StreamWorker:
             reference=reference,
         )
         self.join: KeyedJoin[PredictionEvent, FeatureEvent] = KeyedJoin(settings.worker.join_capacity)
+        no_data_after = settings.quality.no_data_after
+        self.freshness = Freshness(no_data_after) if no_data_after else None
         self._pending: set[asyncio.Future[None]] = set()
         self._watermark: tuple[datetime, float] | None = None
         # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
@@ -105,6 +108,8 @@ class StreamWorker:
         app.agent(labels, name="streammon.labels")(self._consume_labels)
         app.timer(interval=1.0)(self._expire_windows)
         app.timer(interval=1.0)(self._tick_alerts)
+        if self.freshness is not None:
+            app.timer(interval=self.settings.quality.freshness_check_interval)(self._check_freshness)
         app.task(self._run_alerting)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
@@ -115,6 +120,12 @@ class StreamWorker:
 
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
+
+    async def _check_freshness(self) -> None:
+        assert self.freshness is not None, "the freshness timer runs only with a freshness check"
+        observations = self.freshness.observe(utc_now())
+        if observations:
+            await self.alerting.observe(observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the broker's acknowledgement: alert state written here must
@@ -179,6 +190,8 @@ class StreamWorker:
         row[PREDICTION_COLUMN] = prediction.prediction
         row[VERSION_COLUMN] = prediction.model_version
         self._advance_watermark(prediction.event_time)
+        if self.freshness is not None:
+            self.freshness.seen(prediction.model, utc_now())
         destination = "window" if self.watch.reference_ready(prediction.model) else "reference"
         metrics.ROWS.labels(model=prediction.model, destination=destination).inc()
         return self.watch.add(prediction.model, prediction.event_time, row)

@@ -275,6 +275,18 @@ def route_tree(route: RouteSettings) -> Route:
     return Route.build(route_config(route))
 
 
+class QualitySettings(_Section):
+    """Data quality checks per window, and freshness per model; each is its own alert kind."""
+
+    missing_increase: float = Field(default=0.05, gt=0, le=1)
+    out_of_range_share: float = Field(default=0.02, gt=0, le=1)
+    unseen_share: float = Field(default=0.01, gt=0, le=1)
+    volume_ratio: float = Field(default=3.0, gt=1)
+    min_rows: int = Field(default=30, ge=1)
+    no_data_after: Duration | None = Field(default=300.0, description="silence after which a model raises no_data; null: off")
+    freshness_check_interval: Duration = Field(default=10.0, gt=0)
+
+
 class WorkspaceSettings(_Section):
     """The local Evidently workspace that receives one snapshot per window."""
 
@@ -308,6 +320,7 @@ class Settings(BaseSettings):
     window: WindowSettings = WindowSettings()
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
+    quality: QualitySettings = QualitySettings()
     alerting: AlertingSettings = AlertingSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -280,3 +280,24 @@ def test_alerts_reach_a_real_alertmanager_and_resolve_there(settings, start_work
         worker.assert_alive()
         assert time.monotonic() < deadline, "the resolve never reached Alertmanager"
         time.sleep(0.5)
+
+
+def test_a_silent_model_raises_no_data_and_resolves_when_it_sends_again(settings, start_worker, topic_reader) -> None:
+    settings = alerting_settings(settings)
+    settings = settings.model_copy(
+        update={"quality": settings.quality.model_copy(update={"no_data_after": 2.0, "freshness_check_interval": 0.5})}
+    )
+    stream = Stream("sleepy", seed=8)
+    worker = start_worker(settings)
+    produce(settings, stream.rows(50), b"sleepy")
+
+    reader = topic_reader(settings.kafka.alerts_topic)
+    records = reader.until(lambda r: len(r[settings.kafka.alerts_topic]) >= 1, 60, "the no_data alert", worker)
+    (fired,) = alerts(records, settings)
+    assert fired.status == "firing" and fired.labels == {"model": "sleepy", "kind": "no_data", "feature": "*", "severity": "warning"}
+    assert fired.window is None and "no events for" in fired.annotations["summary"]
+
+    produce(settings, stream.rows(10), b"sleepy")
+    records = reader.until(lambda r: len(r[settings.kafka.alerts_topic]) >= 2, 30, "the resolve", worker)
+    resolved = alerts(records, settings)[1]
+    assert resolved.status == "resolved" and resolved.fingerprint == fired.fingerprint
