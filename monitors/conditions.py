@@ -70,9 +70,10 @@ class DriftConditions:
         self, model: str, result: DriftResult, annotations: Mapping[str, str] | None = None
     ) -> list[Observation]:
         """One observation per feature (and the prediction), with shared ``annotations``."""
-        observations = [self._observation(model, "data_drift", f, annotations or {}) for f in result.features]
+        shared = {**(annotations or {}), "correction": result.correction}
+        observations = [self._observation(model, "data_drift", f, shared) for f in result.features]
         if self.prediction_drift and result.prediction is not None:
-            observations.append(self._observation(model, "prediction_drift", result.prediction, annotations or {}))
+            observations.append(self._observation(model, "prediction_drift", result.prediction, shared))
         return observations
 
     def _observation(

@@ -6,12 +6,13 @@ of plain values together with Evidently's snapshot (to store in a workspace).
 
 Evidently's per-column decisions are not an alerting policy as they come: with
 its default thresholds each column is tested at 5 %, so a window of 20 stationary
-features is flagged most of the time. Here ``alpha`` is the false-alarm level of
-a whole window: every column tested with a p-value gets the threshold
-``alpha / n_columns`` (Bonferroni), so the chance that any column of a
-stationary window is flagged is at most ``alpha``. Distance methods
-(Wasserstein, Jensen-Shannon, ...) keep their own thresholds, which are not
-probabilities.
+features is flagged most of the time. Here ``alpha`` is the error level of a
+whole window: the p-values of all its columns are decided together by a
+multiple-testing correction (:mod:`monitors.multiple_testing`). With
+Benjamini-Hochberg, the default, or Bonferroni a stationary window is flagged
+with probability at most ``alpha``; with Benjamini-Hochberg several features
+drifting at once are not each held to Bonferroni's strict cut-off. Distance methods (Wasserstein, Jensen-Shannon, ...) keep their
+own thresholds, which are not probabilities.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from monitors._evidently import (
     check_method,
     resolve_method,
 )
+from monitors.multiple_testing import CORRECTIONS, Correction, correct
 
 __all__ = ["DriftMonitor", "DriftResult", "FeatureDrift"]
 
@@ -51,9 +53,13 @@ class FeatureDrift:
     method
         The method as Evidently names it, e.g. ``"K-S p_value"``.
     threshold
-        The threshold the score was compared with.
+        The threshold the score was compared with: for a p-value decided with
+        the window's ``alpha``, the cut-off of the window's multiple-testing
+        correction, shared by all such columns of the window.
     drifted
-        Evidently's decision: its drift test for the column failed.
+        The decision. For a p-value decided with the window's ``alpha``: the
+        score is at or below the threshold. For any other column: Evidently's
+        drift test for the column failed.
 
     Examples
     --------
@@ -87,6 +93,10 @@ class DriftResult:
         Rows in the window.
     n_reference
         Rows in the reference.
+    correction
+        The multiple-testing correction that decided the p-value columns:
+        ``"bh"``, ``"bonferroni"``, or ``"none"`` when nothing was corrected
+        (a monitor without ``alpha``).
 
     Examples
     --------
@@ -103,6 +113,7 @@ class DriftResult:
     prediction: FeatureDrift | None
     n_current: int
     n_reference: int
+    correction: Correction = "bh"
 
     @property
     def drifted_features(self) -> tuple[FeatureDrift, ...]:
@@ -115,6 +126,11 @@ class DriftResult:
         if not self.features:
             return 0.0
         return len(self.drifted_features) / len(self.features)
+
+
+def _p_value(score: float) -> float:
+    """A score as a p-value for the correction: NaN (no test) is never rejected."""
+    return 1.0 if math.isnan(score) else min(max(score, 0.0), 1.0)
 
 
 def _is_numerical(values: pd.Series) -> bool:
@@ -181,31 +197,65 @@ class DriftMonitor:
         Evidently choose (chi-square or Z-test up to 1,000 rows, Jensen-Shannon
         above).
     alpha
-        False-alarm level of one window. A column tested with a p-value gets the
-        threshold ``alpha / n``, with ``n`` the input features plus the
-        prediction column. None keeps Evidently's default thresholds.
+        Error level of one window, shared by its p-value columns through
+        ``correction``. None keeps Evidently's default thresholds (and no
+        correction).
     per_feature_method
         Method id per column (features or prediction); wins over ``num_method``
         and ``cat_method``.
     per_feature_threshold
-        Threshold per column (features or prediction); wins over ``alpha``.
+        Threshold per column (features or prediction); wins over ``alpha``, and
+        takes the column out of the correction's family (see Notes).
+    correction
+        How the p-values of one window are decided together
+        (:func:`~monitors.multiple_testing.correct`): ``"bh"``
+        (Benjamini-Hochberg: false discovery rate at most ``alpha``),
+        ``"bonferroni"`` (each at ``alpha / m``: chance of any false alarm at
+        most ``alpha``), or ``"none"`` (each at ``alpha``).
 
     Raises
     ------
     ValueError
         On a reference without rows, unknown columns or methods, a method that
-        does not apply to its column's kind, ``alpha`` outside (0, 1) or a
-        threshold that is not a positive number; the message names the argument.
+        does not apply to its column's kind, ``alpha`` outside (0, 1), an unknown
+        correction or a threshold that is not a positive number; the message
+        names the argument.
 
     Notes
     -----
-    Bonferroni holds for any dependence between columns, and keeps the
-    false-alarm rate of a window at or below ``alpha`` when each method's
-    p-value is valid. K-S is. Evidently's ``chisquare`` is not quite: it tests
-    the window's counts against the reference's proportions as if these were
-    exact, so its p-values are too small unless the reference is much larger
-    than the window (the statistic is inflated by about ``1 + n_current /
-    n_reference``). Measured on stationary data with 3 categories, 1,000 rows
+    The family of one window is every column tested with a p-value and decided
+    by ``alpha`` (not by a threshold of its own), features and prediction
+    together. ``m``, the count the correction divides ``alpha`` by, is every
+    tested column, as it always was for Bonferroni: a column decided otherwise
+    (a distance method, a threshold of its own) counts as a test that is never
+    rejected. That keeps ``m`` the same from window to window even where
+    Evidently chooses the method per window, keeps ``"bonferroni"`` identical to
+    the monitor's earlier behaviour, and only makes the bounds more
+    conservative. Each result's p-value columns share the correction's cut-off
+    as their ``threshold``; a p-value is flagged exactly when it is at or
+    below it, and a p-value that is not a number (a test that could not be
+    computed) never is.
+
+    Evidently's snapshot shows the Bonferroni decisions (each p-value column at
+    ``alpha / m``): Evidently cannot decide a family, so it is run with the
+    cut-off no correction goes below, and the correction is applied to its
+    p-values afterwards. Every column the snapshot flags is flagged in the
+    result; with ``"bh"`` or ``"none"`` the result may flag more.
+
+    Under the global null (a stationary window) Benjamini-Hochberg flags any
+    column with probability at most ``alpha``, like Bonferroni, when the
+    p-values are independent or positively dependent (PRDS). Columns of one
+    window are tested on the same rows, so they are dependent when the features
+    are; Bonferroni holds under any dependence, BH under arbitrary dependence
+    only at ``alpha * (1 + 1/2 + ... + 1/m)``. When features drift, BH flags
+    at least the columns Bonferroni flags and often more, at the price of an expected share of at most
+    ``alpha`` false alarms among the flagged columns.
+
+    Both bounds need each method's p-value to be valid. K-S is. Evidently's
+    ``chisquare`` is not quite: it tests the window's counts against the
+    reference's proportions as if these were exact, so its p-values are too
+    small unless the reference is much larger than the window (the statistic
+    is inflated by about ``1 + n_current / n_reference``). Measured on stationary data with 3 categories, 1,000 rows
     against 1,000: 2.8 % of p-values below 0.001 and 23 % below 0.05. The
     default, ``"chi2_homogeneity"``, tests both samples' counts as a
     contingency table instead, and its p-values are valid.
@@ -222,6 +272,8 @@ class DriftMonitor:
     ...     })
     >>> monitor = DriftMonitor(window(4000))
     >>> result, snapshot = monitor.run(window(500, shift=4.0))
+    >>> result.correction
+    'bh'
     >>> [(f.feature, f.method, round(f.threshold, 4)) for f in result.drifted_features]
     [('age', 'K-S p_value', 0.0033)]
     >>> round(result.drifted_share, 2)
@@ -240,6 +292,7 @@ class DriftMonitor:
         alpha: float | None = 0.01,
         per_feature_method: Mapping[str, str] | None = None,
         per_feature_threshold: Mapping[str, float] | None = None,
+        correction: Correction = "bh",
     ) -> None:
         self.reference = reference
         self.numerical = numerical
@@ -250,6 +303,7 @@ class DriftMonitor:
         self.alpha = alpha
         self.per_feature_method = per_feature_method
         self.per_feature_threshold = per_feature_threshold
+        self.correction = correction
 
         if not isinstance(reference, pd.DataFrame) or len(reference) == 0:
             raise ValueError("reference must be a DataFrame with at least one row")
@@ -257,6 +311,8 @@ class DriftMonitor:
             raise ValueError(f"prediction names a column that is not in the reference: {prediction!r}")
         if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1):
             raise ValueError(f"alpha must be in (0, 1) or None, got {alpha!r}")
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
 
         kinds = self._kinds(reference)
         self._kinds_by_column: dict[str, Kind] = kinds
@@ -353,6 +409,7 @@ class DriftMonitor:
         methods: dict[str, str | None] = {}
         thresholds: dict[str, float | None] = {}
         expected: dict[str, str] = {}  # methods Evidently is left to choose, as foreseen here
+        family: list[str] = []  # p-value columns decided by alpha, through the correction
         for column, kind in self._kinds_by_column.items():
             method = self._methods[column]
             methods[column] = None if method is None else method.name
@@ -365,7 +422,13 @@ class DriftMonitor:
             if method is None:
                 method = resolve_method(self._reference[column], current[column], kind, None)
                 expected[column] = method.display_name
-            thresholds[column] = self.alpha / self._n_tested if method.p_value else None
+            if method.p_value:
+                family.append(column)
+                # Bonferroni's cut-off, the lowest of the corrections: Evidently's
+                # snapshot never flags a column the correction below does not.
+                thresholds[column] = self.alpha / self._n_tested
+            else:
+                thresholds[column] = None
 
         columns, snapshot = self._report.run(current, methods=methods, thresholds=thresholds, timestamp=timestamp)
         for column, display_name in expected.items():
@@ -375,14 +438,25 @@ class DriftMonitor:
                     f"not {display_name!r} as foreseen when choosing its threshold"
                 )
 
+        decided = {c: (columns[c].threshold, columns[c].drifted) for c in columns}
+        if self.alpha is not None and family:
+            # Columns outside the family count in m as p-values of 1: never rejected.
+            p_values = [_p_value(columns[c].score) for c in family]
+            p_values += [1.0] * (self._n_tested - len(family))
+            decision = correct(p_values, self.alpha, self.correction)
+            for column, rejected in zip(family, decision.rejected):
+                decided[column] = (decision.threshold, rejected)
+
         def drift(column: str) -> FeatureDrift:
             c = columns[column]
-            return FeatureDrift(c.column, c.score, c.method, c.threshold, c.drifted)
+            threshold, drifted = decided[column]
+            return FeatureDrift(c.column, c.score, c.method, threshold, drifted)
 
         result = DriftResult(
             features=tuple(drift(c) for c in self._features),
             prediction=None if self.prediction is None else drift(self.prediction),
             n_current=len(current),
             n_reference=len(self._reference),
+            correction="none" if self.alpha is None else self.correction,
         )
         return result, snapshot

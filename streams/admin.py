@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -46,14 +47,14 @@ def control_topic_names(kafka: KafkaSettings) -> list[str]:
     return [kafka.silences_topic, kafka.alert_state_topic]
 
 
-def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence[str] = ()) -> list[str]:
+    """Create the topics (and ``extra`` ones, e.g. receivers' topics) that do not exist yet; return the names created."""
     admin = admin_client(kafka.bootstrap_servers, timeout_s)
     try:
         existing = set(admin.list_topics())
         new = [
             NewTopic(name, num_partitions=kafka.partitions, replication_factor=kafka.replication_factor)
-            for name in topic_names(kafka)
+            for name in dict.fromkeys([*topic_names(kafka), *extra])
             if name not in existing
         ]
         new += [

@@ -17,10 +17,13 @@ from monitors._evidently import Snapshot
 from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, FeatureDrift
+from monitors.multiple_testing import Correction
+from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
 from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
     FeatureDriftOut,
+    QualityOut,
     SnapshotRef,
     Window,
     WindowReport,
@@ -28,6 +31,8 @@ from streams.events import (
 from streams.workspace import EvidentlyWorkspace
 
 VERSION_COLUMN = "__model_version__"
+EVENT_TIME_COLUMN = "__event_time__"
+_META_COLUMNS = [VERSION_COLUMN, EVENT_TIME_COLUMN]
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,18 @@ class AnalysisSpec:
     num_method: str | None = "ks"
     cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = 0.01
+    correction: Correction = "bh"
     per_feature_method: dict[str, str] = field(default_factory=dict)
     per_feature_threshold: dict[str, float] = field(default_factory=dict)
     max_rows: int = 5000
     critical_p_factor: float = 1000.0
     critical_distance_factor: float = 2.0
     prediction_drift: bool = True
+    missing_increase: float = 0.05
+    out_of_range_share: float = 0.02
+    unseen_share: float = 0.01
+    volume_ratio: float = 3.0
+    min_rows: int = 30
     workspace: Path | None = None
     project: str = "streammon"
 
@@ -58,22 +69,49 @@ class WindowOutcome:
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
 
 
+@dataclass(frozen=True)
+class _ModelMonitors:
+    reference: pd.DataFrame
+    spec: AnalysisSpec
+    quality: DataQualityMonitor
+    drift_by_columns: dict[tuple[str, ...], DriftMonitor] = field(default_factory=dict)
+
+    def drift(self, columns: tuple[str, ...]) -> DriftMonitor:
+        """The drift monitor of these reference columns (all of them, but those a window left empty)."""
+        if columns not in self.drift_by_columns:
+            spec = self.spec
+            self.drift_by_columns[columns] = DriftMonitor(
+                self.reference[list(columns)],
+                prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in columns else None,
+                num_method=spec.num_method,
+                cat_method=spec.cat_method,
+                alpha=spec.alpha,
+                correction=spec.correction,
+                per_feature_method={k: v for k, v in spec.per_feature_method.items() if k in columns},
+                per_feature_threshold={k: v for k, v in spec.per_feature_threshold.items() if k in columns},
+            )
+        return self.drift_by_columns[columns]
+
+
+# A model's reference never changes once complete: its profile and drift
+# set-up are computed once per analysis process, not once per window.
+_monitors: dict[tuple[str, int], _ModelMonitors] = {}
+
+
 def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
-    """Analyse one closed window against its reference."""
-    current = _frame(job.window.rows, spec.max_rows, seed=job.window.index)
-    reference = _frame(job.reference, spec.max_rows, seed=0)
-    versions = sorted({str(v) for v in current.pop(VERSION_COLUMN).dropna()}) if VERSION_COLUMN in current else []
-    reference = reference.drop(columns=[VERSION_COLUMN], errors="ignore")
-    monitor = DriftMonitor(
-        reference,
-        prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in reference.columns else None,
-        num_method=spec.num_method,
-        cat_method=spec.cat_method,
-        alpha=spec.alpha,
-        per_feature_method=spec.per_feature_method,
-        per_feature_threshold=spec.per_feature_threshold,
-    )
-    result, snapshot = monitor.run(current.reindex(columns=reference.columns), timestamp=job.window.end)
+    """Analyse one closed window against its reference: drift and data quality."""
+    monitors = _monitors_for(job, spec)
+    current = pd.DataFrame.from_records(list(job.window.rows))
+    versions = sorted({str(v) for v in current[VERSION_COLUMN].dropna()}) if VERSION_COLUMN in current else []
+    current = current.drop(columns=_META_COLUMNS, errors="ignore")
+    sample = _sample(current, spec.max_rows, seed=job.window.index)
+    conformed = _conform(sample, monitors.reference)
+    # A column the window left empty has no distribution to compare (the quality
+    # checks report it); drift is tested on the others.
+    tested = tuple(c for c in conformed.columns if conformed[c].notna().any())
+    result, snapshot = monitors.drift(tested).run(conformed[list(tested)], timestamp=job.window.end)
+    seconds = (job.window.end - job.window.start).total_seconds()
+    findings = monitors.quality.check(current, window_seconds=seconds or None)
     window = Window(
         index=job.window.index,
         start=job.window.start,
@@ -86,28 +124,66 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
     context = {"window": f"{job.model} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:
         context["snapshot"] = snapshot_ref.snapshot_id
-    observations = tuple(conditions.observe(job.model, result, context))
+    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
+        monitors.quality.observations(job.model, findings, context)
+    )
     report = WindowReport(
         key=f"{job.model}/{job.window.index}/drift/v1",
         model=job.model,
         model_versions=versions,
         window=window,
         reference_events=len(job.reference),
+        quality=[_quality_out(f) for f in findings if f.value >= f.warning_at],
         features=[_out(f) for f in result.features],
         prediction=_out(result.prediction) if result.prediction is not None else None,
         drifted_features=len(result.drifted_features),
         drifted_share=result.drifted_share,
+        correction=result.correction,
         snapshot=snapshot_ref,
     )
     return WindowOutcome(report, observations)
 
 
-def _frame(rows: tuple[object, ...], max_rows: int, seed: int) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(list(rows))
-    if len(frame) > max_rows:
-        # A report's cost grows with its rows; a seeded sample keeps it bounded and repeatable.
-        frame = frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
-    return frame
+def _monitors_for(job: WindowJob, spec: AnalysisSpec) -> _ModelMonitors:
+    key = (job.model, len(job.reference))
+    if key not in _monitors:
+        # The profile sees every reference row (it is computed once); Evidently a bounded sample.
+        full = pd.DataFrame.from_records(list(job.reference))
+        event_times = list(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
+        full = full.drop(columns=_META_COLUMNS, errors="ignore")
+        reference = _sample(full, spec.max_rows, seed=0)
+        profile = ReferenceProfile.of(full, event_times=event_times)
+        quality = DataQualityMonitor(
+            profile,
+            missing_increase=spec.missing_increase,
+            out_of_range_share=spec.out_of_range_share,
+            unseen_share=spec.unseen_share,
+            volume_ratio=spec.volume_ratio,
+            min_rows=spec.min_rows,
+        )
+        _monitors[key] = _ModelMonitors(reference, spec, quality)
+    return _monitors[key]
+
+
+def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The window with the reference's columns and types, for the drift tests.
+
+    A value of the wrong type (a string where the reference has numbers) becomes
+    missing here: the schema check reports it, and drift is tested on the rest.
+    """
+    current = current.reindex(columns=reference.columns)
+    for column in reference.columns:
+        if pd.api.types.is_numeric_dtype(reference[column]) and not pd.api.types.is_bool_dtype(reference[column]):
+            values = current[column].map(lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+            current[column] = pd.to_numeric(values, errors="coerce")
+    return current
+
+
+def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= max_rows:
+        return frame
+    # A report's cost grows with its rows; a seeded sample keeps it bounded and repeatable.
+    return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
 
 
 def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | None:
@@ -117,6 +193,12 @@ def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | N
     if key not in _workspaces:
         _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project)
     return _workspaces[key].add(snapshot, name)
+
+
+def _quality_out(finding: QualityFinding) -> QualityOut:
+    return QualityOut(
+        check=finding.check, feature=finding.feature, value=finding.value, threshold=finding.warning_at, summary=finding.summary
+    )
 
 
 def _out(drift: FeatureDrift) -> FeatureDriftOut:

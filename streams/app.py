@@ -27,7 +27,13 @@ from monitors.silences import Silence
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
 from streams.alerting import AlertService, utc_now
-from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse
+from streams.analysis import (
+    EVENT_TIME_COLUMN,
+    VERSION_COLUMN,
+    AnalysisSpec,
+    WindowOutcome,
+    analyse,
+)
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
 from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
@@ -43,17 +49,23 @@ SHUTDOWN_GRACE_S = 20.0
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
     """The analysis parameters, as plain values a worker process can receive."""
-    drift, conditions = settings.drift, settings.alerting.conditions
+    drift, conditions, quality = settings.drift, settings.alerting.conditions, settings.quality
     return AnalysisSpec(
         num_method=drift.num_method,
         cat_method=drift.cat_method,
         alpha=drift.alpha,
+        correction=drift.correction,
         per_feature_method=dict(drift.per_feature_method),
         per_feature_threshold=dict(drift.per_feature_threshold),
         max_rows=drift.max_rows,
         critical_p_factor=conditions.critical_p_factor,
         critical_distance_factor=conditions.critical_distance_factor,
         prediction_drift=conditions.prediction_drift,
+        missing_increase=quality.missing_increase,
+        out_of_range_share=quality.out_of_range_share,
+        unseen_share=quality.unseen_share,
+        volume_ratio=quality.volume_ratio,
+        min_rows=quality.min_rows,
         workspace=settings.workspace.path.resolve(),
         project=settings.workspace.project,
     )
@@ -189,6 +201,7 @@ class StreamWorker:
         row: dict[str, Any] = dict(features.features if features is not None else prediction.features)
         row[PREDICTION_COLUMN] = prediction.prediction
         row[VERSION_COLUMN] = prediction.model_version
+        row[EVENT_TIME_COLUMN] = prediction.event_time
         self._advance_watermark(prediction.event_time)
         if self.freshness is not None:
             self.freshness.seen(prediction.model, utc_now())

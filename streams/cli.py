@@ -63,8 +63,9 @@ def _main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not debug:
-        # kafka-python narrates every connection at INFO.
-        logging.getLogger("kafka").setLevel(logging.WARNING)
+        # kafka-python narrates every connection at INFO, and warns of its own
+        # internal loop's timing; its errors still show.
+        logging.getLogger("kafka").setLevel(logging.ERROR)
 
 
 @broker_app.command("start")

@@ -30,7 +30,7 @@ from streams.events import AlertEvent, WindowReport
 from streams.publish import Publisher
 from streams.receivers import ReceiverConfig
 from streams.runner import spawn_worker, stop_worker
-from streams.settings import Settings
+from streams.settings import Settings, receiver_topics
 from streams.synthetic import synthetic_stream
 
 PREDICTIONS = 11_000
@@ -104,7 +104,7 @@ def run_demo(settings: Settings, timeout_s: float = 150.0) -> bool:
     state_dir = demo.worker.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     worker_log = state_dir / f"demo-{run_id}-worker.log"
-    ensure_topics(demo.kafka)
+    ensure_topics(demo.kafka, extra=receiver_topics(demo.alerting))
     worker = spawn_worker(demo, state_dir / f"demo-{run_id}.yaml", worker_log)
     console.print(f"[green]✓[/green] worker started (pid {worker.pid}, log {worker_log})")
     try:

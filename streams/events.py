@@ -114,6 +114,18 @@ class FeatureDriftOut(BaseModel):
     drifted: bool
 
 
+class QualityOut(BaseModel):
+    """A data quality check that a window failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    feature: str | None
+    value: float
+    threshold: float
+    summary: str
+
+
 class SnapshotRef(BaseModel):
     """Where the Evidently snapshot of a window is stored."""
 
@@ -140,6 +152,8 @@ class WindowReport(BaseModel):
     prediction: FeatureDriftOut | None
     drifted_features: int
     drifted_share: float
+    correction: str = Field(default="bh", description="multiple-testing correction of the p-value tests")
+    quality: list[QualityOut] = Field(default_factory=list)
     snapshot: SnapshotRef | None
     alerts: list[str] = Field(
         default_factory=list, description="fingerprints of the alerts whose state this window changed"

@@ -20,7 +20,7 @@ from streams.alerting import load_alert_state, load_silences
 from streams.app import StreamWorker
 from streams.errors import ConfigError
 from streams.publish import read_events
-from streams.settings import ENV_PREFIX, Settings
+from streams.settings import ENV_PREFIX, Settings, receiver_topics
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _EVENT_COLUMNS = {"model", "model_version", "prediction_id", "event_time", "scor
 
 def run_worker(settings: Settings) -> None:
     """Create missing topics, load the reference file if one is set, and run until stopped."""
-    created = ensure_topics(settings.kafka)
+    created = ensure_topics(settings.kafka, extra=receiver_topics(settings.alerting))
     if created:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -118,13 +118,15 @@ class DriftSettings(_Section):
     """How each window is tested for drift.
 
     ``num_method`` / ``cat_method`` name Evidently stattests (``null`` keeps
-    Evidently's size-aware defaults). ``alpha`` is the family-wise false-alarm
-    level of one window: p-value thresholds are ``alpha / columns tested``.
+    Evidently's size-aware defaults). ``alpha`` bounds the false-alarm chance of
+    one stationary window; ``correction`` spreads it over the window's p-value
+    tests: Benjamini-Hochberg (``bh``, the default), ``bonferroni`` or ``none``.
     """
 
     num_method: str | None = "ks"
     cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = Field(default=0.01, gt=0, lt=1)
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
     per_feature_method: dict[str, str] = Field(default_factory=dict)
     per_feature_threshold: dict[str, float] = Field(default_factory=dict)
     max_rows: int = Field(default=5000, ge=100)
@@ -247,6 +249,11 @@ class AlertingSettings(_Section):
         except ValueError as exc:
             raise ValueError(f"route: {exc}") from exc
         return self
+
+
+def receiver_topics(alerting: AlertingSettings) -> list[str]:
+    """The topics of the Kafka receivers, to create with the others."""
+    return [r.kafka.topic for r in alerting.receivers if r.kafka is not None]
 
 
 def _route_receivers(route: RouteSettings) -> set[str]:

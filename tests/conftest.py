@@ -17,7 +17,7 @@ from streams.alertmanager import (
 )
 from streams.errors import BrokerError
 from streams.runner import spawn_worker, stop_worker
-from streams.settings import Settings
+from streams.settings import Settings, receiver_topics
 from tests.helpers import RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
@@ -55,7 +55,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
     started: list[RunningWorker] = []
 
     def start(settings: Settings) -> RunningWorker:
-        ensure_topics(settings.kafka)
+        ensure_topics(settings.kafka, extra=receiver_topics(settings.alerting))
         log_file = tmp_path / f"worker-{len(started)}.log"
         worker = RunningWorker(spawn_worker(settings, tmp_path / f"worker-{len(started)}.yaml", log_file), log_file)
         started.append(worker)

@@ -100,12 +100,19 @@ def reports(records: dict[str, list], settings: Settings) -> list[WindowReport]:
     return [WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]]
 
 
-def alerts(records: dict[str, list], settings: Settings) -> list[AlertEvent]:
-    return [AlertEvent.model_validate_json(r.value) for r in records[settings.kafka.alerts_topic]]
+DRIFT_KINDS = ("data_drift", "prediction_drift")
 
 
-def notifications(records: dict[str, list], settings: Settings) -> list[dict]:
-    return [orjson.loads(r.value) for r in records[notifications_topic(settings)]]
+def alerts(records: dict[str, list], settings: Settings, kinds: tuple[str, ...] = DRIFT_KINDS) -> list[AlertEvent]:
+    """The alert state changes of these kinds (the shifts here also trip out_of_range checks)."""
+    changes = (AlertEvent.model_validate_json(r.value) for r in records[settings.kafka.alerts_topic])
+    return [a for a in changes if a.labels["kind"] in kinds]
+
+
+def notifications(records: dict[str, list], settings: Settings, kinds: tuple[str, ...] = DRIFT_KINDS) -> list[dict]:
+    """The notifications of groups of these kinds."""
+    sent = (orjson.loads(r.value) for r in records[notifications_topic(settings)])
+    return [n for n in sent if n["groupLabels"].get("kind") in kinds]
 
 
 def settled(settings: Settings, n_reports: int) -> Callable[[dict[str, list]], bool]:
@@ -130,7 +137,7 @@ def test_a_flapping_drift_pages_only_once_for_is_met(settings, start_worker, top
 
     reader = reader_for(topic_reader, settings)
     reader.until(settled(settings, 9), 120, "9 windows", worker)
-    records = reader.until(lambda r: len(r[notifications_topic(settings)]) >= 1, 30, "a notification", worker)
+    records = reader.until(lambda r: len(notifications(r, settings)) >= 1, 30, "a notification", worker)
 
     fired = alerts(records, settings)
     assert fired, "the drift that held for two windows was never alerted"
@@ -177,7 +184,7 @@ def test_a_silence_mutes_matching_alerts_until_it_expires(settings, start_worker
 
     reader = reader_for(topic_reader, settings)
     records = reader.until(
-        lambda r: settled(settings, 2)(r) and len(r[notifications_topic(settings)]) >= 1, 120, "2 windows and a notification", worker
+        lambda r: settled(settings, 2)(r) and len(notifications(r, settings)) >= 1, 120, "2 windows and a notification", worker
     )
     assert {a.labels["model"] for a in alerts(records, settings)} == {"quiet", "loud"}, "alerts are recorded, silenced or not"
     assert datetime.now(timezone.utc) < silence.ends_at, "the test was too slow to see the silence at work"
@@ -208,7 +215,7 @@ def test_an_inhibition_rule_mutes_the_dependent_alerts(settings, start_worker, t
 
     reader = reader_for(topic_reader, settings)
     reader.until(settled(settings, 2), 120, "2 windows", worker)
-    records = reader.until(lambda r: len(r[notifications_topic(settings)]) >= 2, 30, "2 notifications", worker)
+    records = reader.until(lambda r: len(notifications(r, settings)) >= 2, 30, "2 notifications", worker)
     kinds = {(a.labels["model"], a.labels["kind"]) for a in alerts(records, settings)}
     assert kinds == {("both", "prediction_drift"), ("both", "data_drift"), ("features-only", "data_drift")}
 
@@ -231,7 +238,7 @@ def test_a_worker_restart_pages_nothing_twice_and_keeps_the_resolve(settings, st
     produce(settings, stream.windows(1.5, 1.5), b"restart")
     reader = reader_for(topic_reader, settings)
     reader.until(settled(settings, 2), 120, "2 drifted windows", first)
-    reader.until(lambda r: len(r[notifications_topic(settings)]) >= 1, 30, "the page", first)
+    reader.until(lambda r: len(notifications(r, settings)) >= 1, 30, "the page", first)
     first.process.terminate()
     assert first.process.wait(timeout=60) == 0
 
@@ -257,7 +264,9 @@ def test_alerts_reach_a_real_alertmanager_and_resolve_there(settings, start_work
     produce(settings, stream.rows(REFERENCE) + stream.windows(1.5), b"am-model")
 
     def active() -> list[dict]:
-        response = httpx.get(f"{alertmanager.url}/api/v2/alerts", params={"filter": 'model="am-model"'}, timeout=5)
+        response = httpx.get(
+            f"{alertmanager.url}/api/v2/alerts", params={"filter": ['model="am-model"', 'kind="data_drift"']}, timeout=5
+        )
         response.raise_for_status()
         return response.json()
 
@@ -292,12 +301,12 @@ def test_a_silent_model_raises_no_data_and_resolves_when_it_sends_again(settings
     produce(settings, stream.rows(50), b"sleepy")
 
     reader = topic_reader(settings.kafka.alerts_topic)
-    records = reader.until(lambda r: len(r[settings.kafka.alerts_topic]) >= 1, 60, "the no_data alert", worker)
-    (fired,) = alerts(records, settings)
+    records = reader.until(lambda r: len(alerts(r, settings, kinds=("no_data",))) >= 1, 60, "the no_data alert", worker)
+    (fired,) = alerts(records, settings, kinds=("no_data",))
     assert fired.status == "firing" and fired.labels == {"model": "sleepy", "kind": "no_data", "feature": "*", "severity": "warning"}
     assert fired.window is None and "no events for" in fired.annotations["summary"]
 
     produce(settings, stream.rows(10), b"sleepy")
-    records = reader.until(lambda r: len(r[settings.kafka.alerts_topic]) >= 2, 30, "the resolve", worker)
-    resolved = alerts(records, settings)[1]
+    records = reader.until(lambda r: len(alerts(r, settings, kinds=("no_data",))) >= 2, 30, "the resolve", worker)
+    resolved = alerts(records, settings, kinds=("no_data",))[1]
     assert resolved.status == "resolved" and resolved.fingerprint == fired.fingerprint

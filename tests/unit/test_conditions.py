@@ -43,6 +43,7 @@ def test_prediction_drift_is_its_own_kind_and_optional() -> None:
 def test_annotations_say_what_and_keep_the_context() -> None:
     (obs,) = DriftConditions().observe("m", result(FeatureDrift("age", 2e-7, "K-S p_value", 1e-3, True)), {"window": "w7"})
     assert obs.annotations["window"] == "w7" and obs.annotations["method"] == "K-S p_value"
+    assert obs.annotations["correction"] == "bh"
     assert "age drifted" in obs.annotations["summary"]
     assert float(obs.annotations["value"]) == pytest.approx(2e-7)
 
