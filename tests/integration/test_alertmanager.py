@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from monitors.alerts import Alert
+from monitors.dispatch import Notification
 from streams.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,
@@ -21,26 +21,6 @@ from streams.receivers import AlertmanagerReceiver, Deliveries
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class FakeNotification:
-    receiver: str
-    group_key: str
-    group_labels: dict[str, str]
-    alerts: tuple[Alert, ...]
-
-    @property
-    def firing(self) -> tuple[Alert, ...]:
-        return tuple(a for a in self.alerts if a.status == "firing")
-
-    @property
-    def resolved(self) -> tuple[Alert, ...]:
-        return tuple(a for a in self.alerts if a.status == "resolved")
-
-    @property
-    def status(self) -> str:
-        return "firing" if self.firing else "resolved"
 
 
 def get_alerts(am: LocalAlertmanager, **params: str) -> list[dict[str, Any]]:
@@ -63,7 +43,7 @@ def test_alerts_fire_and_resolve_in_alertmanager(alertmanager: LocalAlertmanager
     async def deliver(alerts: tuple[Alert, ...]) -> None:
         receiver = AlertmanagerReceiver("am", alertmanager.url, resend_interval_s=60)
         try:
-            await receiver.deliver(FakeNotification("am", '{}:{model="churn"}', {"model": "churn"}, alerts))
+            await receiver.deliver(Notification("am", '{}:{model="churn"}', {"model": "churn"}, alerts))
         finally:
             await receiver.aclose()
 
@@ -104,7 +84,7 @@ def test_firing_alerts_are_kept_alive_until_the_receiver_stops(alertmanager: Loc
         receiver = AlertmanagerReceiver("am", alertmanager.url, resend_interval_s=0.5)  # endsAt: now + 2 s
         deliveries = Deliveries({"am": receiver})
         await deliveries.start()
-        deliveries.submit(FakeNotification("am", "g", {}, (alert,)))
+        deliveries.submit(Notification("am", "g", {}, (alert,)))
         first_ends_at = await asyncio.to_thread(wait_for_alerts, alertmanager, lambda alerts: len(alerts) == 1)
         deadline = datetime.fromisoformat(first_ends_at[0]["endsAt"].replace("Z", "+00:00")) + timedelta(seconds=1)
         while datetime.now(timezone.utc) < deadline:

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from monitors.alerts import Alert
+from monitors.dispatch import Notification
 from streams.errors import ConfigError, NotifyError
 from streams.receivers import (
     AlertmanagerReceiver,
@@ -35,28 +36,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-@dataclass(frozen=True)
-class FakeNotification:
-    """The dispatcher's Notification, as the receivers see it."""
-
-    receiver: str
-    group_key: str
-    group_labels: dict[str, str]
-    alerts: tuple[Alert, ...]
-
-    @property
-    def firing(self) -> tuple[Alert, ...]:
-        return tuple(a for a in self.alerts if a.status == "firing")
-
-    @property
-    def resolved(self) -> tuple[Alert, ...]:
-        return tuple(a for a in self.alerts if a.status == "resolved")
-
-    @property
-    def status(self) -> str:
-        return "firing" if self.firing else "resolved"
-
-
 def drift_alert(feature: str, *, resolved: bool = False) -> Alert:
     return Alert(
         {"model": "churn", "kind": "data_drift", "feature": feature, "severity": "warning"},
@@ -66,9 +45,9 @@ def drift_alert(feature: str, *, resolved: bool = False) -> Alert:
     )
 
 
-def notification(receiver: str = "hook", key: str = "g", alerts: Sequence[Alert] | None = None) -> FakeNotification:
+def notification(receiver: str = "hook", key: str = "g", alerts: Sequence[Alert] | None = None) -> Notification:
     chosen = tuple(alerts) if alerts is not None else (drift_alert("age"), drift_alert("income", resolved=True))
-    return FakeNotification(receiver, f'{{}}:{{model="churn",key="{key}"}}', {"model": "churn"}, chosen)
+    return Notification(receiver, f'{{}}:{{model="churn",key="{key}"}}', {"model": "churn"}, chosen)
 
 
 @dataclass
@@ -132,7 +111,7 @@ class Results:
         return self.of(receiver)
 
 
-async def deliver_with(deliveries: Deliveries, *notifications: FakeNotification) -> None:
+async def deliver_with(deliveries: Deliveries, *notifications: Notification) -> None:
     await deliveries.start()
     for n in notifications:
         deliveries.submit(n)
@@ -338,7 +317,7 @@ class GatedReceiver:
         self.busy = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def deliver(self, notification: FakeNotification) -> None:
+    async def deliver(self, notification: Notification) -> None:
         self.busy.set()
         await self.gate.wait()
         self.delivered.append(notification.group_key)
