@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Literal, get_args
 
-__all__ = ["CORRECTIONS", "Correction", "Decision", "correct"]
+__all__ = ["CORRECTIONS", "Correction", "Decision", "alarm_level", "correct"]
 
 Correction = Literal["bh", "bonferroni", "none"]
 
@@ -171,3 +171,30 @@ def correct(p_values: Sequence[float], alpha: float, correction: Correction = "b
             if p <= cut_off:
                 threshold = cut_off
     return Decision(tuple(p <= threshold for p in checked), threshold, correction)
+
+
+def alarm_level(p_values: Sequence[float], correction: Correction = "bh") -> float:
+    """The smallest ``alpha`` at which :func:`correct` would reject at least one p-value.
+
+    A window raises a drift alarm exactly when this is at or below ``alpha``, so
+    over no-drift windows its empirical quantiles give the false-alarm rate of
+    every ``alpha`` at once (what ``streammon calibrate`` reports).
+
+    Examples
+    --------
+    >>> alarm_level([0.04, 0.001, 0.3, 0.02])
+    0.004
+    >>> alarm_level([0.04, 0.001, 0.3, 0.02], "bonferroni")
+    0.004
+    >>> alarm_level([0.01, 0.012], "bh"), alarm_level([0.01, 0.012], "bonferroni")
+    (0.012, 0.02)
+    """
+    ordered = sorted(p_values)
+    if not ordered:
+        return 1.0
+    m = len(ordered)
+    if correction == "bh":
+        return min(1.0, min(p * m / k for k, p in enumerate(ordered, start=1)))
+    if correction == "bonferroni":
+        return min(1.0, ordered[0] * m)
+    return ordered[0]

@@ -51,15 +51,21 @@ def load_reference(settings: Settings) -> list[dict[str, Any]] | None:
     path = settings.reference.path
     if path is None:
         return None
-    rows = []
-    for event in read_events(path, "features"):
-        if not isinstance(event, dict):
-            raise ConfigError(f"reference.path: {path} must be a CSV or Parquet table")
-        # A ``prediction`` column, if present, is the reference for prediction drift.
-        rows.append({k: v for k, v in event["features"].items() if k not in _EVENT_COLUMNS})
+    rows = table_rows(path)
     if not rows:
         raise ConfigError(f"reference.path: {path} holds no rows")
     log.info("reference: %d rows from %s", len(rows), path)
+    return rows
+
+
+def table_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a CSV or Parquet table as the worker sees them: features and ``prediction``."""
+    rows = []
+    for event in read_events(path, "features"):
+        if not isinstance(event, dict):
+            raise ConfigError(f"{path} must be a CSV or Parquet table")
+        # A ``prediction`` column, if present, is the reference for prediction drift.
+        rows.append({k: v for k, v in event["features"].items() if k not in _EVENT_COLUMNS})
     return rows
 
 

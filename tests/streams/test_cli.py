@@ -3,7 +3,11 @@ import sys
 
 import pytest
 
-COMMANDS = [[], ["broker"], ["broker", "start"], ["broker", "stop"], ["broker", "status"], ["worker"], ["publish"], ["alerts"], ["demo"]]
+COMMANDS = [
+    [], ["broker"], ["broker", "start"], ["broker", "stop"], ["broker", "status"], ["worker"], ["publish"],
+    ["alerts"], ["alerts", "firing"], ["alerts", "silence"], ["alerts", "unsilence"], ["alerts", "silences"],
+    ["calibrate"], ["demo"],
+]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

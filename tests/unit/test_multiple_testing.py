@@ -173,3 +173,18 @@ def test_invalid_arguments_raise_value_error_naming_them(args: tuple[object, ...
 def test_accepts_numpy_p_values() -> None:
     p = np.array([0.001, 0.2, 0.004])
     assert correct(p, np.float64(0.01)).rejected == (True, False, True)  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=1.0, allow_nan=False), min_size=1, max_size=30),
+    st.floats(min_value=1e-6, max_value=0.5),
+    st.sampled_from(["bh", "bonferroni", "none"]),
+)
+def test_alarm_level_is_the_smallest_alpha_that_rejects(p_values: list[float], alpha: float, correction: str) -> None:
+    from monitors.multiple_testing import alarm_level
+
+    level = alarm_level(p_values, correction)  # type: ignore[arg-type]
+    rejects = any(correct(p_values, alpha, correction).rejected)  # type: ignore[arg-type]
+    # Equal up to rounding at the cut-off itself.
+    if abs(level - alpha) > 1e-12 * max(1.0, alpha):
+        assert rejects == (level <= alpha)
