@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from monitors.reference import StreamReference
 from monitors.windows import ClosedWindow, TumblingWindows
@@ -22,13 +22,17 @@ __all__ = ["DriftWatch", "WindowJob"]
 Row = Mapping[str, Any]
 
 
+Segment = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class WindowJob:
-    """A closed window of one model and the reference to compare it with."""
+    """A closed window of one model (or one segment of it) and the reference to compare it with."""
 
     model: str
     window: ClosedWindow
     reference: tuple[Row, ...]
+    segment: Segment | None = None
 
 
 class DriftWatch:
@@ -55,6 +59,8 @@ class DriftWatch:
     ...     jobs += watch.add("churn", t0 + timedelta(seconds=i), {"x": i})
     >>> [(j.window.index, [r["x"] for r in j.window.rows], len(j.reference)) for j in jobs]
     [(0, [3, 4], 3), (1, [5, 6], 3)]
+    >>> watch.add("churn", t0, {"x": 0}, segment=("country", "FR"))  # a segment starts its own reference
+    []
     """
 
     def __init__(
@@ -71,11 +77,15 @@ class DriftWatch:
         self._references = StreamReference(reference_size, fixed=reference)
         self._windows = TumblingWindows(window_size, window_duration_s)
 
-    def add(self, model: str, event_time: datetime, row: Row) -> list[WindowJob]:
-        """Take one event of ``model``; return the jobs of the windows it closed."""
-        if self._references.offer(model, row):
+    def add(self, model: str, event_time: datetime, row: Row, segment: Segment | None = None) -> list[WindowJob]:
+        """Take one event of ``model`` (or of one ``(key, value)`` segment of it); return the jobs of the windows it closed.
+
+        A segment has a reference and windows of its own.
+        """
+        key = (model, segment)
+        if self._references.offer(key, row):
             return []
-        return self._jobs(self._windows.add(model, event_time, row))
+        return self._jobs(self._windows.add(key, event_time, row))
 
     def expire(self, now: datetime) -> list[WindowJob]:
         """Close the windows whose span has elapsed by event time ``now``."""
@@ -85,9 +95,13 @@ class DriftWatch:
         """Close every open window, e.g. at the end of a replay."""
         return self._jobs(self._windows.flush())
 
-    def reference_ready(self, model: str) -> bool:
-        """Whether ``model``'s reference is complete."""
-        return self._references.ready(model)
+    def reference_ready(self, model: str, segment: Segment | None = None) -> bool:
+        """Whether the reference of ``model`` (or of its ``segment``) is complete."""
+        return self._references.ready((model, segment))
 
     def _jobs(self, closed: list[ClosedWindow]) -> list[WindowJob]:
-        return [WindowJob(str(w.key), w, self._references.rows(w.key)) for w in closed]
+        jobs = []
+        for window in closed:
+            model, segment = cast(tuple[str, Segment | None], window.key)
+            jobs.append(WindowJob(model, window, self._references.rows(window.key), segment))
+        return jobs

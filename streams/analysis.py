@@ -8,7 +8,7 @@ publish. Everything it returns is built here; the worker only sends it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -95,7 +95,7 @@ class _ModelMonitors:
 
 # A model's reference never changes once complete: its profile and drift
 # set-up are computed once per analysis process, not once per window.
-_monitors: dict[tuple[str, int], _ModelMonitors] = {}
+_monitors: dict[tuple[str, tuple[str, str] | None, int], _ModelMonitors] = {}
 
 
 def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
@@ -119,17 +119,22 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         events=len(job.window.rows),
         closed_by=job.window.reason,
     )
-    snapshot_ref = _store(snapshot, f"{job.model} window {job.window.index}", spec)
+    segment = f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
+    name = f"{job.model} [{segment}]" if segment else job.model
+    snapshot_ref = _store(snapshot, f"{name} window {job.window.index}", spec)
     conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
-    context = {"window": f"{job.model} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
+    context = {"window": f"{name} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:
         context["snapshot"] = snapshot_ref.snapshot_id
     observations = tuple(conditions.observe(job.model, result, context)) + tuple(
         monitors.quality.observations(job.model, findings, context)
     )
+    if segment is not None:
+        observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     report = WindowReport(
-        key=f"{job.model}/{job.window.index}/drift/v1",
+        key=f"{job.model}/{segment or '*'}/{job.window.index}/drift/v1",
         model=job.model,
+        segment=segment,
         model_versions=versions,
         window=window,
         reference_events=len(job.reference),
@@ -145,7 +150,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
 
 
 def _monitors_for(job: WindowJob, spec: AnalysisSpec) -> _ModelMonitors:
-    key = (job.model, len(job.reference))
+    key = (job.model, job.segment, len(job.reference))
     if key not in _monitors:
         # The profile sees every reference row (it is computed once); Evidently a bounded sample.
         full = pd.DataFrame.from_records(list(job.reference))

@@ -23,6 +23,7 @@ from faust.types import EventT
 
 from monitors.freshness import Freshness
 from monitors.join import KeyedJoin
+from monitors.segments import SegmentBuckets
 from monitors.silences import Silence
 from monitors.watch import DriftWatch, WindowJob
 from streams import metrics
@@ -90,6 +91,7 @@ class StreamWorker:
             reference=reference,
         )
         self.join: KeyedJoin[PredictionEvent, FeatureEvent] = KeyedJoin(settings.worker.join_capacity)
+        self._buckets: dict[str, SegmentBuckets] = {}
         no_data_after = settings.quality.no_data_after
         self.freshness = Freshness(no_data_after) if no_data_after else None
         self._pending: set[asyncio.Future[None]] = set()
@@ -207,7 +209,24 @@ class StreamWorker:
             self.freshness.seen(prediction.model, utc_now())
         destination = "window" if self.watch.reference_ready(prediction.model) else "reference"
         metrics.ROWS.labels(model=prediction.model, destination=destination).inc()
-        return self.watch.add(prediction.model, prediction.event_time, row)
+        jobs = self.watch.add(prediction.model, prediction.event_time, row)
+        for segment in self._segments(prediction):
+            jobs += self.watch.add(prediction.model, prediction.event_time, row, segment)
+        return jobs
+
+    def _segments(self, prediction: PredictionEvent) -> list[tuple[str, str]]:
+        """The segment buckets this prediction also counts in (none while they are being learned)."""
+        config = self.settings.segments
+        if not config.keys:
+            return []
+        buckets = self._buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
+        if not buckets.frozen:
+            # The top values are learned over as many events as a stream reference holds.
+            buckets.learn(prediction.segment)
+            if buckets.learned >= self.settings.reference.size:
+                buckets.freeze()
+            return []
+        return list(buckets.segments(prediction.segment).items())
 
     def _advance_watermark(self, event_time: datetime) -> None:
         loop_now = asyncio.get_running_loop().time()

@@ -145,6 +145,7 @@ class WindowReport(BaseModel):
     kind: Literal["drift"] = "drift"
     version: int = 1
     model: str
+    segment: str | None = Field(default=None, description='"key=value" for a segment\'s window, None for the whole model')
     model_versions: list[str]
     window: Window
     reference_events: int

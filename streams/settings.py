@@ -294,6 +294,13 @@ class QualitySettings(_Section):
     freshness_check_interval: Duration = Field(default=10.0, gt=0)
 
 
+class SegmentSettings(_Section):
+    """Drift and quality per segment too: for each key, its ``top_k`` values by volume and ``other``."""
+
+    keys: list[str] = Field(default_factory=list, description="segment keys of the prediction events, e.g. [country]")
+    top_k: int = Field(default=5, ge=1, le=100)
+
+
 class WorkspaceSettings(_Section):
     """The local Evidently workspace that receives one snapshot per window."""
 
@@ -328,6 +335,7 @@ class Settings(BaseSettings):
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
+    segments: SegmentSettings = SegmentSettings()
     alerting: AlertingSettings = AlertingSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
     worker: WorkerSettings = WorkerSettings()
