@@ -16,7 +16,7 @@ import pandas as pd
 from monitors._evidently import Snapshot
 from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
-from monitors.drift import DriftMonitor, FeatureDrift
+from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
 from monitors.watch import WindowJob
@@ -109,7 +109,10 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
     tested = tuple(c for c in conformed.columns if conformed[c].notna().any())
-    result, snapshot = monitors.drift(tested).run(conformed[list(tested)], timestamp=job.window.end)
+    if tested:
+        result, snapshot = monitors.drift(tested).run(conformed[list(tested)], timestamp=job.window.end)
+    else:  # nothing usable to compare: the schema check says why
+        result, snapshot = DriftResult((), None, len(current), len(monitors.reference)), None
     seconds = (job.window.end - job.window.start).total_seconds()
     findings = monitors.quality.check(current, window_seconds=seconds or None)
     window = Window(
@@ -121,7 +124,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
     )
     segment = f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
     name = f"{job.model} [{segment}]" if segment else job.model
-    snapshot_ref = _store(snapshot, f"{name} window {job.window.index}", spec)
+    snapshot_ref = _store(snapshot, f"{name} window {job.window.index}", spec) if snapshot is not None else None
     conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
     context = {"window": f"{name} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:

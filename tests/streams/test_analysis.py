@@ -1,0 +1,37 @@
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from monitors.watch import DriftWatch
+from streams.analysis import AnalysisSpec, WindowOutcome, analyse
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SPEC = AnalysisSpec(workspace=None)
+
+
+def outcome(window_rows: list[dict[str, object]], seed: int = 0) -> WindowOutcome:
+    rng = np.random.default_rng(seed)
+    watch = DriftWatch(window_size=len(window_rows), window_duration_s=3600, reference_size=300)
+    reference = [{"a": float(x), "b": float(y), "prediction": int(x > 0)} for x, y in rng.normal(size=(300, 2))]
+    for i, row in enumerate(reference + window_rows):
+        jobs = watch.add("m", T0 + timedelta(seconds=i), row)
+    (job,) = jobs
+    return analyse(replace(job, model=f"m-{seed}"), SPEC)
+
+
+def test_a_shifted_feature_is_reported_and_observed() -> None:
+    rng = np.random.default_rng(1)
+    result = outcome([{"a": float(x) + 1.0, "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))], seed=1)
+    report = result.report
+    assert [f.feature for f in report.features if f.drifted] == ["a"]
+    assert report.correction == "bh" and report.snapshot is None and report.quality[0].check == "out_of_range"
+    kinds = {(o.labels["kind"], o.labels["feature"]) for o in result.observations if o.level(None, 0.0)}
+    assert ("data_drift", "a") in kinds and ("data_drift", "b") not in kinds
+
+
+def test_a_window_whose_values_all_have_the_wrong_type_still_reports_its_quality() -> None:
+    result = outcome([{"a": "1.0", "b": "2.0", "prediction": "0"} for _ in range(100)], seed=2)
+    report = result.report
+    assert report.features == [] and report.prediction is None
+    assert {(q.check, q.feature) for q in report.quality} >= {("schema", "a"), ("schema", "b")}
