@@ -167,16 +167,10 @@ def alertmanager_payload(notification: Notification, external_url: str = "") -> 
 
     Examples
     --------
-    >>> from dataclasses import dataclass
+    >>> from monitors.dispatch import Notification
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> @dataclass
-    ... class N:
-    ...     receiver: str = "team"
-    ...     group_key: str = '{}:{model="churn"}'
-    ...     group_labels: dict = None
-    ...     alerts: tuple = (Alert({"model": "churn", "feature": "age"}, {"summary": "age drifted"}, t),)
-    ...     status: str = "firing"
-    >>> payload = alertmanager_payload(N(group_labels={"model": "churn"}))
+    >>> alert = Alert({"model": "churn", "feature": "age"}, {"summary": "age drifted"}, t)
+    >>> payload = alertmanager_payload(Notification("team", '{}:{model="churn"}', {"model": "churn"}, (alert,)))
     >>> payload["status"], payload["commonLabels"], payload["alerts"][0]["endsAt"]
     ('firing', {'feature': 'age', 'model': 'churn'}, '0001-01-01T00:00:00Z')
     """
@@ -240,18 +234,10 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from dataclasses import dataclass
+    >>> from monitors.dispatch import Notification
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> @dataclass
-    ... class N:
-    ...     receiver: str = "team"
-    ...     group_key: str = '{}:{model="churn"}'
-    ...     group_labels: dict = None
-    ...     alerts: tuple = (Alert({"model": "churn", "severity": "critical"}, {"summary": "age drifted"}, t),)
-    ...     status: str = "firing"
-    ...     firing: tuple = alerts
-    ...     resolved: tuple = ()
-    >>> message = slack_payload(N(group_labels={"model": "churn"}))
+    >>> alert = Alert({"model": "churn", "severity": "critical"}, {"summary": "age drifted"}, t)
+    >>> message = slack_payload(Notification("team", '{}:{model="churn"}', {"model": "churn"}, (alert,)))
     >>> message["text"]
     '[FIRING:1] model=churn'
     >>> print(message["blocks"][1]["text"]["text"])
