@@ -60,6 +60,15 @@ class TopicReader:
                     self.records[record.topic].append(record)
         return self.records
 
+    def collect_for(self, seconds: float) -> dict[str, list[object]]:
+        """Consume whatever arrives during ``seconds``: for checking that something does *not* come."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for records in self._consumer.poll(timeout_ms=250).values():
+                for record in records:
+                    self.records[record.topic].append(record)
+        return self.records
+
     def close(self) -> None:
         self._consumer.close()
 
