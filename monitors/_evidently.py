@@ -28,6 +28,20 @@ per_column_threshold=...)``; a column left out gets Evidently's own choice:
 K-S (numerical) or chi-square / Z-test (categorical) when the reference holds at
 most 1,000 rows, Wasserstein (numerical) or Jensen-Shannon (categorical) above,
 with each method's default threshold.
+
+Model quality (:func:`classification_quality`, :func:`regression_quality`) is
+read from individual metrics (``Accuracy``, ``Precision``, ``Recall``,
+``F1Score``, ``RocAuc``; ``MAE``, ``RMSE``, ``MAPE``) run on a named task, where
+``Report([...]).run(current, None).dict()`` looks like this::
+
+    {"metrics": [{"id": "<metric id>",
+                  "config": {"type": "evidently:metric_v2:Accuracy",
+                             "classification_name": "labels"},
+                  "value": 0.742},
+                 {"config": {"type": "evidently:metric_v2:MAE", "regression_name": "values"},
+                  "value": {"mean": 2.17, "std": 1.68}},      # MAE and MAPE: mean and std
+                 ...],
+     "tests": []}
 """
 
 from __future__ import annotations
@@ -40,7 +54,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency
+from scipy.stats import chi2_contingency, rankdata
+from sklearn.exceptions import UndefinedMetricWarning
 
 # Importing Evidently 0.7.23 emits DeprecationWarnings that are not ours to fix:
 # evidently/legacy/tests/utils.py touches ``numpy.core`` (renamed in NumPy 2), and
@@ -50,7 +65,14 @@ from scipy.stats import chi2_contingency
 # only while importing. Running a report (include_tests=True) emits no warning.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
-    from evidently import DataDefinition, Dataset, Report
+    from evidently import (
+        BinaryClassification,
+        DataDefinition,
+        Dataset,
+        MulticlassClassification,
+        Regression,
+        Report,
+    )
     from evidently.core.report import Snapshot
     from evidently.legacy.calculations.stattests import get_stattest
     from evidently.legacy.calculations.stattests.registry import (
@@ -61,6 +83,16 @@ with warnings.catch_warnings():
         register_stattest,
     )
     from evidently.legacy.core import ColumnType
+    from evidently.metrics import (
+        MAE,
+        MAPE,
+        RMSE,
+        Accuracy,
+        F1Score,
+        Precision,
+        Recall,
+        RocAuc,
+    )
     from evidently.presets import DataDriftPreset
 
 __all__ = [
@@ -73,7 +105,11 @@ __all__ = [
     "Snapshot",
     "check_method",
     "chi2_homogeneity_p_value",
+    "classification_quality",
+    "parse_quality",
     "parse_value_drift",
+    "positive_label",
+    "regression_quality",
     "resolve_method",
 ]
 
@@ -395,3 +431,305 @@ class DriftReport:
         dataset = Dataset.from_pandas(current[self._columns], data_definition=self._definition)
         snapshot = Report([preset], include_tests=True).run(dataset, self._reference, timestamp=timestamp)
         return parse_value_drift(snapshot.dict(), self._kinds), snapshot
+
+
+# --- Model quality -----------------------------------------------------------
+#
+# What Evidently 0.7.23 does with classification data, read from
+# evidently/core/report.py (_default_input_data_generator) and
+# evidently/legacy/calculations/classification_performance.py, and what is done
+# about it here:
+#
+# - A task given both ``prediction_labels`` and ``prediction_probas`` ignores the
+#   labels: predicted classes are re-derived as ``proba >= 0.5``. The model's own
+#   decisions are what is monitored, so labels and scores go to two tasks
+#   (``labels`` for accuracy, precision, recall, F1; ``scores`` for ROC AUC).
+# - Which columns count as probabilities, and which label is positive, depends
+#   on the pandas dtypes: bool targets with a float score fail ("a mix of binary
+#   and continuous targets"), int targets with a score assume the positive label
+#   is 1. Classes are therefore passed as strings, with an explicit pos_label.
+# - The metrics are scikit-learn's: binary (pos_label) with two classes, macro
+#   averages otherwise, including when only one class occurs. So a window whose
+#   labels and predictions are all negative scores precision = recall = F1 = 1.0
+#   (the macro average over the negative class); with no predicted positive,
+#   precision is reported as 0.0. Both are undefined for the positive class, and
+#   left out here.
+# - Precision, recall and F1 are computed together whichever is asked for, and
+#   scikit-learn warns when one is undefined (UndefinedMetricWarning); a single
+#   class makes its confusion matrix warn too, and so do Evidently's own rates
+#   (TNR, FPR...: 0/0 in NumPy) when the labels hold one class only. Those are
+#   filtered while a report runs: the undefined metrics are not reported.
+# - ROC AUC is the macro average over [positive, negative] probability columns,
+#   p and 1 - p, which for two classes is the positive class's AUC; Evidently
+#   also computes a log loss from them, which needs p in [0, 1].
+#
+# And with regression data (evidently/legacy/calculations/regression_performance.py):
+#
+# - MAPE is a percentage, and divides by ``max(target, eps)``, not ``|target|``:
+#   any target <= 0 makes it ~1e16. Its default ``zero_handling`` ("replace")
+#   counts a near-zero target as 100 %. Here MAPE is asked with
+#   zero_handling="none", reported as a fraction (like scikit-learn's), and only
+#   when every target is positive.
+# - The report always computes a "dummy" MAPE, weighting the non-zero targets
+#   by 1/target normalised by its sum; it raises IndexError when every target
+#   is zero, or when that sum is exactly zero (e.g. targets 1, -2, -2): such a
+#   window is not evaluated.
+# - R2 of its binned plots warns (UndefinedMetricWarning) for bins of one row,
+#   and scipy warns about a one-row error distribution: both filtered.
+#
+# Cost measured here (2 cores, AMD EPYC), median of 10 after a warm-up, of
+# performance.evaluate on 1,000 pairs: 0.076 s binary with scores, 0.032 s
+# multiclass (4 classes, no scores), 0.090 s regression; 0.25 s binary with
+# 10,000 pairs. Cheap next to a drift report, but not a per-event cost.
+
+_LABELS_TASK = "labels"
+_SCORES_TASK = "scores"
+_VALUES_TASK = "values"
+
+_QUALITY_METRICS = {
+    "evidently:metric_v2:Accuracy": "accuracy",
+    "evidently:metric_v2:Precision": "precision",
+    "evidently:metric_v2:Recall": "recall",
+    "evidently:metric_v2:F1Score": "f1",
+    "evidently:metric_v2:RocAuc": "roc_auc",
+    "evidently:metric_v2:MAE": "mae",
+    "evidently:metric_v2:RMSE": "rmse",
+    "evidently:metric_v2:MAPE": "mape",
+}
+
+
+def _quiet_quality_warnings() -> None:
+    # Only inside warnings.catch_warnings(): see the notes above for why each one.
+    warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
+    warnings.filterwarnings("ignore", message="A single label was found in 'y_true' and 'y_pred'", category=UserWarning)
+    warnings.filterwarnings(
+        "ignore",
+        message="invalid value encountered in scalar divide",
+        category=RuntimeWarning,
+        module=r"evidently\.legacy\.calculations\.classification_performance",
+    )
+    warnings.filterwarnings("ignore", message="One or more sample arguments is too small", category=RuntimeWarning)
+
+
+def positive_label(classes: Sequence[Any]) -> Any:
+    """The class taken as positive when none is configured.
+
+    ``True`` when the classes are bools, ``1`` when they are numbers within
+    {0, 1}; otherwise the larger class: numerically for numbers, by their text
+    for anything else (so of ``"fraud"`` and ``"legit"``, ``"legit"``: configure
+    ``pos_label`` when that is not what is meant).
+
+    Examples
+    --------
+    >>> positive_label([False]), positive_label([0, 1]), positive_label([3, 7]), positive_label(["no", "yes"])
+    (True, 1, 7, 'yes')
+    """
+    if not classes:
+        raise ValueError("no classes to choose a positive label from")
+    if all(isinstance(c, (bool, np.bool_)) for c in classes):
+        return True
+    numbers = all(isinstance(c, (int, float, np.integer, np.floating)) for c in classes)
+    if numbers and all(c in (0, 1) for c in classes):
+        return 1
+    if numbers:
+        return max(classes)
+    return max(classes, key=str)
+
+
+def _class_names(classes: Sequence[Any]) -> dict[Any, str]:
+    names = {c: str(c) for c in classes}
+    if len(set(names.values())) < len(names):  # e.g. 1 and "1": tell them apart
+        names = {c: repr(c) for c in classes}
+    return names
+
+
+def _probabilities(values: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    if values.min() >= 0.0 and values.max() <= 1.0:
+        return values
+    # A score outside [0, 1] (a margin, a log-odds) would break Evidently's log
+    # loss; ROC AUC depends on the order of the scores only, so their ranks,
+    # scaled into (0, 1], give the same AUC, ties included.
+    return np.asarray(rankdata(values) / len(values), dtype=float)
+
+
+def parse_quality(snapshot: Mapping[str, Any], expected: Sequence[str]) -> dict[str, float]:
+    """Read model quality metrics out of a snapshot dictionary (``Snapshot.dict()``).
+
+    MAE and MAPE are Evidently's mean (it also gives their spread); MAPE is turned
+    from Evidently's percentage into a fraction. A metric whose value is NaN is
+    left out.
+
+    Raises
+    ------
+    RuntimeError
+        When an ``expected`` metric is not in the snapshot.
+
+    Examples
+    --------
+    >>> snapshot = {"metrics": [
+    ...     {"config": {"type": "evidently:metric_v2:RMSE"}, "value": 2.5},
+    ...     {"config": {"type": "evidently:metric_v2:MAPE"}, "value": {"mean": 12.5, "std": 3.0}}]}
+    >>> parse_quality(snapshot, ["rmse", "mape"])
+    {'rmse': 2.5, 'mape': 0.125}
+    """
+    found: dict[str, float] = {}
+    for metric in snapshot["metrics"]:
+        name = _QUALITY_METRICS.get(metric.get("config", {}).get("type"))
+        if name is None:
+            continue
+        value = metric["value"]
+        number = float(value["mean"] if isinstance(value, Mapping) else value)
+        found[name] = number / 100.0 if name == "mape" else number
+    missing = [name for name in expected if name not in found]
+    if missing:
+        raise RuntimeError(f"Evidently snapshot has no quality metric {missing}")
+    return {name: found[name] for name in expected if not np.isnan(found[name])}
+
+
+def _run_quality(
+    frame: pd.DataFrame, definition: DataDefinition, metrics: list[Any], timestamp: datetime | None
+) -> Snapshot:
+    dataset = Dataset.from_pandas(frame, data_definition=definition)
+    with warnings.catch_warnings():
+        _quiet_quality_warnings()
+        return Report(metrics).run(dataset, None, timestamp=timestamp)
+
+
+def classification_quality(
+    predictions: Sequence[Any],
+    labels: Sequence[Any],
+    scores: Sequence[float | None] | None = None,
+    *,
+    pos_label: Any = None,
+    timestamp: datetime | None = None,
+) -> tuple[dict[str, float], Snapshot | None]:
+    """Accuracy, precision, recall, F1 and ROC AUC of predicted classes against labels.
+
+    Parameters
+    ----------
+    predictions, labels
+        Predicted and true classes, pair by pair (bools, ints or strings; equal
+        values are one class, so ``1``, ``1.0`` and ``True`` are the same).
+    scores
+        The model's score for the positive class, pair by pair, or None. Any
+        real numbers: outside [0, 1] only their order is used. ROC AUC needs a
+        finite score for every pair.
+    pos_label
+        The positive class; None chooses with :func:`positive_label`. Unused
+        with more than two classes.
+    timestamp
+        Stamps the snapshot (Evidently uses its clock when None).
+
+    Returns
+    -------
+    metrics, snapshot
+        With at most two classes, the metrics of the positive class:
+        ``precision`` only when some prediction is positive, ``recall`` only when
+        some label is, ``f1`` when either is, ``roc_auc`` only with ``scores``
+        and both classes among the labels. With more classes, macro averages
+        (scikit-learn's: a class never predicted has precision 0), without
+        ROC AUC. Nothing and None when there are no pairs.
+
+    Examples
+    --------
+    >>> metrics, _ = classification_quality([True, False, True, False], [True, False, False, False],
+    ...                                     [0.9, 0.2, 0.7, 0.1])
+    >>> {name: round(value, 3) for name, value in metrics.items()}
+    {'accuracy': 0.75, 'precision': 0.5, 'recall': 1.0, 'f1': 0.667, 'roc_auc': 1.0}
+    >>> classification_quality([False, False], [False, False])[0]    # no positive: only accuracy
+    {'accuracy': 1.0}
+    """
+    if len(predictions) != len(labels) or (scores is not None and len(scores) != len(labels)):
+        raise ValueError("predictions, labels and scores must have one value per pair")
+    if not labels:
+        return {}, None
+    classes = list(dict.fromkeys([*labels, *predictions]))
+    names = _class_names(classes)
+    frame = pd.DataFrame(
+        {
+            "target": pd.Series([names[v] for v in labels], dtype=object),
+            "prediction": pd.Series([names[v] for v in predictions], dtype=object),
+        }
+    )
+    if len(classes) > 2:
+        definition = DataDefinition(
+            categorical_columns=["target", "prediction"],
+            classification=[
+                MulticlassClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction")
+            ],
+        )
+        expected = ["accuracy", "precision", "recall", "f1"]
+        metrics = [metric(classification_name=_LABELS_TASK) for metric in (Accuracy, Precision, Recall, F1Score)]
+        snapshot = _run_quality(frame, definition, metrics, timestamp)
+        return parse_quality(snapshot.dict(), expected), snapshot
+
+    positive = positive_label(classes) if pos_label is None else pos_label
+    true_positives = sum(1 for v in labels if v == positive)
+    predicted_positives = sum(1 for v in predictions if v == positive)
+    # Evidently needs a pos_label among the classes even when the positive class
+    # does not occur (then only accuracy is asked for).
+    evidently_pos = names[positive] if positive in names else names[classes[0]]
+    tasks: list[BinaryClassification] = [
+        BinaryClassification(
+            name=_LABELS_TASK, target="target", prediction_labels="prediction", pos_label=evidently_pos
+        )
+    ]
+    asked: list[tuple[str, Any]] = [("accuracy", Accuracy(classification_name=_LABELS_TASK))]
+    if predicted_positives:
+        asked.append(("precision", Precision(classification_name=_LABELS_TASK)))
+    if true_positives:
+        asked.append(("recall", Recall(classification_name=_LABELS_TASK)))
+    if predicted_positives or true_positives:
+        asked.append(("f1", F1Score(classification_name=_LABELS_TASK)))
+    numerical: list[str] = []
+    score_values = np.asarray([np.nan if v is None else v for v in scores or ()], dtype=float)
+    if scores is not None and 0 < true_positives < len(labels) and np.all(np.isfinite(score_values)):
+        # Named apart from every class: Evidently reads a probability column
+        # whose name is a class as that class's probability.
+        column = next(c for c in ("score", "score_", "score__", "score___") if c not in names.values())
+        frame[column] = _probabilities(score_values)
+        numerical.append(column)
+        tasks.append(
+            BinaryClassification(name=_SCORES_TASK, target="target", prediction_probas=column, pos_label=evidently_pos)
+        )
+        asked.append(("roc_auc", RocAuc(classification_name=_SCORES_TASK)))
+    definition = DataDefinition(
+        categorical_columns=["target", "prediction"],
+        numerical_columns=numerical,
+        classification=list(tasks),
+    )
+    snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
+    return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
+
+
+def regression_quality(
+    predictions: Sequence[float], labels: Sequence[float], *, timestamp: datetime | None = None
+) -> tuple[dict[str, float], Snapshot | None]:
+    """MAE, RMSE and MAPE of predicted values against labels.
+
+    MAPE is a fraction (0.25 is 25 %), reported only when every label is
+    positive. Nothing and None when there are no pairs, or when Evidently 0.7.23
+    would fail on the labels: all zero, or their inverses summing to zero.
+
+    Examples
+    --------
+    >>> metrics, _ = regression_quality([1.5, 2.0, 2.0, 5.0], [1.0, 2.0, 3.0, 4.0])
+    >>> {name: round(value, 4) for name, value in metrics.items()}
+    {'mae': 0.625, 'rmse': 0.75, 'mape': 0.2708}
+    """
+    if len(predictions) != len(labels):
+        raise ValueError("predictions and labels must have one value per pair")
+    target = np.asarray(labels, dtype=float)
+    inverses = 1.0 / target[target != 0]
+    if not len(inverses) or inverses.sum() == 0:
+        return {}, None
+    frame = pd.DataFrame({"target": target, "prediction": np.asarray(predictions, dtype=float)})
+    definition = DataDefinition(
+        numerical_columns=["target", "prediction"],
+        regression=[Regression(name=_VALUES_TASK, target="target", prediction="prediction")],
+    )
+    asked: list[tuple[str, Any]] = [("mae", MAE(regression_name=_VALUES_TASK)), ("rmse", RMSE(regression_name=_VALUES_TASK))]
+    if np.all(target > 0):
+        asked.append(("mape", MAPE(regression_name=_VALUES_TASK, zero_handling="none")))
+    snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
+    return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot

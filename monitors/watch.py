@@ -95,6 +95,13 @@ class DriftWatch:
         """Close every open window, e.g. at the end of a replay."""
         return self._jobs(self._windows.flush())
 
+    def window_index(self, model: str, segment: Segment | None = None) -> int | None:
+        """Index of the window that took the latest event of ``model`` (or its segment); None while it fed the reference."""
+        key = (model, segment)
+        if not self._references.ready(key):
+            return None
+        return self._windows.last_index(key)
+
     def reference_ready(self, model: str, segment: Segment | None = None) -> bool:
         """Whether the reference of ``model`` (or of its ``segment``) is complete."""
         return self._references.ready((model, segment))

@@ -86,6 +86,7 @@ class TumblingWindows:
         self._duration = timedelta(seconds=duration_s)
         self._open: dict[Hashable, _OpenWindow] = {}
         self._next_index: dict[Hashable, int] = {}
+        self._last_index: dict[Hashable, int] = {}
 
     def add(self, key: Hashable, event_time: datetime, row: Mapping[str, Any]) -> list[ClosedWindow]:
         """Add one event and return the windows it closed (zero, one or two)."""
@@ -97,6 +98,7 @@ class TumblingWindows:
         if window is None:
             window = self._open_window(key, event_time)
         window.rows.append(row)
+        self._last_index[key] = window.index
         window.start = min(window.start, event_time)
         window.end = max(window.end, event_time)
         if len(window.rows) >= self.size:
@@ -111,6 +113,17 @@ class TumblingWindows:
     def flush(self) -> list[ClosedWindow]:
         """Close every open window, whatever its size."""
         return [self._close(key, "flush") for key in list(self._open)]
+
+    def last_index(self, key: Hashable) -> int | None:
+        """Index of the window that took ``key``'s latest event (None before its first).
+
+        >>> from datetime import datetime, timezone
+        >>> windows = TumblingWindows(size=2, duration_s=60)
+        >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> [(len(windows.add("m", t, {})), windows.last_index("m")) for _ in range(3)]
+        [(0, 0), (1, 0), (0, 1)]
+        """
+        return self._last_index.get(key)
 
     def pending(self, key: Hashable) -> int:
         """Number of events in ``key``'s open window."""

@@ -39,12 +39,13 @@ def topic_names(kafka: KafkaSettings) -> list[str]:
         kafka.reports_topic,
         kafka.alerts_topic,
         kafka.dead_letter_topic,
+        kafka.model_updates_topic,
     ]
 
 
 def control_topic_names(kafka: KafkaSettings) -> list[str]:
-    """Compacted topics that hold state by key: silences and alert state (one partition: read whole)."""
-    return [kafka.silences_topic, kafka.alert_state_topic]
+    """Compacted topics that hold state by key: silences, alert and worker state, model status (one partition: read whole)."""
+    return [kafka.silences_topic, kafka.alert_state_topic, kafka.state_topic, kafka.model_status_topic]
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence[str] = ()) -> list[str]:

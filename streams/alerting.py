@@ -234,8 +234,10 @@ def load_silences(kafka: KafkaSettings) -> list[Silence]:
     return [silence_from_dict(value) for value in read_latest(kafka.bootstrap_servers, kafka.silences_topic).values()]
 
 
-def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, Any]:
-    """Read a compacted topic to its current end: the latest JSON value per key (tombstones remove)."""
+def read_latest(
+    bootstrap_servers: str, topic: str, decode: Callable[[bytes], Any] = orjson.loads
+) -> dict[bytes, Any]:
+    """Read a compacted topic to its current end: the latest value per key, decoded (tombstones remove)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [KafkaTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -251,7 +253,7 @@ def read_latest(bootstrap_servers: str, topic: str) -> dict[bytes, Any]:
                     if record.value is None:
                         latest.pop(record.key, None)
                     else:
-                        latest[record.key] = orjson.loads(record.value)
+                        latest[record.key] = decode(record.value)
         return latest
     finally:
         consumer.close()

@@ -18,11 +18,13 @@ from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
+from monitors.performance import PerformanceJob, PerformanceResult, Task, evaluate
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
 from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
     FeatureDriftOut,
+    PerformanceReport,
     QualityOut,
     SnapshotRef,
     Window,
@@ -54,6 +56,7 @@ class AnalysisSpec:
     unseen_share: float = 0.01
     volume_ratio: float = 3.0
     min_rows: int = 30
+    task: Task = "classification"
     workspace: Path | None = None
     project: str = "streammon"
 
@@ -64,6 +67,14 @@ class WindowOutcome:
 
     report: WindowReport
     observations: tuple[Observation, ...]
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    """What one version of a window's model quality produces: its result and its report."""
+
+    result: PerformanceResult
+    report: PerformanceReport
 
 
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
@@ -150,6 +161,32 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         snapshot=snapshot_ref,
     )
     return WindowOutcome(report, observations)
+
+
+def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> PerformanceOutcome:
+    """Evaluate one version of a window's model quality on its labelled predictions."""
+    result, snapshot = evaluate(job, spec.task)
+    where = "reference" if job.window is None else str(job.window)
+    snapshot_ref = (
+        _store(snapshot, f"{job.model} window {where} performance v{job.version}", spec) if snapshot is not None else None
+    )
+    report = PerformanceReport(
+        key=f"{job.model}/*/{where}/performance/v{job.version}",
+        version=job.version,
+        final=job.final,
+        model=job.model,
+        task=spec.task,
+        window_index=job.window,
+        predictions=job.predictions,
+        labelled=result.labelled,
+        coverage=result.coverage,
+        delay_p50_s=result.delay_p50_s,
+        delay_p90_s=result.delay_p90_s,
+        delay_max_s=result.delay_max_s,
+        metrics=dict(result.metrics),
+        snapshot=snapshot_ref,
+    )
+    return PerformanceOutcome(result, report)
 
 
 def _monitors_for(job: WindowJob, spec: AnalysisSpec) -> _ModelMonitors:

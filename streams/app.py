@@ -21,24 +21,38 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from monitors.challenger import Promotion
 from monitors.freshness import Freshness
-from monitors.join import KeyedJoin
+from monitors.labels import LabelledPair, PendingPrediction
+from monitors.performance import PerformanceConditions, PerformanceJob
 from monitors.segments import SegmentBuckets
 from monitors.silences import Silence
-from monitors.watch import DriftWatch, WindowJob
+from monitors.watch import WindowJob
 from streams import metrics
 from streams.alerting import AlertService, utc_now
 from streams.analysis import (
     EVENT_TIME_COLUMN,
     VERSION_COLUMN,
     AnalysisSpec,
+    PerformanceOutcome,
     WindowOutcome,
     analyse,
+    evaluate_performance,
 )
+from streams.checkpoint import checkpoint_records
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
-from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
+from streams.events import (
+    PREDICTION_COLUMN,
+    ChallengerOut,
+    FeatureEvent,
+    LabelEvent,
+    ModelStatus,
+    PredictionEvent,
+    PromotionEvent,
+)
 from streams.settings import Settings
+from streams.worker_state import WorkerState, new_state
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,8 @@ log = logging.getLogger(__name__)
 # windows close faster than Evidently can analyse them.
 MAX_PENDING_ANALYSES = 4
 SHUTDOWN_GRACE_S = 20.0
+# Quality alerts that make a model's labelled pairs untrustworthy to learn from.
+_UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
 
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
@@ -67,13 +83,19 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         unseen_share=quality.unseen_share,
         volume_ratio=quality.volume_ratio,
         min_rows=quality.min_rows,
+        task=settings.performance.task,
         workspace=settings.workspace.path.resolve(),
         project=settings.workspace.project,
     )
 
 
 class StreamWorker:
-    """Owns the Faust app, the monitors' state and the analysis process."""
+    """Owns the Faust app, the worker's state and the analysis process.
+
+    Input messages are acknowledged to Faust only once a checkpoint reflects
+    them (see :mod:`streams.checkpoint`); messages below the restored state's
+    offsets are skipped, so each has exactly one effect on the state.
+    """
 
     def __init__(
         self,
@@ -81,21 +103,26 @@ class StreamWorker:
         reference: list[dict[str, Any]] | None = None,
         alert_state: Mapping[str, Any] | None = None,
         silences: Iterable[Silence] = (),
+        checkpoint: tuple[WorkerState, int] | None = None,
     ) -> None:
         self.settings = settings
         self.spec = analysis_spec(settings)
-        self.watch = DriftWatch(
-            settings.window.size,
-            settings.window.duration_s,
-            settings.reference.size,
-            reference=reference,
+        self.state, self._generation = checkpoint if checkpoint is not None else (new_state(settings, reference), 0)
+        performance = settings.performance
+        self.performance_conditions = PerformanceConditions(
+            minimum=dict(performance.minimum),
+            max_drop=dict(performance.max_drop),
+            maximum=dict(performance.maximum),
+            min_labelled=performance.min_labelled,
         )
-        self.join: KeyedJoin[PredictionEvent, FeatureEvent] = KeyedJoin(settings.worker.join_capacity)
-        self._buckets: dict[str, SegmentBuckets] = {}
         no_data_after = settings.quality.no_data_after
         self.freshness = Freshness(no_data_after) if no_data_after else None
         self._pending: set[asyncio.Future[None]] = set()
-        self._watermark: tuple[datetime, float] | None = None
+        # Messages whose effect is in the state but not yet in a written checkpoint.
+        self._held: list[EventT] = []
+        self._state_lock = asyncio.Lock()
+        self._anchors: dict[str, tuple[datetime, float]] = {}
+        self._untrustworthy: set[str] = set()
         # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
         # Its process starts with the first window, not here.
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -120,11 +147,14 @@ class StreamWorker:
         labels = app.topic(kafka.labels_topic, value_serializer="raw", key_serializer="raw")
         app.agent(events, name="streammon.predictions")(self._consume_predictions)
         app.agent(labels, name="streammon.labels")(self._consume_labels)
-        app.timer(interval=1.0)(self._expire_windows)
+        app.timer(interval=1.0)(self._advance_time)
         app.timer(interval=1.0)(self._tick_alerts)
+        app.timer(interval=self.settings.labels.update_interval)(self._evaluate_performance)
+        app.timer(interval=self.settings.worker.checkpoint_interval)(self._checkpoint)
         if self.freshness is not None:
             app.timer(interval=self.settings.quality.freshness_check_interval)(self._check_freshness)
         app.task(self._run_alerting)
+        app.task(self._resume_unpublished)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
 
@@ -132,8 +162,21 @@ class StreamWorker:
         await self.alerting.start()
         await self.alerting.follow_silences()
 
+    async def _resume_unpublished(self) -> None:
+        # Results computed before a crash but not published: compute and publish them again
+        # (their keys are stable, so a duplicate downstream is recognisable).
+        if self.state.unpublished:
+            log.info("resuming %d unpublished results from the checkpoint", len(self.state.unpublished))
+        for key, job in list(self.state.unpublished.items()):
+            await self._submit(key, job)
+
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
+        self._untrustworthy = {
+            alert.labels.get("model", "")
+            for alert in self.alerting.lifecycle.firing()
+            if alert.labels.get("kind") in _UNTRUSTWORTHY_KINDS
+        }
 
     async def _check_freshness(self) -> None:
         assert self.freshness is not None, "the freshness timer runs only with a freshness check"
@@ -153,29 +196,54 @@ class StreamWorker:
         if self._pending:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+        await self._checkpoint()
         await self.alerting.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- input -------------------------------------------------------------
 
     async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:
         worker = self.settings.worker
         async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
-            jobs: list[WindowJob] = []
-            for event in batch:
-                pair = await self._join(event)
-                if pair is not None:
-                    jobs += self._observe(*pair)
-            metrics.JOIN_PENDING.set(len(self.join))
-            metrics.JOIN_EVICTED.set(self.join.evicted)
-            for job in jobs:
-                await self._submit(job)
+            async with self._state_lock:
+                due: list[tuple[str, WindowJob | PerformanceJob]] = []
+                for event in batch:
+                    if not self._take(event):
+                        continue
+                    pair = await self._join(event)
+                    if pair is not None:
+                        due += await self._observe(*pair)
+                metrics.JOIN_PENDING.set(len(self.state.features))
+                metrics.JOIN_EVICTED.set(self.state.features.evicted)
+            for key, job in due:
+                await self._submit(key, job)
 
     async def _consume_labels(self, stream: faust.StreamT[bytes]) -> None:
-        # Labels are validated and counted here; joining them to predictions is
-        # the quality monitor's job (issue: delayed labels and online learning).
         worker = self.settings.worker
         async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
-            for event in batch:
-                await self._accept(LabelEvent, event)
+            async with self._state_lock:
+                for event in batch:
+                    if not self._take(event):
+                        continue
+                    label = await self._accept(LabelEvent, event)
+                    if label is None:
+                        continue
+                    self.state.advance_labels(label.event_time)
+                    pair = self.state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
+                    if pair is not None:
+                        await self._labelled(pair)
+
+    def _take(self, event: EventT) -> bool:
+        """Whether to process this message: False when the restored state already reflects it."""
+        message = event.message
+        if self.state.reflects(message.topic, message.partition, message.offset):
+            metrics.EVENTS.labels(topic=message.topic, outcome="skipped").inc()
+            return False
+        self.state.consumed(message.topic, message.partition, message.offset)
+        # Held until a checkpoint holds its effect; Faust commits only acknowledged offsets.
+        message.incref()
+        self._held.append(event)
+        return True
 
     async def _join(self, event: EventT) -> tuple[PredictionEvent, FeatureEvent | None] | None:
         """Decode a prediction or feature event; return the prediction once its features are known."""
@@ -185,9 +253,9 @@ class StreamWorker:
                 return None
             if prediction.features:
                 return prediction, None
-            return self.join.add_left(prediction.prediction_id, prediction)
+            return self.state.features.add_left(prediction.prediction_id, prediction)
         features = await self._accept(FeatureEvent, event)
-        return None if features is None else self.join.add_right(features.prediction_id, features)
+        return None if features is None else self.state.features.add_right(features.prediction_id, features)
 
     async def _accept(self, model: type[E], event: EventT) -> E | None:
         """Decode one message, or dead-letter it and return None."""
@@ -199,27 +267,137 @@ class StreamWorker:
         metrics.EVENTS.labels(topic=event.message.topic, outcome="accepted").inc()
         return decoded
 
-    def _observe(self, prediction: PredictionEvent, features: FeatureEvent | None) -> list[WindowJob]:
-        row: dict[str, Any] = dict(features.features if features is not None else prediction.features)
+    async def _observe(
+        self, prediction: PredictionEvent, features: FeatureEvent | None
+    ) -> list[tuple[str, WindowJob | PerformanceJob]]:
+        """Feed one prediction to the windows and the label join; return the results now due."""
+        state = self.state
+        values = dict(features.features if features is not None else prediction.features)
+        row: dict[str, Any] = dict(values)
         row[PREDICTION_COLUMN] = prediction.prediction
         row[VERSION_COLUMN] = prediction.model_version
         row[EVENT_TIME_COLUMN] = prediction.event_time
-        self._advance_watermark(prediction.event_time)
+        state.advance(prediction.event_time)
         if self.freshness is not None:
             self.freshness.seen(prediction.model, utc_now())
-        destination = "window" if self.watch.reference_ready(prediction.model) else "reference"
-        metrics.ROWS.labels(model=prediction.model, destination=destination).inc()
-        jobs = self.watch.add(prediction.model, prediction.event_time, row)
+        model = prediction.model
+        destination = "window" if state.watch.reference_ready(model) else "reference"
+        metrics.ROWS.labels(model=model, destination=destination).inc()
+        jobs = state.watch.add(model, prediction.event_time, row)
+        window = state.watch.window_index(model)
         for segment in self._segments(prediction):
-            jobs += self.watch.add(prediction.model, prediction.event_time, row, segment)
-        return jobs
+            jobs += state.watch.add(model, prediction.event_time, row, segment)
+        state.performance.predicted(model, window)
+        pending = PendingPrediction(
+            model=model,
+            window=window,
+            prediction=prediction.prediction,
+            score=prediction.score,
+            probabilities=prediction.probabilities,
+            features=values,
+            predicted_at=prediction.event_time,
+        )
+        pair = state.labels.add_prediction(prediction.prediction_id, pending)
+        if pair is not None:
+            await self._labelled(pair)
+        return await self._register(jobs)
+
+    async def _register(self, jobs: list[WindowJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+        """Keep closed windows in the state until their results are published (a crash must not lose them)."""
+        due: list[tuple[str, WindowJob | PerformanceJob]] = []
+        for job in jobs:
+            key = f"drift/{job.model}/{job.segment}/{job.window.index}"
+            self.state.unpublished[key] = job
+            due.append((key, job))
+            if job.segment is None:
+                due += self._register_performance(self.state.performance.close(job.model, job.window.index))
+                await self._close_detections(job.model, job.window.index)
+        return due
+
+    async def _close_detections(self, model: str, window: int) -> None:
+        # A detection fires at once (see _labelled) and holds until a window that
+        # opened after it closes without a new one.
+        errors = self.state.errors
+        if errors is None:
+            return
+        detected_in = self.state.detections.get(model)
+        if detected_in is not None and detected_in >= window:
+            return
+        self.state.detections.pop(model, None)
+        await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
+
+    def _register_performance(self, jobs: list[PerformanceJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+        due: list[tuple[str, WindowJob | PerformanceJob]] = []
+        for job in jobs:
+            key = f"performance/{job.model}/{job.window}/{job.version}"
+            self.state.unpublished[key] = job
+            due.append((key, job))
+        return due
+
+    async def _labelled(self, pair: LabelledPair) -> None:
+        """One prediction met its label: performance, change detection, online learning."""
+        state = self.state
+        state.performance.add(pair)
+        model, pending = pair.prediction.model, pair.prediction
+        metrics.LABELLED.labels(model=model).inc()
+        try:
+            if state.errors is not None:
+                detection = state.errors.update(model, pending.prediction, pair.label)
+                if detection is not None and detection.worsened:
+                    state.detections[model] = state.watch.window_index(model) or 0
+                    await self.alerting.observe(state.errors.observe(model), window=None, snapshot=None)
+            promotion = (
+                state.challenger.learn(model, pending.features, pending.prediction, pair.label, learn=self._may_learn(model))
+                if state.challenger is not None
+                else None
+            )
+        except ValueError as exc:
+            # A label of the wrong kind for the task (a string for a regression): counted, never fatal.
+            metrics.LABELLED_REJECTED.labels(model=model).inc()
+            log.warning("%s: labelled prediction %s not usable: %s", model, pair.prediction_id, exc)
+            return
+        if promotion is not None:
+            await self._promote(promotion)
+
+    async def _promote(self, promotion: Promotion) -> None:
+        model = promotion.model
+        event = PromotionEvent(
+            model=model,
+            challenger=promotion.challenger,
+            metric=promotion.metric,
+            challenger_score=promotion.challenger_score,
+            deployed_score=promotion.deployed_score,
+            margin=promotion.margin,
+            labelled=promotion.labelled,
+            at=utc_now(),
+            offsets={f"{topic}/{partition}": offset for (topic, partition), offset in self.state.offsets.items()},
+        )
+        await self._send(self.settings.kafka.model_updates_topic, model.encode(), encode(event))
+        log.warning(
+            "%s: the online %s beats the deployed model (%s %.3f vs %.3f over %d labelled predictions)",
+            model,
+            promotion.challenger,
+            promotion.metric,
+            promotion.challenger_score,
+            promotion.deployed_score,
+            promotion.labelled,
+        )
+
+    def _may_learn(self, model: str) -> bool:
+        """Whether labels look trustworthy enough to learn from."""
+        online = self.settings.online
+        if online.pause_on_quality_alerts and model in self._untrustworthy:
+            return False
+        stats = self.state.labels.stats(model)
+        settled = stats.joined + stats.expired
+        return settled < online.min_labelled or stats.coverage >= online.pause_below_coverage
 
     def _segments(self, prediction: PredictionEvent) -> list[tuple[str, str]]:
         """The segment buckets this prediction also counts in (none while they are being learned)."""
         config = self.settings.segments
         if not config.keys:
             return []
-        buckets = self._buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
+        buckets = self.state.buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
         if not buckets.frozen:
             # The top values are learned over as many events as a stream reference holds.
             buckets.learn(prediction.segment)
@@ -228,30 +406,57 @@ class StreamWorker:
             return []
         return list(buckets.segments(prediction.segment).items())
 
-    def _advance_watermark(self, event_time: datetime) -> None:
+    # -- time --------------------------------------------------------------
+
+    def _event_now(self, clock: str, latest: datetime | None) -> datetime | None:
+        """Event time now on one input's clock: its latest event time, moved on by the time since it was seen.
+
+        Event time keeps moving while an input is silent: a model's last window
+        must still close, and a label that never comes must still expire.
+        """
+        if latest is None:
+            return None
         loop_now = asyncio.get_running_loop().time()
-        if self._watermark is None or event_time > self._watermark[0]:
-            self._watermark = (event_time, loop_now)
+        anchor = self._anchors.get(clock)
+        if anchor is None or anchor[0] != latest:
+            anchor = self._anchors[clock] = (latest, loop_now)
+        return latest + timedelta(seconds=loop_now - anchor[1])
 
-    async def _expire_windows(self) -> None:
-        if self._watermark is None:
+    async def _advance_time(self) -> None:
+        predictions_now = self._event_now("predictions", self.state.event_time)
+        if predictions_now is None:
             return
-        latest, seen_at = self._watermark
-        # Event time keeps moving while a model is silent: its last window must
-        # still close once its span has passed.
-        now = latest + timedelta(seconds=asyncio.get_running_loop().time() - seen_at)
-        for job in self.watch.expire(now):
-            await self._submit(job)
+        labels_now = self._event_now("labels", self.state.label_time)
+        async with self._state_lock:
+            due = await self._register(self.state.watch.expire(predictions_now))
+            # A label is late against the label stream's own clock, and it cannot be
+            # expected before its prediction was made: the earlier clock decides.
+            if labels_now is not None:
+                for _, expired in self.state.labels.expire(min(predictions_now, labels_now)):
+                    metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
+        for key, job in due:
+            await self._submit(key, job)
 
-    async def _submit(self, job: WindowJob) -> None:
+    async def _evaluate_performance(self) -> None:
+        async with self._state_lock:
+            due = self._register_performance(self.state.performance.due())
+        for key, job in due:
+            await self._submit(key, job)
+
+    # -- results -----------------------------------------------------------
+
+    async def _submit(self, key: str, job: WindowJob | PerformanceJob) -> None:
         while len(self._pending) >= MAX_PENDING_ANALYSES:
             await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
-        metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
-        task = asyncio.ensure_future(self._analyse_and_publish(job))
+        if isinstance(job, WindowJob):
+            metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
+            task = asyncio.ensure_future(self._analyse_and_publish(key, job))
+        else:
+            task = asyncio.ensure_future(self._evaluate_and_publish(key, job))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _analyse_and_publish(self, job: WindowJob) -> None:
+    async def _analyse_and_publish(self, key: str, job: WindowJob) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -259,12 +464,14 @@ class StreamWorker:
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("analysis of %s window %d failed", job.model, job.window.index)
+            self.state.unpublished.pop(key, None)
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
         report = outcome.report
         changes = await self.alerting.observe(outcome.observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
+        self.state.unpublished.pop(key, None)
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
             "%s window %d (%d events): %d/%d features drifted, %d alert changes",
@@ -274,6 +481,104 @@ class StreamWorker:
             report.drifted_features,
             len(report.features),
             len(changes),
+        )
+
+    async def _evaluate_and_publish(self, key: str, job: PerformanceJob) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            outcome: PerformanceOutcome = await loop.run_in_executor(self._pool, evaluate_performance, job, self.spec)
+        except Exception:
+            metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
+            log.exception("performance of %s window %s version %d failed", job.model, job.window, job.version)
+            self.state.unpublished.pop(key, None)
+            return
+        state, result = self.state, outcome.result
+        changes = []
+        if job.window is None:
+            state.reference_results[job.model] = result
+        else:
+            latest = state.last_results.get(job.model)
+            # A late label for an older window must not clear what a newer window raised.
+            if latest is None or job.window >= latest[0]:
+                state.last_results[job.model] = (job.window, result)
+                context = {"window": f"{job.model} window {job.window} (version {job.version})"}
+                observations = self.performance_conditions.observe(
+                    job.model, result, state.reference_results.get(job.model), context
+                )
+                changes = await self.alerting.observe(observations, window=None, snapshot=outcome.report.snapshot)
+        report = outcome.report.model_copy(
+            update={
+                "alerts": [alert.fingerprint for alert in changes],
+                "reference_metrics": dict(state.reference_results[job.model].metrics)
+                if job.model in state.reference_results
+                else {},
+            }
+        )
+        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
+        state.unpublished.pop(key, None)
+        log.info(
+            "%s window %s performance v%d: %d/%d labelled, %s",
+            job.model,
+            "reference" if job.window is None else job.window,
+            job.version,
+            result.labelled,
+            job.predictions,
+            ", ".join(f"{name} {value:.3f}" for name, value in sorted(result.metrics.items())) or "no metrics yet",
+        )
+
+    # -- checkpoints -------------------------------------------------------
+
+    async def _checkpoint(self) -> None:
+        """Save the state with the offsets it reflects, then let Faust commit those offsets."""
+        async with self._state_lock:
+            held, self._held = self._held, []
+            self._generation += 1
+            # Pickled under the lock: the snapshot is of one consistent moment.
+            records = checkpoint_records(self.state, self.settings.kafka.group_id, self._generation)
+            statuses = [self._status(model) for model in self.state.labels.models]
+        started = asyncio.get_running_loop().time()
+        for key, value in records:
+            await self._send(self.settings.kafka.state_topic, key, value)
+        for event in held:
+            event.ack()
+        for status in statuses:
+            await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+        metrics.CHECKPOINT_BYTES.set(sum(len(value) for _, value in records))
+        metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
+
+    def _status(self, model: str) -> ModelStatus:
+        state = self.state
+        stats = state.labels.stats(model)
+        last = state.last_results.get(model)
+        reference = state.reference_results.get(model)
+        challenger = None
+        if state.challenger is not None and model in state.challenger.models:
+            c = state.challenger.state(model)
+            challenger = ChallengerOut(
+                challenger=c.challenger,
+                metric=c.metric,
+                labelled=c.labelled,
+                learned=c.learned,
+                challenger_score=c.challenger_score,
+                deployed_score=c.deployed_score,
+                paused=c.paused,
+                promoted=c.promoted,
+            )
+        return ModelStatus(
+            model=model,
+            at=utc_now(),
+            predictions=stats.predictions,
+            labels=stats.labels,
+            joined=stats.joined,
+            expired=stats.expired,
+            orphaned=stats.orphaned,
+            duplicates=stats.duplicates,
+            evicted=stats.evicted,
+            coverage=stats.coverage,
+            last_window=last[0] if last is not None else None,
+            last_metrics=dict(last[1].metrics) if last is not None else {},
+            reference_metrics=dict(reference.metrics) if reference is not None else {},
+            challenger=challenger,
         )
 
     async def _dead_letter(self, event: EventT, error: str) -> None:

@@ -241,6 +241,38 @@ def alerts_silences(
     Console().print(table)
 
 
+models_app = typer.Typer(
+    help="Each model's live quality from its labels, and its online challenger.", invoke_without_command=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """Show every model's label coverage, latest window metrics and challenger (without a subcommand)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from streams.models_view import model_statuses, status_table
+
+    statuses = model_statuses(settings().kafka)
+    if not statuses:
+        console.print("no model status yet: the worker publishes it once predictions arrive")
+        return
+    Console().print(status_table(statuses))
+
+
+@models_app.command("export")
+def models_export(
+    model: Annotated[str, typer.Argument(help="The deployed model whose online challenger to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (a pickle of the River model).", dir_okay=False)],
+) -> None:
+    """Write a model's online challenger, as of the worker's latest checkpoint, to a file for serving."""
+    from streams.models_view import export_model
+
+    learned = export_model(settings().kafka, model, output)
+    console.print(f"wrote the online model of {model} ({learned} labelled predictions learned) to {output}")
+
+
 @app.command()
 def calibrate(
     path: Annotated[

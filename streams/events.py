@@ -161,6 +161,87 @@ class WindowReport(BaseModel):
     )
 
 
+class PerformanceReport(BaseModel):
+    """The model quality of one window, as published on the reports topic once its labels join.
+
+    Labels that arrive after the window closed give it a new ``version`` under
+    the same window; the highest version of a ``key`` prefix is the current one.
+    ``window_index`` None is the reference period.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: Literal["performance"] = "performance"
+    version: int
+    final: bool
+    model: str
+    task: Literal["classification", "regression"]
+    window_index: int | None
+    predictions: int = Field(description="predictions counted in the window")
+    labelled: int
+    coverage: float
+    delay_p50_s: float | None
+    delay_p90_s: float | None
+    delay_max_s: float | None
+    metrics: dict[str, float]
+    reference_metrics: dict[str, float] = Field(default_factory=dict)
+    snapshot: SnapshotRef | None
+    alerts: list[str] = Field(default_factory=list)
+
+
+class ChallengerOut(BaseModel):
+    """The online challenger of one model, scored next to the deployed model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    challenger: str
+    metric: str
+    labelled: int
+    learned: int
+    challenger_score: float | None
+    deployed_score: float | None
+    paused: bool
+    promoted: bool
+
+
+class ModelStatus(BaseModel):
+    """One model's live label-driven state, on the compacted model-status topic (key: the model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    at: datetime
+    predictions: int
+    labels: int
+    joined: int
+    expired: int
+    orphaned: int
+    duplicates: int
+    evicted: int
+    coverage: float
+    last_window: int | None = None
+    last_metrics: dict[str, float] = Field(default_factory=dict)
+    reference_metrics: dict[str, float] = Field(default_factory=dict)
+    challenger: ChallengerOut | None = None
+
+
+class PromotionEvent(BaseModel):
+    """The online challenger beat the deployed model: the evidence, on the model-updates topic (key: the model)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    challenger: str
+    metric: str
+    challenger_score: float
+    deployed_score: float
+    margin: float
+    labelled: int
+    at: datetime
+    offsets: dict[str, int] = Field(description='"topic/partition" -> next offset the challenger reflects')
+
+
 class AlertEvent(BaseModel):
     """An alert's state change, as published on the alerts topic (its Kafka key is ``fingerprint``).
 

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 EVENTS = Counter(
     "streammon_events",
-    "Input messages consumed, by topic and outcome (accepted or dead_lettered).",
+    "Input messages consumed, by topic and outcome (accepted, dead_lettered, or skipped: already in the restored state).",
     ["topic", "outcome"],
 )
 ROWS = Counter(
@@ -31,6 +31,18 @@ ANALYSIS_SECONDS = Histogram(
 )
 JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
 JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the feature join since start.")
+
+LABELLED = Counter("streammon_labelled", "Predictions joined with their label, by model.", ["model"])
+LABELLED_REJECTED = Counter(
+    "streammon_labelled_rejected", "Labelled predictions unusable for the task (e.g. a text label for a regression).", ["model"]
+)
+LABELS_EXPIRED = Counter("streammon_labels_expired", "Predictions whose label did not come within the ttl, by model.", ["model"])
+CHECKPOINT_BYTES = Gauge("streammon_checkpoint_bytes", "Size of the latest state checkpoint (compressed).")
+CHECKPOINT_SECONDS = Histogram(
+    "streammon_checkpoint_seconds",
+    "Time to write a state checkpoint to Kafka.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
 
 
 def serve(host: str, port: int) -> None:

@@ -18,6 +18,7 @@ from streams import metrics
 from streams.admin import ensure_topics
 from streams.alerting import load_alert_state, load_silences
 from streams.app import StreamWorker
+from streams.checkpoint import load_checkpoint
 from streams.errors import ConfigError
 from streams.publish import read_events
 from streams.settings import ENV_PREFIX, Settings, receiver_topics
@@ -34,7 +35,20 @@ def run_worker(settings: Settings) -> None:
     if created:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
-    stream_worker = StreamWorker(settings, reference, load_alert_state(settings.kafka), load_silences(settings.kafka))
+    kafka = settings.kafka
+    checkpoint = load_checkpoint(kafka.bootstrap_servers, kafka.state_topic, kafka.group_id)
+    if checkpoint is not None:
+        offsets = checkpoint[0].offsets
+        log.info(
+            "resuming from checkpoint %d of %s (%d events reflected across %d partitions)",
+            checkpoint[1],
+            kafka.group_id,
+            sum(offsets.values()),
+            len(offsets),
+        )
+    stream_worker = StreamWorker(
+        settings, reference, load_alert_state(kafka), load_silences(kafka), checkpoint=checkpoint
+    )
     metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
     log.info(
         "worker for %s: windows of %d events or %.0f s, reference %s",

@@ -55,6 +55,9 @@ class KafkaSettings(_Section):
     dead_letter_topic: str = "streammon.dead-letter"
     silences_topic: str = "streammon.silences"
     alert_state_topic: str = "streammon.alert-state"
+    state_topic: str = "streammon.worker-state"
+    model_status_topic: str = "streammon.model-status"
+    model_updates_topic: str = "streammon.model-updates"
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
@@ -74,6 +77,9 @@ class KafkaSettings(_Section):
                 "dead_letter_topic": f"{prefix}.dead-letter",
                 "silences_topic": f"{prefix}.silences",
                 "alert_state_topic": f"{prefix}.alert-state",
+                "state_topic": f"{prefix}.worker-state",
+                "model_status_topic": f"{prefix}.model-status",
+                "model_updates_topic": f"{prefix}.model-updates",
                 "group_id": f"streammon-{prefix}",
             }
         )
@@ -301,6 +307,75 @@ class SegmentSettings(_Section):
     top_k: int = Field(default=5, ge=1, le=100)
 
 
+Task = Literal["classification", "regression"]
+
+
+class LabelSettings(_Section):
+    """The prediction-label join: labels may come before or after their prediction, or never."""
+
+    ttl: Duration = Field(default=86400.0, gt=0, description="allowed lateness of a label, in event time")
+    per_model_ttl: dict[str, Duration] = Field(default_factory=dict)
+    capacity: int = Field(default=100_000, ge=1, description="predictions and labels waiting for their partner, at most")
+    update_interval: Duration = Field(
+        default=30.0, gt=0, description="how often late labels give a closed window's performance a new version"
+    )
+
+
+class PerformanceSettings(_Section):
+    """Model quality per window once labels join, and fast change detection on the errors.
+
+    Metrics: ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc``
+    (classification) or ``mae``, ``rmse``, ``mape`` (regression). An alert fires
+    when a window's metric crosses ``minimum`` / ``maximum``, or falls behind the
+    reference period's value by more than ``max_drop``.
+    """
+
+    task: Task = "classification"
+    minimum: dict[str, float] = Field(default_factory=dict)
+    maximum: dict[str, float] = Field(default_factory=dict)
+    max_drop: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.05, "mae": 0.0})
+    min_labelled: int = Field(default=100, ge=1, description="labelled predictions a window needs before it is judged")
+    detector: str | None = Field(default="adwin", description="River detector on the error stream; null: off")
+    detector_params: dict[str, Any] = Field(default_factory=dict)
+    detector_warmup: int = Field(default=100, ge=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> PerformanceSettings:
+        from monitors.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+        known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
+        for name in ("minimum", "maximum", "max_drop"):
+            unknown = sorted(set(getattr(self, name)) - known)
+            if unknown:
+                raise ValueError(f"{name}: unknown metrics {unknown}; choose from {sorted(known)}")
+        if self.detector is not None:
+            from monitors.detectors import build_detector
+
+            build_detector(self.detector, self.detector_params)
+        return self
+
+
+class OnlineSettings(_Section):
+    """An online River model per deployed model, learning from labelled predictions as a challenger."""
+
+    enabled: bool = True
+    model: str = Field(default="logistic_regression", description="logistic_regression, hoeffding_adaptive_tree, …")
+    params: dict[str, Any] = Field(default_factory=dict)
+    metric: str | None = Field(default=None, description="River metric name; default Accuracy or MAE by task")
+    window: int = Field(default=1000, ge=10, description="labelled predictions in the rolling comparison")
+    margin: float = Field(default=0.02, ge=0)
+    min_labelled: int = Field(default=1000, ge=1)
+    pause_below_coverage: float = Field(default=0.2, ge=0, le=1, description="pause learning below this label coverage")
+    pause_on_quality_alerts: bool = True
+
+    @model_validator(mode="after")
+    def _buildable(self) -> OnlineSettings:
+        from monitors.challenger import build_model
+
+        build_model(self.model, self.params)
+        return self
+
+
 class WorkspaceSettings(_Section):
     """The local Evidently workspace that receives one snapshot per window."""
 
@@ -317,6 +392,9 @@ class WorkerSettings(_Section):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     state_dir: Path = Path(".streammon")
     join_capacity: int = Field(default=100_000, ge=1)
+    checkpoint_interval: Duration = Field(
+        default=5.0, gt=0, description="how often the worker's state is saved with the offsets it reflects"
+    )
 
 
 class Settings(BaseSettings):
@@ -336,6 +414,9 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
     segments: SegmentSettings = SegmentSettings()
+    labels: LabelSettings = LabelSettings()
+    performance: PerformanceSettings = PerformanceSettings()
+    online: OnlineSettings = OnlineSettings()
     alerting: AlertingSettings = AlertingSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
     worker: WorkerSettings = WorkerSettings()

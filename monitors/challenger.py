@@ -1,0 +1,419 @@
+"""Challenger: an online River model learning from labels, scored next to the deployed model.
+
+For each deployed model, :class:`Challenger` keeps one online model that learns from the
+joined (features, label) pairs. Scoring is prequential: on each pair the online model
+predicts *before* it learns the label, so every score is on a pair it had not seen.
+Both its prediction and the deployed model's are scored against the label with the same
+River metric, over a rolling window and cumulatively. When, with enough labelled pairs,
+the challenger leads the deployed model on the rolling metric by a margin, a
+:class:`Promotion` carries the evidence; it is reported once, and again only after the
+challenger has fallen behind in between.
+
+Models come from :data:`ONLINE_MODELS`; every pipeline starts with :func:`prepare`, which
+turns a feature mapping into River-ready floats. Everything here pickles (the worker
+checkpoints challengers next to its Kafka offsets) and a model keeps learning after a
+round trip.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any, Literal
+
+from river import compose, linear_model, metrics, preprocessing, tree, utils
+
+__all__ = [
+    "METRICS",
+    "MODEL_TASKS",
+    "ONLINE_MODELS",
+    "Challenger",
+    "ChallengerState",
+    "Promotion",
+    "Task",
+    "build_model",
+    "prepare",
+]
+
+Task = Literal["classification", "regression"]
+
+
+def prepare(features: Mapping[str, Any]) -> dict[str, float]:
+    """River-ready features: numbers as floats, booleans as 0/1, strings one-hot.
+
+    A string feature ``name`` with value ``v`` becomes ``{"name=v": 1.0}``; None and
+    non-finite numbers are dropped (River models read a missing key as absent, while one
+    NaN would poison a scaler's running statistics for good).
+
+    Raises
+    ------
+    ValueError
+        For a value of any other type (a list, a mapping...), naming the feature.
+
+    Examples
+    --------
+    >>> prepare({"age": 42, "vip": True, "plan": "gold", "score": None, "ratio": float("nan")})
+    {'age': 42.0, 'vip': 1.0, 'plan=gold': 1.0}
+    """
+    prepared: dict[str, float] = {}
+    for name, value in features.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            prepared[name] = 1.0 if value else 0.0
+        elif isinstance(value, Real):
+            number = float(value)
+            if math.isfinite(number):
+                prepared[name] = number
+        elif isinstance(value, str):
+            prepared[f"{name}={value}"] = 1.0
+        else:
+            raise ValueError(f"feature {name!r}: cannot use a {type(value).__name__} ({value!r}) as a River feature")
+    return prepared
+
+
+def _logistic_regression(**params: Any) -> compose.Pipeline:
+    return compose.Pipeline(
+        compose.FuncTransformer(prepare), preprocessing.StandardScaler(), linear_model.LogisticRegression(**params)
+    )
+
+
+def _linear_regression(**params: Any) -> compose.Pipeline:
+    return compose.Pipeline(
+        compose.FuncTransformer(prepare), preprocessing.StandardScaler(), linear_model.LinearRegression(**params)
+    )
+
+
+def _hoeffding_adaptive_tree(**params: Any) -> compose.Pipeline:
+    # A fixed seed: the tree's bootstrap draws would otherwise make a replay learn differently.
+    return compose.Pipeline(compose.FuncTransformer(prepare), tree.HoeffdingAdaptiveTreeClassifier(**{"seed": 0, **params}))
+
+
+def _hoeffding_adaptive_tree_regressor(**params: Any) -> compose.Pipeline:
+    return compose.Pipeline(compose.FuncTransformer(prepare), tree.HoeffdingAdaptiveTreeRegressor(**{"seed": 0, **params}))
+
+
+ONLINE_MODELS: Mapping[str, Callable[..., compose.Pipeline]] = {
+    "logistic_regression": _logistic_regression,
+    "hoeffding_adaptive_tree": _hoeffding_adaptive_tree,
+    "linear_regression": _linear_regression,
+    "hoeffding_adaptive_tree_regressor": _hoeffding_adaptive_tree_regressor,
+}
+"""Online model names and their builders: keyword arguments go to the River model."""
+
+MODEL_TASKS: Mapping[str, Task] = {
+    "logistic_regression": "classification",
+    "hoeffding_adaptive_tree": "classification",
+    "linear_regression": "regression",
+    "hoeffding_adaptive_tree_regressor": "regression",
+}
+"""The task of each online model. Logistic regression is binary: labels 0/1 or booleans."""
+
+METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
+    "accuracy": ("classification", metrics.Accuracy),
+    "balanced_accuracy": ("classification", metrics.BalancedAccuracy),
+    "f1": ("classification", metrics.F1),
+    "mae": ("regression", metrics.MAE),
+    "rmse": ("regression", metrics.RMSE),
+    "r2": ("regression", metrics.R2),
+}
+"""Metric names, with their task and River class; each can be reverted, so it can roll."""
+
+_DEFAULT_METRIC: Mapping[Task, str] = {"classification": "accuracy", "regression": "mae"}
+
+
+def build_model(name: str, params: Mapping[str, Any] | None = None) -> compose.Pipeline:
+    """A fresh online model by name: :func:`prepare`, then (linear models) scaling, then the model.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or parameters River rejects.
+
+    Examples
+    --------
+    >>> model = build_model("logistic_regression", {"l2": 0.001})
+    >>> list(model.steps)
+    ['prepare', 'StandardScaler', 'LogisticRegression']
+    >>> build_model("xgboost")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown online model 'xgboost'; choose one of logistic_regression, hoeffding_adaptive_tree, linear_regression, hoeffding_adaptive_tree_regressor
+    """
+    if name not in ONLINE_MODELS:
+        raise ValueError(f"unknown online model {name!r}; choose one of {', '.join(ONLINE_MODELS)}")
+    try:
+        # A copy: a parameter such as an optimizer holds state, which models must not share.
+        return ONLINE_MODELS[name](**copy.deepcopy(dict(params or {})))
+    except (TypeError, ValueError) as exc:
+        # River reports an unknown argument as a TypeError and a bad value as a ValueError.
+        raise ValueError(f"bad parameters for online model {name!r} {dict(params or {})}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The evidence that a challenger beats the deployed model.
+
+    Scores are the metric over the last ``window`` pairs both were scored on (rolling)
+    and over all of them (cumulative); ``margin`` is the lead that was required.
+
+    Examples
+    --------
+    >>> p = Promotion("churn", "hoeffding_adaptive_tree", "accuracy", 0.88, 0.7, 0.02, 1000, 1000, 0.85, 0.7)
+    >>> round(p.challenger_score - p.deployed_score, 2) >= p.margin
+    True
+    """
+
+    model: str
+    challenger: str
+    metric: str
+    challenger_score: float
+    deployed_score: float
+    margin: float
+    labelled: int
+    window: int
+    challenger_cumulative: float
+    deployed_cumulative: float
+
+
+@dataclass(frozen=True)
+class ChallengerState:
+    """One model's challenger, summed up for people (``streammon models``).
+
+    Scores are rolling and cumulative as in :class:`Promotion`, None before the first
+    labelled pair. ``learned`` counts the pairs it learned from, which is fewer than
+    ``labelled`` when learning was paused; ``paused`` is whether the last pair was scored
+    without learning; ``promoted`` whether a promotion stands (it has not fallen behind
+    since).
+
+    Examples
+    --------
+    >>> s = ChallengerState("churn", "logistic_regression", "accuracy", 0, 0, None, None, None, None, False, False)
+    >>> s.labelled, s.promoted
+    (0, False)
+    """
+
+    model: str
+    challenger: str
+    metric: str
+    labelled: int
+    learned: int
+    challenger_score: float | None
+    deployed_score: float | None
+    challenger_cumulative: float | None
+    deployed_cumulative: float | None
+    paused: bool
+    promoted: bool
+
+
+class _Track:
+    """One deployed model's challenger and scores."""
+
+    def __init__(self, estimator: compose.Pipeline, metric: type[metrics.base.Metric], window: int) -> None:
+        self.estimator = estimator
+        # River wants the class, not an instance: it builds the metric inside the window.
+        self.challenger_rolling = utils.Rolling(metric, window_size=window)
+        self.deployed_rolling = utils.Rolling(metric, window_size=window)
+        self.challenger_total = metric()
+        self.deployed_total = metric()
+        self.labelled = 0
+        self.learned = 0
+        self.paused = False
+        self.promoted = False
+
+
+class Challenger:
+    """One online model per deployed model, learning from labelled pairs, scored prequentially.
+
+    Parameters
+    ----------
+    model_name
+        One of :data:`ONLINE_MODELS`; its task must be ``task``.
+    params
+        Parameters of the River model.
+    task
+        ``classification`` or ``regression``.
+    metric
+        One of :data:`METRICS` for ``task``; accuracy for classification and MAE for
+        regression by default. Its direction (River's ``bigger_is_better``) is respected.
+    window
+        Pairs in the rolling scores that decide a promotion.
+    margin
+        The lead on the rolling metric, in the metric's units, needed for a promotion.
+        The promotion stands until the challenger falls behind (its rolling score worse
+        than the deployed model's), so a lead hovering at the margin does not flap.
+    min_labelled
+        Pairs both must have been scored on before any promotion.
+
+    Examples
+    --------
+    >>> import random
+    >>> from river.datasets import synth
+    >>> rng = random.Random(1)
+    >>> challenger = Challenger("hoeffding_adaptive_tree", window=300, min_labelled=300)
+    >>> for x, y in synth.Agrawal(seed=42).take(600):
+    ...     deployed = y if rng.random() > 0.3 else 1 - y  # a deployed model wrong 30 % of the time
+    ...     promotion = challenger.learn("churn", x, deployed, y)
+    ...     if promotion:
+    ...         print(promotion.labelled, round(promotion.challenger_score, 2), round(promotion.deployed_score, 2))
+    300 0.83 0.68
+    >>> state = challenger.state("churn")
+    >>> state.labelled, state.promoted, round(state.challenger_score, 2)
+    (600, True, 0.82)
+    """
+
+    def __init__(
+        self,
+        model_name: str = "logistic_regression",
+        params: Mapping[str, Any] | None = None,
+        task: Task = "classification",
+        metric: str | None = None,
+        window: int = 1000,
+        margin: float = 0.02,
+        min_labelled: int = 1000,
+    ) -> None:
+        if task not in _DEFAULT_METRIC:
+            raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+        build_model(model_name, params)  # fail now on a bad name or parameters, not on a pair
+        if MODEL_TASKS[model_name] != task:
+            choices = ", ".join(name for name, t in MODEL_TASKS.items() if t == task)
+            raise ValueError(f"online model {model_name!r} is for {MODEL_TASKS[model_name]}; for {task} choose one of {choices}")
+        metric = _DEFAULT_METRIC[task] if metric is None else metric
+        if metric not in METRICS or METRICS[metric][0] != task:
+            choices = ", ".join(name for name, (t, _) in METRICS.items() if t == task)
+            raise ValueError(f"unknown metric {metric!r} for {task}; choose one of {choices}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        if margin < 0:
+            raise ValueError(f"margin must be at least 0, got {margin}")
+        if min_labelled < 1:
+            raise ValueError(f"min_labelled must be at least 1, got {min_labelled}")
+        self.model_name = model_name
+        self.params: Mapping[str, Any] = dict(params or {})
+        self.task = task
+        self.metric = metric
+        self.window = window
+        self.margin = margin
+        self.min_labelled = min_labelled
+        self._bigger_is_better: bool = METRICS[metric][1]().bigger_is_better
+        self._tracks: dict[str, _Track] = {}
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The deployed models seen so far, sorted."""
+        return tuple(sorted(self._tracks))
+
+    def learn(
+        self, model: str, features: Mapping[str, Any], deployed_prediction: Any, label: Any, *, learn: bool = True
+    ) -> Promotion | None:
+        """Score one labelled pair of ``model`` for both models, then (``learn``) learn from it.
+
+        The challenger predicts before it learns. With ``learn=False`` the pair is scored
+        but not learned from, the state reads paused, and no promotion is made (the worker
+        pauses learning when labels look untrustworthy, and they are no better evidence).
+
+        Returns
+        -------
+        Promotion or None
+            A promotion when the challenger first leads by ``margin`` on the rolling
+            metric with at least ``min_labelled`` pairs, or first again after falling behind.
+
+        Raises
+        ------
+        ValueError
+            For a feature :func:`prepare` cannot use, a regression label or prediction
+            that is not a finite number, or a label that is not 0/1 for logistic regression.
+        """
+        label, deployed_prediction = self._check(model, label, deployed_prediction)
+        x = prepare(features)
+        track = self._tracks.get(model)
+        if track is None:
+            track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
+        # Prequential: predict first, so the score is on a pair the model has not learned.
+        challenger_prediction = track.estimator.predict_one(x)
+        track.challenger_rolling.update(label, challenger_prediction)
+        track.challenger_total.update(label, challenger_prediction)
+        track.deployed_rolling.update(label, deployed_prediction)
+        track.deployed_total.update(label, deployed_prediction)
+        track.labelled += 1
+        track.paused = not learn
+        if learn:
+            track.estimator.learn_one(x, label)
+            track.learned += 1
+        lead = self._lead(track.challenger_rolling.obj.get(), track.deployed_rolling.obj.get())
+        if lead < 0:
+            track.promoted = False  # fell behind: a later lead is news again
+        if track.promoted or track.paused or track.labelled < self.min_labelled or lead < self.margin:
+            return None
+        track.promoted = True
+        return Promotion(
+            model=model,
+            challenger=self.model_name,
+            metric=self.metric,
+            challenger_score=track.challenger_rolling.obj.get(),
+            deployed_score=track.deployed_rolling.obj.get(),
+            margin=self.margin,
+            labelled=track.labelled,
+            window=self.window,
+            challenger_cumulative=track.challenger_total.get(),
+            deployed_cumulative=track.deployed_total.get(),
+        )
+
+    def state(self, model: str) -> ChallengerState:
+        """The readable state of ``model``'s challenger.
+
+        Raises
+        ------
+        KeyError
+            For a model with no labelled pair yet.
+        """
+        track = self._track(model)
+        scored = track.labelled > 0
+        return ChallengerState(
+            model=model,
+            challenger=self.model_name,
+            metric=self.metric,
+            labelled=track.labelled,
+            learned=track.learned,
+            challenger_score=track.challenger_rolling.obj.get() if scored else None,
+            deployed_score=track.deployed_rolling.obj.get() if scored else None,
+            challenger_cumulative=track.challenger_total.get() if scored else None,
+            deployed_cumulative=track.deployed_total.get() if scored else None,
+            paused=track.paused,
+            promoted=track.promoted,
+        )
+
+    def estimator(self, model: str) -> compose.Pipeline:
+        """``model``'s online model (the pipeline itself, for export; it keeps learning).
+
+        Raises
+        ------
+        KeyError
+            For a model with no labelled pair yet.
+        """
+        return self._track(model).estimator
+
+    def _track(self, model: str) -> _Track:
+        try:
+            return self._tracks[model]
+        except KeyError:
+            raise KeyError(f"no challenger for model {model!r} yet; known: {', '.join(self.models) or 'none'}") from None
+
+    def _lead(self, challenger: float, deployed: float) -> float:
+        return challenger - deployed if self._bigger_is_better else deployed - challenger
+
+    def _check(self, model: str, label: Any, deployed_prediction: Any) -> tuple[Any, Any]:
+        if self.task == "regression":
+            try:
+                label, deployed_prediction = float(label), float(deployed_prediction)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{model}: regression needs numbers, got label {label!r}, prediction {deployed_prediction!r}") from exc
+            if not (math.isfinite(label) and math.isfinite(deployed_prediction)):
+                raise ValueError(f"{model}: non-finite label {label!r} or prediction {deployed_prediction!r}")
+        elif self.model_name == "logistic_regression" and (isinstance(label, str) or label not in (0, 1)):
+            # River's logistic loss would read any other label as an integer, silently.
+            raise ValueError(f"{model}: logistic regression is binary; labels must be 0/1 or booleans, got {label!r}")
+        return label, deployed_prediction

@@ -1,0 +1,78 @@
+"""What ``streammon models`` shows: each model's label-driven quality and its online challenger."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.table import Table
+
+from streams.alerting import read_latest
+from streams.checkpoint import load_checkpoint
+from streams.errors import StreammonError
+from streams.events import ModelStatus
+from streams.settings import KafkaSettings
+
+
+def model_statuses(kafka: KafkaSettings) -> list[ModelStatus]:
+    """The latest status of every model, from the compacted model-status topic."""
+    statuses = []
+    for value in read_latest(kafka.bootstrap_servers, kafka.model_status_topic).values():
+        try:
+            statuses.append(ModelStatus.model_validate(value))
+        except ValidationError:
+            continue  # written by another version: nothing to show
+    return sorted(statuses, key=lambda s: s.model)
+
+
+def status_table(statuses: list[ModelStatus]) -> Table:
+    """One row per model: labels, coverage, the latest window's metrics, and the challenger against the deployed model."""
+    table = Table(title="models", title_justify="left")
+    for column in ("model", "predictions", "labelled", "coverage", "expired", "latest window", "reference", "challenger"):
+        table.add_column(column, justify="right" if column in {"predictions", "labelled", "coverage", "expired"} else "left")
+    for status in statuses:
+        table.add_row(
+            status.model,
+            str(status.predictions),
+            str(status.joined),
+            f"{status.coverage:.1%}",
+            str(status.expired),
+            _metrics(status.last_metrics, status.last_window),
+            _metrics(status.reference_metrics, None),
+            _challenger(status),
+        )
+    return table
+
+
+def _metrics(metrics: dict[str, float], window: int | None) -> str:
+    if not metrics:
+        return "—"
+    text = " ".join(f"{name} {value:.3f}" for name, value in sorted(metrics.items()))
+    return f"#{window}: {text}" if window is not None else text
+
+
+def _challenger(status: ModelStatus) -> str:
+    c = status.challenger
+    if c is None:
+        return "—"
+    scores = (
+        f"{c.metric} {c.challenger_score:.3f} vs deployed {c.deployed_score:.3f}"
+        if c.challenger_score is not None and c.deployed_score is not None
+        else "scoring"
+    )
+    flags = [flag for flag, on in (("paused", c.paused), ("PROMOTE", c.promoted)) if on]
+    return f"{c.challenger}: {scores} over {c.labelled} ({c.learned} learned)" + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def export_model(kafka: KafkaSettings, model: str, path: Path) -> int:
+    """Write the online model of ``model`` from the latest checkpoint to ``path`` (pickle); return the labelled pairs it learned from."""
+    checkpoint = load_checkpoint(kafka.bootstrap_servers, kafka.state_topic, kafka.group_id)
+    if checkpoint is None:
+        raise StreammonError(f"no checkpoint of worker group {kafka.group_id} on {kafka.state_topic}")
+    challenger = checkpoint[0].challenger
+    if challenger is None or model not in challenger.models:
+        raise StreammonError(f"no online model for {model!r} in the checkpoint (models: {sorted(challenger.models) if challenger else []})")
+    with path.open("wb") as file:
+        pickle.dump(challenger.estimator(model), file, protocol=pickle.HIGHEST_PROTOCOL)
+    return challenger.state(model).learned

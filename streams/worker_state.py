@@ -1,0 +1,99 @@
+"""Everything a worker knows that it cannot recompute: one object, checkpointed as a whole.
+
+The monitors that hold stream state (windows and references, the feature and
+label joins, the performance windows, the error detectors, the online
+challengers), the input offsets that state reflects, and the results that
+were computed from it but not yet published. Restoring it and skipping input
+below its offsets resumes the worker exactly where the checkpoint left it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitors.challenger import Challenger
+from monitors.detectors import ErrorStream
+from monitors.join import KeyedJoin
+from monitors.labels import LabelJoin
+from monitors.performance import PerformanceJob, PerformanceResult, PerformanceWindows
+from monitors.segments import SegmentBuckets
+from monitors.watch import DriftWatch, WindowJob
+from streams.settings import Settings
+
+__all__ = ["WorkerState", "new_state"]
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass
+class WorkerState:
+    """The worker's stream state, with the offsets (next to read, per topic partition) it reflects."""
+
+    watch: DriftWatch
+    features: KeyedJoin[Any, Any]
+    labels: LabelJoin
+    performance: PerformanceWindows
+    errors: ErrorStream | None
+    challenger: Challenger | None
+    buckets: dict[str, SegmentBuckets] = field(default_factory=dict)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    unpublished: dict[str, WindowJob | PerformanceJob] = field(default_factory=dict)
+    reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
+    last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
+    detections: dict[str, int] = field(default_factory=dict)  # model -> window in which its detector last fired
+    event_time: datetime | None = None
+    label_time: datetime | None = None
+
+    def reflects(self, topic: str, partition: int, offset: int) -> bool:
+        """Whether the message at this offset already had its effect on this state."""
+        return offset < self.offsets.get((topic, partition), 0)
+
+    def consumed(self, topic: str, partition: int, offset: int) -> None:
+        """Record that the message at this offset has had its effect."""
+        self.offsets[(topic, partition)] = offset + 1
+
+    def advance(self, event_time: datetime) -> None:
+        """Move the predictions' event-time watermark forward (never back)."""
+        if self.event_time is None or event_time > self.event_time:
+            self.event_time = event_time
+
+    def advance_labels(self, event_time: datetime) -> None:
+        """Move the labels' event-time watermark forward (never back)."""
+        if self.label_time is None or event_time > self.label_time:
+            self.label_time = event_time
+
+
+def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None) -> WorkerState:
+    """A worker's state before its first event."""
+    performance, online = settings.performance, settings.online
+    return WorkerState(
+        watch=DriftWatch(settings.window.size, settings.window.duration_s, settings.reference.size, reference=reference),
+        features=KeyedJoin(settings.worker.join_capacity),
+        labels=LabelJoin(settings.labels.ttl, settings.labels.capacity, dict(settings.labels.per_model_ttl)),
+        performance=PerformanceWindows(),
+        errors=(
+            ErrorStream(
+                performance.detector,
+                dict(performance.detector_params),
+                task=performance.task,
+                warmup=performance.detector_warmup,
+            )
+            if performance.detector is not None
+            else None
+        ),
+        challenger=(
+            Challenger(
+                online.model,
+                dict(online.params),
+                task=performance.task,
+                metric=online.metric,
+                window=online.window,
+                margin=online.margin,
+                min_labelled=online.min_labelled,
+            )
+            if online.enabled
+            else None
+        ),
+    )
