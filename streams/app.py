@@ -141,6 +141,9 @@ class StreamWorker:
             topic_partitions=kafka.partitions,
             producer_acks=-1,
             consumer_auto_offset_reset="earliest",
+            # Messages are held until a checkpoint reflects them; the final
+            # checkpoint (on_before_shutdown) acknowledges them, after this wait.
+            stream_wait_empty=False,
         )
         self.dead_letters = app.topic(kafka.dead_letter_topic, value_serializer="raw", key_serializer="raw")
         events = app.topic(kafka.predictions_topic, kafka.features_topic, value_serializer="raw", key_serializer="raw")
