@@ -28,6 +28,7 @@ import numpy as np
 from monitors._evidently import Snapshot, classification_quality, regression_quality
 from monitors.alerts import Observation
 from monitors.labels import LabelledPair
+from monitors.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -42,10 +43,6 @@ __all__ = [
 
 Task = Literal["classification", "regression"]
 
-#: Metrics of a classifier, all in [0, 1], higher is better.
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-#: Metrics of a regressor, lower is better (``mape`` is a fraction: 0.25 is 25 %).
-REGRESSION_METRICS = ("mae", "rmse", "mape")
 
 Pair = tuple[Any, Any, float | None]
 

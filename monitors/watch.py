@@ -9,6 +9,7 @@ arriving.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ class WindowJob:
     window: ClosedWindow
     reference: tuple[Row, ...]
     segment: Segment | None = None
+    reference_version: int = 0
 
 
 class DriftWatch:
@@ -48,6 +50,15 @@ class DriftWatch:
         Events of each model taken as its reference, when no fixed one is given.
     reference
         Rows to compare every model's windows with instead.
+    rolling_windows
+        When set, each key's reference rolls: once a window closes, the next
+        one is compared with the last ``rolling_windows`` closed windows
+        (a drift then shows in the windows where it starts, and fades as the
+        reference absorbs it).
+
+    A reference can also be replaced while the stream runs
+    (:meth:`set_reference`); every reference has a version, so analyses that
+    cache what they derive from a reference know when to recompute it.
 
     Examples
     --------
@@ -61,6 +72,20 @@ class DriftWatch:
     [(0, [3, 4], 3), (1, [5, 6], 3)]
     >>> watch.add("churn", t0, {"x": 0}, segment=("country", "FR"))  # a segment starts its own reference
     []
+    >>> watch.set_reference([{"x": 100}], model="churn")
+    1
+    >>> jobs = watch.add("churn", t0, {"x": 7}) + watch.add("churn", t0, {"x": 8})
+    >>> [(r["x"] for r in j.reference).__next__() for j in jobs], jobs[0].reference_version
+    ([100], 1)
+
+    A rolling reference compares each window with the ones before it:
+
+    >>> rolling = DriftWatch(window_size=2, window_duration_s=60, reference_size=2, rolling_windows=1)
+    >>> jobs = []
+    >>> for i in range(8):
+    ...     jobs += rolling.add("m", t0, {"x": i})
+    >>> [([r["x"] for r in j.reference], [r["x"] for r in j.window.rows]) for j in jobs]
+    [([0, 1], [2, 3]), ([2, 3], [4, 5]), ([4, 5], [6, 7])]
     """
 
     def __init__(
@@ -69,13 +94,21 @@ class DriftWatch:
         window_duration_s: float,
         reference_size: int,
         reference: Sequence[Row] | None = None,
+        rolling_windows: int | None = None,
     ) -> None:
+        if rolling_windows is not None and rolling_windows < 1:
+            raise ValueError(f"rolling_windows must be at least 1 or None, got {rolling_windows}")
         self.window_size = window_size
         self.window_duration_s = window_duration_s
         self.reference_size = reference_size
         self.reference = reference
+        self.rolling_windows = rolling_windows
         self._references = StreamReference(reference_size, fixed=reference)
         self._windows = TumblingWindows(window_size, window_duration_s)
+        # Replacements, per model (None: every model), with the version they were given.
+        self._replaced: dict[str | None, tuple[tuple[Row, ...], int]] = {}
+        self._rolled: dict[tuple[str, Segment | None], tuple[deque[tuple[Row, ...]], int]] = {}
+        self._version = 0
 
     def add(self, model: str, event_time: datetime, row: Row, segment: Segment | None = None) -> list[WindowJob]:
         """Take one event of ``model`` (or of one ``(key, value)`` segment of it); return the jobs of the windows it closed.
@@ -83,9 +116,24 @@ class DriftWatch:
         A segment has a reference and windows of its own.
         """
         key = (model, segment)
-        if self._references.offer(key, row):
+        if not self._replacement(model) and self._references.offer(key, row):
             return []
         return self._jobs(self._windows.add(key, event_time, row))
+
+    def set_reference(self, rows: Sequence[Row], model: str | None = None) -> int:
+        """Compare the next windows of ``model`` (None: of every model) with ``rows``; return the new reference version.
+
+        Windows already closed keep the reference they were closed with; a
+        rolling reference starts rolling again from these rows.
+        """
+        if not rows:
+            raise ValueError("a reference needs at least one row")
+        self._version += 1
+        self._replaced[model] = (tuple(rows), self._version)
+        if model is None:
+            self._replaced = {None: self._replaced[None]}
+        self._rolled = {k: v for k, v in self._rolled.items() if model is not None and k[0] != model}
+        return self._version
 
     def expire(self, now: datetime) -> list[WindowJob]:
         """Close the windows whose span has elapsed by event time ``now``."""
@@ -98,17 +146,39 @@ class DriftWatch:
     def window_index(self, model: str, segment: Segment | None = None) -> int | None:
         """Index of the window that took the latest event of ``model`` (or its segment); None while it fed the reference."""
         key = (model, segment)
-        if not self._references.ready(key):
+        if not self.reference_ready(model, segment):
             return None
         return self._windows.last_index(key)
 
     def reference_ready(self, model: str, segment: Segment | None = None) -> bool:
         """Whether the reference of ``model`` (or of its ``segment``) is complete."""
-        return self._references.ready((model, segment))
+        return self._replacement(model) is not None or self._references.ready((model, segment))
+
+    def _replacement(self, model: str) -> tuple[tuple[Row, ...], int] | None:
+        return self._replaced.get(model) or self._replaced.get(None)
+
+    def _reference(self, key: tuple[str, Segment | None]) -> tuple[tuple[Row, ...], int]:
+        rolled = self._rolled.get(key)
+        if rolled is not None:
+            windows, version = rolled
+            return tuple(row for rows in windows for row in rows), version
+        replaced = self._replacement(key[0])
+        if replaced is not None:
+            return replaced
+        return self._references.rows(key), 0
 
     def _jobs(self, closed: list[ClosedWindow]) -> list[WindowJob]:
         jobs = []
         for window in closed:
-            model, segment = cast(tuple[str, Segment | None], window.key)
-            jobs.append(WindowJob(model, window, self._references.rows(window.key), segment))
+            key = cast(tuple[str, Segment | None], window.key)
+            rows, version = self._reference(key)
+            jobs.append(WindowJob(key[0], window, rows, key[1], version))
+            if self.rolling_windows is not None:
+                self._roll(key, window.rows)
         return jobs
+
+    def _roll(self, key: tuple[str, Segment | None], rows: tuple[Row, ...]) -> None:
+        windows = self._rolled[key][0] if key in self._rolled else deque(maxlen=self.rolling_windows)
+        windows.append(rows)
+        self._version += 1
+        self._rolled[key] = (windows, self._version)

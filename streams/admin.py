@@ -44,8 +44,8 @@ def topic_names(kafka: KafkaSettings) -> list[str]:
 
 
 def control_topic_names(kafka: KafkaSettings) -> list[str]:
-    """Compacted topics that hold state by key: silences, alert and worker state, model status (one partition: read whole)."""
-    return [kafka.silences_topic, kafka.alert_state_topic, kafka.state_topic, kafka.model_status_topic]
+    """Compacted topics that hold state by key: silences, alert and worker state, model status, commands (one partition: read whole)."""
+    return [kafka.silences_topic, kafka.alert_state_topic, kafka.state_topic, kafka.model_status_topic, kafka.control_topic]
 
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence[str] = ()) -> list[str]:

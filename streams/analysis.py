@@ -104,9 +104,9 @@ class _ModelMonitors:
         return self.drift_by_columns[columns]
 
 
-# A model's reference never changes once complete: its profile and drift
-# set-up are computed once per analysis process, not once per window.
-_monitors: dict[tuple[str, tuple[str, str] | None, int], _ModelMonitors] = {}
+# A reference changes only when it is replaced or rolls (its version changes):
+# its profile and drift set-up are computed once per version, not once per window.
+_monitors: dict[tuple[str, tuple[str, str] | None], tuple[tuple[int, int], _ModelMonitors]] = {}
 
 
 def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
@@ -190,24 +190,28 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
 
 
 def _monitors_for(job: WindowJob, spec: AnalysisSpec) -> _ModelMonitors:
-    key = (job.model, job.segment, len(job.reference))
-    if key not in _monitors:
-        # The profile sees every reference row (it is computed once); Evidently a bounded sample.
-        full = pd.DataFrame.from_records(list(job.reference))
-        event_times = list(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
-        full = full.drop(columns=_META_COLUMNS, errors="ignore")
-        reference = _sample(full, spec.max_rows, seed=0)
-        profile = ReferenceProfile.of(full, event_times=event_times)
-        quality = DataQualityMonitor(
-            profile,
-            missing_increase=spec.missing_increase,
-            out_of_range_share=spec.out_of_range_share,
-            unseen_share=spec.unseen_share,
-            volume_ratio=spec.volume_ratio,
-            min_rows=spec.min_rows,
-        )
-        _monitors[key] = _ModelMonitors(reference, spec, quality)
-    return _monitors[key]
+    key = (job.model, job.segment)
+    version = (job.reference_version, len(job.reference))
+    cached = _monitors.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    # The profile sees every reference row (it is computed once); Evidently a bounded sample.
+    full = pd.DataFrame.from_records(list(job.reference))
+    event_times = list(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
+    full = full.drop(columns=_META_COLUMNS, errors="ignore")
+    reference = _sample(full, spec.max_rows, seed=0)
+    profile = ReferenceProfile.of(full, event_times=event_times)
+    quality = DataQualityMonitor(
+        profile,
+        missing_increase=spec.missing_increase,
+        out_of_range_share=spec.out_of_range_share,
+        unseen_share=spec.unseen_share,
+        volume_ratio=spec.volume_ratio,
+        min_rows=spec.min_rows,
+    )
+    monitors = _ModelMonitors(reference, spec, quality)
+    _monitors[key] = (version, monitors)
+    return monitors
 
 
 def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import faust
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
 from monitors.challenger import Promotion
@@ -157,6 +159,7 @@ class StreamWorker:
         if self.freshness is not None:
             app.timer(interval=self.settings.quality.freshness_check_interval)(self._check_freshness)
         app.task(self._run_alerting)
+        app.task(self._follow_control)
         app.task(self._resume_unpublished)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
@@ -164,6 +167,45 @@ class StreamWorker:
     async def _run_alerting(self) -> None:
         await self.alerting.start()
         await self.alerting.follow_silences()
+
+    async def _follow_control(self) -> None:
+        """Apply the commands of the compacted control topic (reference replacements), read from its start."""
+        topic = self.settings.kafka.control_topic
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            async for message in consumer:
+                if message.value is not None and message.key is not None:
+                    async with self._state_lock:
+                        self._apply_command(message.key.decode(), message.value)
+        finally:
+            await consumer.stop()
+
+    def _apply_command(self, key: str, value: bytes) -> None:
+        try:
+            command = orjson.loads(value)
+            if command.get("command") != "set_reference":
+                raise ValueError(f"unknown command {command.get('command')!r}")
+            command_id, model, rows = str(command["id"]), command.get("model"), command["rows"]
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring an invalid command %s on the control topic: %s", key, exc)
+            return
+        if self.state.applied.get(key) == command_id:
+            return  # already in the restored state
+        version = self.state.watch.set_reference(rows, model)
+        self.state.applied[key] = command_id
+        log.info(
+            "reference of %s replaced by %d rows from %s (version %d): windows closing from now on use it",
+            model or "every model",
+            len(rows),
+            command.get("source", "?"),
+            version,
+        )
 
     async def _resume_unpublished(self) -> None:
         # Results computed before a crash but not published: compute and publish them again

@@ -102,7 +102,7 @@ def _broker() -> KafkaBroker:
 
 @app.command()
 def worker() -> None:
-    """Run the stream worker: validate events, window them, analyse drift, publish reports and alerts."""
+    """Run the stream worker: validate events, window them, analyse drift and quality, join labels, learn online, alert."""
     from streams.runner import run_worker
 
     run_worker(settings())
@@ -239,6 +239,26 @@ def alerts_silences(
                 silence.comment,
             )
     Console().print(table)
+
+
+reference_app = typer.Typer(help="Replace the reference windows are compared with, without restarting workers.")
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("set")
+def reference_set(
+    path: Annotated[
+        Path, typer.Argument(help="A CSV or Parquet table: feature columns and `prediction`.", exists=True, dir_okay=False)
+    ],
+    model: Annotated[str | None, typer.Option(help="The model whose reference to replace (default: every model).")] = None,
+) -> None:
+    """Compare the windows that close from now on with the rows of PATH (every worker applies it within seconds)."""
+    from streams.references import set_reference
+
+    command = set_reference(settings().kafka, path, model)
+    console.print(
+        f"reference of {model or 'every model'} set to {len(command['rows'])} rows from {path} (command {command['id']})"
+    )
 
 
 models_app = typer.Typer(

@@ -58,6 +58,7 @@ class KafkaSettings(_Section):
     state_topic: str = "streammon.worker-state"
     model_status_topic: str = "streammon.model-status"
     model_updates_topic: str = "streammon.model-updates"
+    control_topic: str = "streammon.control"
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
@@ -80,6 +81,7 @@ class KafkaSettings(_Section):
                 "state_topic": f"{prefix}.worker-state",
                 "model_status_topic": f"{prefix}.model-status",
                 "model_updates_topic": f"{prefix}.model-updates",
+                "control_topic": f"{prefix}.control",
                 "group_id": f"streammon-{prefix}",
             }
         )
@@ -107,6 +109,9 @@ class ReferenceSettings(_Section):
 
     path: Path | None = None
     size: int = Field(default=2000, ge=10)
+    rolling_windows: int | None = Field(
+        default=None, ge=1, description="compare each window with the last N closed windows instead of a fixed reference"
+    )
 
     @field_validator("path")
     @classmethod
@@ -341,7 +346,7 @@ class PerformanceSettings(_Section):
 
     @model_validator(mode="after")
     def _known(self) -> PerformanceSettings:
-        from monitors.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
+        from monitors.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
         known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
         for name in ("minimum", "maximum", "max_drop"):
@@ -414,9 +419,9 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     quality: QualitySettings = QualitySettings()
     segments: SegmentSettings = SegmentSettings()
-    labels: LabelSettings = LabelSettings()
-    performance: PerformanceSettings = PerformanceSettings()
-    online: OnlineSettings = OnlineSettings()
+    labels: LabelSettings = Field(default_factory=LabelSettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+    online: OnlineSettings = Field(default_factory=OnlineSettings)
     alerting: AlertingSettings = AlertingSettings()
     workspace: WorkspaceSettings = WorkspaceSettings()
     worker: WorkerSettings = WorkerSettings()

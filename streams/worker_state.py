@@ -43,6 +43,7 @@ class WorkerState:
     reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
     last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)  # model -> window in which its detector last fired
+    applied: dict[str, str] = field(default_factory=dict)  # control command key -> id of the command applied
     event_time: datetime | None = None
     label_time: datetime | None = None
 
@@ -69,7 +70,13 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
     """A worker's state before its first event."""
     performance, online = settings.performance, settings.online
     return WorkerState(
-        watch=DriftWatch(settings.window.size, settings.window.duration_s, settings.reference.size, reference=reference),
+        watch=DriftWatch(
+            settings.window.size,
+            settings.window.duration_s,
+            settings.reference.size,
+            reference=reference,
+            rolling_windows=settings.reference.rolling_windows,
+        ),
         features=KeyedJoin(settings.worker.join_capacity),
         labels=LabelJoin(settings.labels.ttl, settings.labels.capacity, dict(settings.labels.per_model_ttl)),
         performance=PerformanceWindows(),

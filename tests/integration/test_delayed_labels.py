@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -135,6 +139,7 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
     start_worker: Callable[[Settings], RunningWorker],
     topic_reader: Callable[..., TopicReader],
     bootstrap_servers: str,
+    tmp_path: Path,
 ) -> None:
     settings = label_settings(settings)
     kafka = settings.kafka
@@ -192,6 +197,31 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
     assert first.model == MODEL and first.labelled >= 300
     assert first.challenger_score >= first.deployed_score + 0.05
     assert status.challenger is not None and status.challenger.labelled == labels_sent
+
+    # What an engineer sees, and the model they can take away.
+    shown = cli(settings, "models")
+    assert shown.returncode == 0, shown.stderr
+    assert MODEL in shown.stdout and f"{status.coverage:.1%}" in shown.stdout and "logistic_regression" in shown.stdout
+    exported = tmp_path / "challenger.pkl"
+    written = cli(settings, "models", "export", MODEL, "-o", str(exported))
+    assert written.returncode == 0, written.stderr
+    with exported.open("rb") as file:
+        online = pickle.load(file)
+    sure_true, sure_false = {"x1": 3.0, "x2": 3.0}, {"x1": -3.0, "x2": -3.0}
+    assert online.predict_one(sure_true) != online.predict_one(sure_false)
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
+    kafka = settings.kafka
+    env.update(
+        STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        STREAMMON_KAFKA__STATE_TOPIC=kafka.state_topic,
+        STREAMMON_KAFKA__MODEL_STATUS_TOPIC=kafka.model_status_topic,
+        STREAMMON_KAFKA__GROUP_ID=kafka.group_id,
+        COLUMNS="250",
+    )
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactly(

@@ -46,6 +46,11 @@ def test_config_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
         ("reference:\n  path: /nonexistent/ref.csv\n", "reference.path (STREAMMON_REFERENCE__PATH)"),
         ("windw:\n  size: 10\n", "windw (STREAMMON_WINDW)"),
         ("broker:\n  port: 9000\n  controller_port: 9000\n", "broker.port and broker.controller_port"),
+        ("labels:\n  ttl: soon\n", "labels.ttl (STREAMMON_LABELS__TTL)"),
+        ("performance:\n  minimum: {acuracy: 0.8}\n", "performance (STREAMMON_PERFORMANCE): Value error, minimum: unknown metrics"),
+        ("performance:\n  detector: adwinn\n", "performance (STREAMMON_PERFORMANCE): Value error, unknown detector 'adwinn'"),
+        ("performance:\n  detector: adwin\n  detector_params: {deltaa: 1}\n", "bad parameters for detector"),
+        ("online:\n  model: neural_net\n", "online (STREAMMON_ONLINE): Value error"),
     ],
 )
 def test_invalid_settings_fail_naming_the_setting(tmp_path: Path, yaml_text: str, named: str) -> None:
