@@ -106,6 +106,7 @@ __all__ = [
     "check_method",
     "chi2_homogeneity_p_value",
     "classification_quality",
+    "distance",
     "parse_quality",
     "parse_value_drift",
     "positive_label",
@@ -302,6 +303,38 @@ def resolve_method(reference: pd.Series, current: pd.Series, kind: Kind, name: s
     if name is not None:
         return check_method(name, kind)
     return _method(get_stattest(_clean(reference), _clean(current), _COLUMN_TYPES[kind], None))
+
+
+def distance(reference: pd.Series, current: pd.Series, kind: Kind, method: Method) -> float:
+    """The score Evidently's distance ``method`` gives ``current`` against ``reference``.
+
+    The same number a report puts in its ``ValueDrift`` metric for the column
+    (NaN and infinities dropped first, as Evidently does), without building a
+    report: a few milliseconds rather than a report's tenths of a second, so a
+    threshold can be calibrated on many splits of a reference
+    (:mod:`monitors.thresholds`).
+
+    Raises
+    ------
+    ValueError
+        When ``method`` scores a p-value, not a distance.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> reference = pd.Series(rng.normal(size=2000))
+    >>> wasserstein = check_method("wasserstein", "numerical")
+    >>> round(distance(reference, pd.Series(rng.normal(size=500)), "numerical", wasserstein), 3)
+    0.041
+    >>> round(distance(reference, pd.Series(rng.normal(0.5, size=500)), "numerical", wasserstein), 3)
+    0.497
+    """
+    if method.p_value:
+        raise ValueError(f"method {method.name!r} scores a p-value, not a distance")
+    stattest = get_registered_stattest(method.name, _COLUMN_TYPES[kind])
+    # The threshold only sets the returned decision, which is not used here.
+    result = stattest(_clean(reference), _clean(current), _COLUMN_TYPES[kind], method.default_threshold)
+    return float(result.drift_score)
 
 
 def _display_name(method: str, kind: Kind) -> str:

@@ -201,7 +201,8 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
     # What an engineer sees, and the model they can take away.
     shown = cli(settings, "models")
     assert shown.returncode == 0, shown.stderr
-    assert MODEL in shown.stdout and f"{status.coverage:.1%}" in shown.stdout and "logistic_regression" in shown.stdout
+    row = next(line for line in shown.stdout.splitlines() if line.startswith(f"│ {MODEL} "))
+    assert f" {labels_sent} │" in row and "logistic_regression" in row and "[PROMOTE]" in shown.stdout
     exported = tmp_path / "challenger.pkl"
     written = cli(settings, "models", "export", MODEL, "-o", str(exported))
     assert written.returncode == 0, written.stderr

@@ -56,7 +56,9 @@ def test_reference_set_replaces_the_reference_without_a_restart(
     path = tmp_path / "new-reference.csv"
     new_reference.to_csv(path, index=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
-    env.update(STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers, STREAMMON_KAFKA__CONTROL_TOPIC=kafka.control_topic)
+    env.update(
+        STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers, STREAMMON_KAFKA__CONTROL_TOPIC=kafka.control_topic, COLUMNS="200"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "reference", "set", str(path), "--model", "pricing"],
         capture_output=True,
@@ -65,7 +67,7 @@ def test_reference_set_replaces_the_reference_without_a_restart(
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert f"{REFERENCE} rows" in done.stdout
+    assert f"{REFERENCE} rows" in done.stderr
     wait_until(lambda: "reference of pricing replaced" in worker.log(), 30, "the worker to apply the new reference")
 
     produce(settings, stream.windows(2.0, 2.0), b"pricing")
