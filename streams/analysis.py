@@ -34,7 +34,8 @@ from streams.workspace import EvidentlyWorkspace
 
 VERSION_COLUMN = "__model_version__"
 EVENT_TIME_COLUMN = "__event_time__"
-_META_COLUMNS = [VERSION_COLUMN, EVENT_TIME_COLUMN]
+SCORE_COLUMN = "__score__"
+_META_COLUMNS = [VERSION_COLUMN, EVENT_TIME_COLUMN, SCORE_COLUMN]
 
 
 @dataclass(frozen=True)

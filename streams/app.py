@@ -23,6 +23,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
+from monitors.alerts import Observation
+from monitors.cbpe import (
+    Calibration,
+    CBPEConditions,
+    Estimate,
+    estimate_accuracy,
+    reconcile,
+)
 from monitors.challenger import Promotion
 from monitors.freshness import Freshness
 from monitors.labels import LabelledPair, PendingPrediction
@@ -34,6 +42,7 @@ from streams import metrics
 from streams.alerting import AlertService, utc_now
 from streams.analysis import (
     EVENT_TIME_COLUMN,
+    SCORE_COLUMN,
     VERSION_COLUMN,
     AnalysisSpec,
     PerformanceOutcome,
@@ -47,6 +56,7 @@ from streams.errors import DecodeError
 from streams.events import (
     PREDICTION_COLUMN,
     ChallengerOut,
+    EstimateOut,
     FeatureEvent,
     LabelEvent,
     ModelStatus,
@@ -61,6 +71,7 @@ log = logging.getLogger(__name__)
 # Analyses queued beyond this make the consumer wait: memory stays bounded when
 # windows close faster than Evidently can analyse them.
 MAX_PENDING_ANALYSES = 4
+_KEPT_ESTIMATES = 200
 SHUTDOWN_GRACE_S = 20.0
 # Quality alerts that make a model's labelled pairs untrustworthy to learn from.
 _UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
@@ -116,6 +127,9 @@ class StreamWorker:
             max_drop=dict(performance.max_drop),
             maximum=dict(performance.maximum),
             min_labelled=performance.min_labelled,
+        )
+        self.cbpe_conditions = CBPEConditions(
+            max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled
         )
         no_data_after = settings.quality.no_data_after
         self.freshness = Freshness(no_data_after) if no_data_after else None
@@ -322,6 +336,7 @@ class StreamWorker:
         row[PREDICTION_COLUMN] = prediction.prediction
         row[VERSION_COLUMN] = prediction.model_version
         row[EVENT_TIME_COLUMN] = prediction.event_time
+        row[SCORE_COLUMN] = prediction.score
         state.advance(prediction.event_time)
         if self.freshness is not None:
             self.freshness.seen(prediction.model, utc_now())
@@ -513,7 +528,12 @@ class StreamWorker:
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
         report = outcome.report
-        changes = await self.alerting.observe(outcome.observations, report.window, report.snapshot)
+        observations = list(outcome.observations)
+        estimate = self._estimate(job)
+        if estimate is not None:
+            report = report.model_copy(update={"estimate": estimate})
+            observations += self._estimate_observations(job, estimate)
+        changes = await self.alerting.observe(observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         self.state.unpublished.pop(key, None)
@@ -528,6 +548,61 @@ class StreamWorker:
             len(changes),
         )
 
+    def _estimate(self, job: WindowJob) -> EstimateOut | None:
+        """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
+        if job.segment is not None or self.settings.performance.task != "classification":
+            return None
+        scores: list[float] = []
+        predictions: list[int] = []
+        for row in job.window.rows:
+            score, prediction = row.get(SCORE_COLUMN), row.get(PREDICTION_COLUMN)
+            if score is None or prediction not in (0, 1):
+                return None  # no scores, or not a binary decision: nothing to estimate from
+            scores.append(float(score))
+            predictions.append(int(prediction))
+        calibration = self.state.calibrations.get(job.model)
+        try:
+            values = calibration.transform(scores) if calibration is not None else scores
+            estimate = estimate_accuracy(values, predictions)
+        except ValueError as exc:
+            log.warning("%s window %d: no accuracy estimate from its scores: %s", job.model, job.window.index, exc)
+            return None
+        self.state.estimates[(job.model, job.window.index)] = estimate
+        for stale in sorted(self.state.estimates)[: max(0, len(self.state.estimates) - _KEPT_ESTIMATES)]:
+            del self.state.estimates[stale]
+        return EstimateOut(
+            accuracy=estimate.accuracy,
+            low=estimate.low,
+            high=estimate.high,
+            rows=estimate.n,
+            recalibrated=calibration is not None,
+        )
+
+    def _estimate_observations(self, job: WindowJob, estimate: EstimateOut) -> list[Observation]:
+        reference = self.state.reference_results.get(job.model)
+        accuracy = reference.metrics.get("accuracy") if reference is not None else None
+        if accuracy is None:
+            return []  # nothing to compare with until the reference period's labels are in
+        context = {"window": f"{job.model} window {job.window.index} (estimated from scores, before labels)"}
+        return self.cbpe_conditions.observe(
+            job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
+        )
+
+    def _calibrate(self, job: PerformanceJob) -> None:
+        """Fit the score calibration of a model on its reference period's labelled scores."""
+        pairs = [(score, label) for _, label, score in job.pairs if score is not None and label in (0, 1)]
+        if len(pairs) < self.settings.performance.min_labelled or len(pairs) < len(job.pairs):
+            return
+        calibration = Calibration().fit([s for s, _ in pairs], [bool(label) for _, label in pairs])
+        self.state.calibrations[job.model] = calibration
+        log.info(
+            "%s: scores %s calibrated on the reference period (expected calibration error %.3f); "
+            "accuracy estimates use the isotonic map",
+            job.model,
+            "are" if calibration.calibrated else "are NOT",
+            calibration.ece or 0.0,
+        )
+
     async def _evaluate_and_publish(self, key: str, job: PerformanceJob) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -539,9 +614,14 @@ class StreamWorker:
             return
         state, result = self.state, outcome.result
         changes = []
+        reconciled: dict[str, float] = {}
         if job.window is None:
             state.reference_results[job.model] = result
+            self._calibrate(job)
         else:
+            estimate = state.estimates.get((job.model, job.window))
+            if estimate is not None and "accuracy" in result.metrics and result.labelled:
+                reconciled = reconcile(estimate, result.metrics["accuracy"], min(result.labelled, estimate.n))
             latest = state.last_results.get(job.model)
             # A late label for an older window must not clear what a newer window raised.
             if latest is None or job.window >= latest[0]:
@@ -554,6 +634,7 @@ class StreamWorker:
         report = outcome.report.model_copy(
             update={
                 "alerts": [alert.fingerprint for alert in changes],
+                "estimate": reconciled,
                 "reference_metrics": dict(state.reference_results[job.model].metrics)
                 if job.model in state.reference_results
                 else {},
@@ -619,7 +700,8 @@ class StreamWorker:
             orphaned=stats.orphaned,
             duplicates=stats.duplicates,
             evicted=stats.evicted,
-            coverage=stats.coverage,
+            coverage=stats.joined / stats.predictions if stats.predictions else 0.0,
+            settled_coverage=stats.coverage,
             last_window=last[0] if last is not None else None,
             last_metrics=dict(last[1].metrics) if last is not None else {},
             reference_metrics=dict(reference.metrics) if reference is not None else {},

@@ -292,12 +292,15 @@ def _take(topic: str, value: bytes, settings: Settings, outcome: DemoOutcome) ->
 
 def _print_reports(reports: list[WindowReport], performance: dict[int | None, PerformanceReport]) -> None:
     table = Table(title="window reports: drift at close, quality as labels land", title_justify="left")
-    for column in ("window", "events", "first event (UTC)", "drifted", "features drifted", "labelled", "accuracy", "versions"):
+    for column in (
+        "window", "events", "first event (UTC)", "drifted", "features drifted",
+        "estimated accuracy (scores)", "labelled", "accuracy", "versions",
+    ):
         table.add_column(column)
     reference = performance.get(None)
     if reference is not None:
         accuracy = reference.metrics.get("accuracy")
-        table.add_row("reference", str(reference.predictions), "", "", "", f"{reference.coverage:.0%}",
+        table.add_row("reference", str(reference.predictions), "", "", "", "", f"{reference.coverage:.0%}",
                       f"{accuracy:.3f}" if accuracy is not None else "-", str(reference.version))
     for report in sorted(reports, key=lambda r: r.window.index):
         drifted = [f.feature for f in report.features if f.drifted]
@@ -309,6 +312,7 @@ def _print_reports(reports: list[WindowReport], performance: dict[int | None, Pe
             f"{report.window.start:%H:%M:%S}",
             f"{report.drifted_features}/{len(report.features)}",
             ", ".join(drifted) or "-",
+            f"{report.estimate.accuracy:.3f} ({report.estimate.low:.3f}–{report.estimate.high:.3f})" if report.estimate else "-",
             f"{quality.coverage:.0%}" if quality is not None else "-",
             f"{accuracy:.3f}" if accuracy is not None else "-",
             str(quality.version) if quality is not None else "-",
@@ -322,7 +326,7 @@ def _print_challenger(outcome: DemoOutcome) -> None:
         return
     console.print(
         f"labels: {status.joined} joined of {status.labels} received, {status.expired} expired unlabelled, "
-        f"coverage {status.coverage:.1%}"
+        f"{status.coverage:.1%} of {status.predictions} predictions labelled"
     )
     challenger = status.challenger
     if challenger is not None and challenger.challenger_score is not None and challenger.deployed_score is not None:

@@ -126,6 +126,18 @@ class QualityOut(BaseModel):
     summary: str
 
 
+class EstimateOut(BaseModel):
+    """A window's accuracy estimated from its scores alone (confidence-based performance estimation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accuracy: float
+    low: float
+    high: float
+    rows: int
+    recalibrated: bool = Field(description="scores were mapped through an isotonic fit on the reference period's labels")
+
+
 class SnapshotRef(BaseModel):
     """Where the Evidently snapshot of a window is stored."""
 
@@ -155,6 +167,7 @@ class WindowReport(BaseModel):
     drifted_share: float
     correction: str = Field(default="bh", description="multiple-testing correction of the p-value tests")
     quality: list[QualityOut] = Field(default_factory=list)
+    estimate: EstimateOut | None = Field(default=None, description="accuracy estimated from the scores (CBPE), before labels")
     snapshot: SnapshotRef | None
     alerts: list[str] = Field(
         default_factory=list, description="fingerprints of the alerts whose state this window changed"
@@ -186,6 +199,9 @@ class PerformanceReport(BaseModel):
     delay_max_s: float | None
     metrics: dict[str, float]
     reference_metrics: dict[str, float] = Field(default_factory=dict)
+    estimate: dict[str, float] = Field(
+        default_factory=dict, description="the window's CBPE estimate reconciled with the realized accuracy"
+    )
     snapshot: SnapshotRef | None
     alerts: list[str] = Field(default_factory=list)
 
@@ -219,7 +235,8 @@ class ModelStatus(BaseModel):
     orphaned: int
     duplicates: int
     evicted: int
-    coverage: float
+    coverage: float = Field(description="share of the predictions labelled so far")
+    settled_coverage: float = Field(description="share labelled of the predictions whose wait is over (labelled or expired)")
     last_window: int | None = None
     last_metrics: dict[str, float] = Field(default_factory=dict)
     reference_metrics: dict[str, float] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitors.cbpe import Calibration, Estimate
 from monitors.challenger import Challenger
 from monitors.detectors import ErrorStream
 from monitors.join import KeyedJoin
@@ -43,6 +44,8 @@ class WorkerState:
     reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
     last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)  # model -> window in which its detector last fired
+    calibrations: dict[str, Calibration] = field(default_factory=dict)
+    estimates: dict[tuple[str, int], Estimate] = field(default_factory=dict)  # the latest windows' CBPE estimates
     applied: dict[str, str] = field(default_factory=dict)  # control command key -> id of the command applied
     event_time: datetime | None = None
     label_time: datetime | None = None

@@ -174,7 +174,8 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
     assert status.joined == labels_sent and status.orphaned == 0 and status.duplicates == 0
     # Missing labels expire only once the label stream is 30 minutes past their prediction.
     assert 0 < status.expired <= len(scenario.x) - labels_sent
-    assert status.coverage == pytest.approx(labels_sent / (labels_sent + status.expired))
+    assert status.settled_coverage == pytest.approx(labels_sent / (labels_sent + status.expired))
+    assert status.coverage == pytest.approx(labels_sent / len(scenario.x))
 
     performance = latest_performance(records[kafka.reports_topic])
     for window in range(WINDOWS):
