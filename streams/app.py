@@ -663,8 +663,15 @@ class StreamWorker:
             records = checkpoint_records(self.state, self.settings.kafka.group_id, self._generation)
             statuses = [self._status(model) for model in self.state.labels.models]
         started = asyncio.get_running_loop().time()
-        for key, value in records:
-            await self._send(self.settings.kafka.state_topic, key, value)
+        try:
+            for key, value in records:
+                await self._send(self.settings.kafka.state_topic, key, value)
+        except Exception:
+            # Not saved: these messages stay held (Faust commits only contiguous acknowledgements)
+            # and the next checkpoint, which reflects them too, acknowledges them.
+            self._held = held + self._held
+            log.exception("checkpoint %d could not be written; retrying at the next interval", self._generation)
+            return
         for event in held:
             event.ack()
         for status in statuses:
