@@ -1,0 +1,51 @@
+"""Checkpoint records: chunks, alternating slots, and a manifest that guards them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from streams import checkpoint
+from streams.checkpoint import CHUNK_BYTES, checkpoint_records, load_checkpoint
+
+
+def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """What a compacted topic holds per key after these checkpoints were written in order."""
+    latest: dict[bytes, bytes] = {}
+    for records in writes:
+        latest.update(records)
+    return latest
+
+
+def load_from(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes]) -> object:
+    monkeypatch.setattr(checkpoint, "read_latest", lambda *args, **kwargs: latest)
+    return load_checkpoint("unused:9092", "state", "group")
+
+
+def test_a_large_state_is_cut_into_chunks_and_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = {"rows": os.urandom(3 * CHUNK_BYTES)}  # incompressible: needs four chunks
+    records = checkpoint_records(state, "group", generation=1)
+    assert len(records) == 5 and records[-1][0] == b"group/manifest"
+    assert all(len(value) <= CHUNK_BYTES for _, value in records)
+    assert load_from(monkeypatch, topic_after(records)) == (state, 1)
+
+
+def test_a_crash_while_writing_leaves_the_previous_checkpoint_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = checkpoint_records({"offsets": 1}, "group", generation=1)
+    second = checkpoint_records({"offsets": 2}, "group", generation=2)
+    third = checkpoint_records({"offsets": 3}, "group", generation=3)
+    # The third was cut off before its manifest: it overwrote slot 1, which the manifest does not name.
+    assert load_from(monkeypatch, topic_after(first, second, third[:-1])) == ({"offsets": 2}, 2)
+
+
+def test_chunks_that_do_not_match_their_manifest_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = checkpoint_records({"offsets": 1}, "group", generation=1)
+    latest = topic_after(records)
+    latest[b"group/1/0"] = b"something else"
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        load_from(monkeypatch, latest)
+
+
+def test_no_manifest_means_no_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_from(monkeypatch, {}) is None
