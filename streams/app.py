@@ -371,20 +371,7 @@ class StreamWorker:
             due.append((key, job))
             if job.segment is None:
                 due += self._register_performance(self.state.performance.close(job.model, job.window.index))
-                await self._close_detections(job.model, job.window.index)
         return due
-
-    async def _close_detections(self, model: str, window: int) -> None:
-        # A detection fires at once (see _labelled) and holds until a window that
-        # opened after it closes without a new one.
-        errors = self.state.errors
-        if errors is None:
-            return
-        detected_in = self.state.detections.get(model)
-        if detected_in is not None and detected_in >= window:
-            return
-        self.state.detections.pop(model, None)
-        await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
 
     def _register_performance(self, jobs: list[PerformanceJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
         due: list[tuple[str, WindowJob | PerformanceJob]] = []
@@ -402,10 +389,7 @@ class StreamWorker:
         metrics.LABELLED.labels(model=model).inc()
         try:
             if state.errors is not None:
-                detection = state.errors.update(model, pending.prediction, pair.label)
-                if detection is not None and detection.worsened:
-                    state.detections[model] = state.watch.window_index(model) or 0
-                    await self.alerting.observe(state.errors.observe(model), window=None, snapshot=None)
+                await self._detect(model, pending.prediction, pair.label)
             promotion = (
                 state.challenger.learn(model, pending.features, pending.prediction, pair.label, learn=self._may_learn(model))
                 if state.challenger is not None
@@ -418,6 +402,20 @@ class StreamWorker:
             return
         if promotion is not None:
             await self._promote(promotion)
+
+    async def _detect(self, model: str, prediction: Any, label: Any) -> None:
+        """Feed the error detector; fire at once when the error rises, resolve a window's worth of labels later."""
+        errors = self.state.errors
+        assert errors is not None, "detection runs only with a detector"
+        detection = errors.update(model, prediction, label)
+        joined = self.state.labels.stats(model).joined
+        if detection is not None and detection.worsened:
+            self.state.detections[model] = joined
+            await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
+        elif model in self.state.detections and joined - self.state.detections[model] >= self.settings.window.size:
+            # As many labelled predictions as a window holds, without a new rise: clear.
+            del self.state.detections[model]
+            await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
 
     async def _promote(self, promotion: Promotion) -> None:
         model = promotion.model

@@ -72,15 +72,19 @@ class DemoOutcome:
     status: ModelStatus | None = None
     promotions: list[PromotionEvent] = field(default_factory=list)
 
+    def latest_status(self) -> dict[str, str]:
+        """Each alert's latest status (one that fired and resolved within a group_wait is never notified)."""
+        return {alert.fingerprint: alert.status for alert in self.alerts}
+
     def complete(self, expected_windows: int, labelled: dict[int | None, int]) -> bool:
-        """Every window reported with all its labels, every alert seen and notified, every broken message dead-lettered."""
+        """Every window reported with all its labels, every firing alert notified, every broken message dead-lettered."""
         announced = sum(len(report.alerts) for report in self.reports)
         notified = {a["fingerprint"] for n in self.notifications for a in n["alerts"]}
         return (
             len(self.reports) >= expected_windows
             and all(w in self.performance and self.performance[w].labelled == n for w, n in labelled.items())
             and len(self.alerts) >= announced
-            and {a.fingerprint for a in self.alerts} <= notified
+            and {fingerprint for fingerprint, status in self.latest_status().items() if status == "firing"} <= notified
             and self.dead_letters >= len(BROKEN_MESSAGES)
         )
 

@@ -43,7 +43,7 @@ class WorkerState:
     unpublished: dict[str, WindowJob | PerformanceJob] = field(default_factory=dict)
     reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
     last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
-    detections: dict[str, int] = field(default_factory=dict)  # model -> window in which its detector last fired
+    detections: dict[str, int] = field(default_factory=dict)  # model -> labelled predictions when its detector last fired
     calibrations: dict[str, Calibration] = field(default_factory=dict)
     estimates: dict[tuple[str, int], Estimate] = field(default_factory=dict)  # the latest windows' CBPE estimates
     applied: dict[str, str] = field(default_factory=dict)  # control command key -> id of the command applied
