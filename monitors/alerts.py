@@ -30,7 +30,10 @@ class Observation:
     lifecycle adds); ``value`` is oriented so that higher is worse (e.g.
     ``-log10(p)`` for a p-value test); the condition is at ``warning`` from
     ``warning_at`` and at ``critical`` from ``critical_at`` (None: never
-    critical). ``annotations`` describe it for people.
+    critical). ``annotations`` describe it for people. ``for_windows``, when
+    set, is how many consecutive observations this condition needs before it
+    fires, whatever the lifecycle's default (an event detector that has
+    already weighed its evidence needs one).
 
     Examples
     --------
@@ -44,6 +47,7 @@ class Observation:
     warning_at: float
     critical_at: float | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    for_windows: int | None = None  # this condition's own count of observations before it fires
 
     def level(self, previous: str | None, hysteresis: float) -> str | None:
         """The severity this value reaches, or None.

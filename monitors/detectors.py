@@ -305,6 +305,8 @@ class ErrorStream:
                 warning_at=1.0,
                 critical_at=None,
                 annotations=annotations,
+                # The detector has already weighed its evidence (calibrated to ~0 false alarms).
+                for_windows=1,
             )
         ]
 

@@ -78,6 +78,12 @@ class AlertLifecycle:
     ----------
     for_windows
         Consecutive observations at a level before an alert fires (at least 1).
+    critical_for_windows
+        Consecutive observations before an alert fires when the latest is
+        critical (None: ``for_windows``). Set to 1, strong evidence pages at once
+        while a warning must hold: a stationary stream's chance warnings rarely
+        repeat on the same condition, a real drift far past its threshold does.
+        An observation's own ``for_windows`` wins over both.
     keep_firing_for_windows
         Consecutive clear observations before a firing alert resolves (at least 1).
     hysteresis
@@ -100,11 +106,27 @@ class AlertLifecycle:
     [(1, 'warning', 'firing'), (6, 'warning', 'resolved')]
     >>> lifecycle.firing()
     []
+
+    With ``critical_for_windows=1`` a critical value fires at once:
+
+    >>> strict = AlertLifecycle(for_windows=2, critical_for_windows=1)
+    >>> [a.labels["severity"] for a in strict.observe([Observation(labels, 7.0, 3.0, 6.0)], t0)]
+    ['critical']
     """
 
-    def __init__(self, for_windows: int = 1, keep_firing_for_windows: int = 1, hysteresis: float = 0.1) -> None:
+    def __init__(
+        self,
+        for_windows: int = 1,
+        keep_firing_for_windows: int = 1,
+        hysteresis: float = 0.1,
+        critical_for_windows: int | None = None,
+    ) -> None:
         if isinstance(for_windows, bool) or not isinstance(for_windows, int) or for_windows < 1:
             raise ValueError(f"for_windows must be an integer >= 1, got {for_windows!r}")
+        if critical_for_windows is not None and (
+            isinstance(critical_for_windows, bool) or not isinstance(critical_for_windows, int) or critical_for_windows < 1
+        ):
+            raise ValueError(f"critical_for_windows must be an integer >= 1 or None, got {critical_for_windows!r}")
         if (
             isinstance(keep_firing_for_windows, bool)
             or not isinstance(keep_firing_for_windows, int)
@@ -114,6 +136,7 @@ class AlertLifecycle:
         if isinstance(hysteresis, bool) or not isinstance(hysteresis, (int, float)) or not 0 <= hysteresis < 1:
             raise ValueError(f"hysteresis must be a number with 0 <= hysteresis < 1, got {hysteresis!r}")
         self.for_windows = for_windows
+        self.critical_for_windows = critical_for_windows
         self.keep_firing_for_windows = keep_firing_for_windows
         self.hysteresis = float(hysteresis)
         self._conditions: dict[str, _Condition] = {}
@@ -164,7 +187,7 @@ class AlertLifecycle:
                 del self._conditions[key]
                 return []
             state.active_streak += 1
-            if state.active_streak < self.for_windows:
+            if state.active_streak < self._needed(obs, level):
                 return []
             state.active_streak = 0
             state.alert = Alert({**state.labels, "severity": level}, annotations, now)
@@ -185,6 +208,13 @@ class AlertLifecycle:
             return []
         state.alert = Alert({**state.labels, "severity": level}, annotations, now)
         return [replace(firing, annotations=annotations, ends_at=now), state.alert]
+
+    def _needed(self, obs: Observation, level: str) -> int:
+        if obs.for_windows is not None:
+            return obs.for_windows
+        if level == "critical" and self.critical_for_windows is not None:
+            return self.critical_for_windows
+        return self.for_windows
 
     def firing(self) -> list[Alert]:
         """The alerts firing now, by condition fingerprint."""

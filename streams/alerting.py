@@ -81,7 +81,12 @@ class AlertService:
         self.settings = settings
         self._send = send
         self._route = route_tree(alerting.route)
-        self.lifecycle = AlertLifecycle(conditions.for_windows, conditions.keep_firing_for, conditions.hysteresis)
+        self.lifecycle = AlertLifecycle(
+            conditions.for_windows,
+            conditions.keep_firing_for,
+            conditions.hysteresis,
+            critical_for_windows=conditions.for_critical,
+        )
         self.dispatcher = Dispatcher(self._route)
         if state:
             try:

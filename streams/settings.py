@@ -181,7 +181,10 @@ class ConditionSettings(_Section):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    for_windows: int = Field(default=1, ge=1, alias="for")
+    for_windows: int = Field(default=2, ge=1, alias="for")
+    for_critical: int | None = Field(
+        default=1, ge=1, description="windows a critical condition must hold before it fires; null: as `for`"
+    )
     keep_firing_for: int = Field(default=1, ge=1)
     hysteresis: float = Field(default=0.1, ge=0, lt=1)
     critical_p_factor: float = Field(default=1000.0, gt=1)

@@ -130,7 +130,7 @@ def reader_for(topic_reader: Callable[..., TopicReader], settings: Settings) -> 
 
 
 def test_a_flapping_drift_pages_only_once_for_is_met(settings, start_worker, topic_reader) -> None:
-    settings = alerting_settings(settings, conditions={"for": 2})
+    settings = alerting_settings(settings, conditions={"for": 2, "for_critical": None})
     stream = Stream("flappy")
     worker = start_worker(settings)
     produce(settings, stream.rows(REFERENCE) + stream.windows(1.5, 0, 1.5, 0, 1.5, 0, 1.5, 1.5, 1.5), b"flappy")
