@@ -97,6 +97,7 @@ class DriftConditions:
                 "summary": f"{model}: {drift.feature} {verb} ({drift.method} {drift.score:.3g}, threshold {drift.threshold:.3g})",
                 "value": f"{drift.score:.6g}",
                 "threshold": f"{drift.threshold:.6g}",
+                "threshold_source": drift.threshold_source,
                 "method": drift.method,
             },
         )

@@ -8,6 +8,9 @@ publish. Everything it returns is built here; the worker only sends it.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,6 +49,7 @@ class AnalysisSpec:
     cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = 0.01
     correction: Correction = "bh"
+    calibrate_distances: bool = True
     per_feature_method: dict[str, str] = field(default_factory=dict)
     per_feature_threshold: dict[str, float] = field(default_factory=dict)
     max_rows: int = 5000
@@ -99,6 +103,7 @@ class _ModelMonitors:
                 cat_method=spec.cat_method,
                 alpha=spec.alpha,
                 correction=spec.correction,
+                calibrate_distances=spec.calibrate_distances,
                 per_feature_method={k: v for k, v in spec.per_feature_method.items() if k in columns},
                 per_feature_threshold={k: v for k, v in spec.per_feature_threshold.items() if k in columns},
             )
@@ -108,6 +113,21 @@ class _ModelMonitors:
 # A reference changes only when it is replaced or rolls (its version changes):
 # its profile and drift set-up are computed once per version, not once per window.
 _monitors: dict[tuple[str, tuple[str, str] | None], tuple[tuple[int, int], _ModelMonitors]] = {}
+
+
+def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Make this analysis process exit when the worker that started it is gone (even after ``kill -9``).
+
+    Used as the process pool's initializer: without it, a killed worker would
+    leave its analysis process running, orphaned.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
@@ -258,4 +278,5 @@ def _out(drift: FeatureDrift) -> FeatureDriftOut:
         method=drift.method,
         threshold=drift.threshold,
         drifted=drift.drifted,
+        threshold_source=drift.threshold_source,
     )

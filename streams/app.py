@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ from streams.analysis import (
     WindowOutcome,
     analyse,
     evaluate_performance,
+    follow_parent,
 )
 from streams.checkpoint import checkpoint_records
 from streams.codec import E, dead_letter, decode, encode
@@ -85,6 +87,7 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         cat_method=drift.cat_method,
         alpha=drift.alpha,
         correction=drift.correction,
+        calibrate_distances=drift.calibrate_distances,
         per_feature_method=dict(drift.per_feature_method),
         per_feature_threshold=dict(drift.per_feature_threshold),
         max_rows=drift.max_rows,
@@ -141,7 +144,12 @@ class StreamWorker:
         self._untrustworthy: set[str] = set()
         # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
         # Its process starts with the first window, not here.
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=follow_parent,
+            initargs=(os.getpid(),),
+        )
         self.app = self._build_app()
         self.alerting = AlertService(settings, self._send, alert_state, silences)
 

@@ -112,6 +112,7 @@ class FeatureDriftOut(BaseModel):
     method: str
     threshold: float
     drifted: bool
+    threshold_source: str = Field(default="evidently default", description="which correction or calibration set the threshold")
 
 
 class QualityOut(BaseModel):

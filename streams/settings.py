@@ -138,6 +138,10 @@ class DriftSettings(_Section):
     cat_method: str | None = "chi2_homogeneity"
     alpha: float | None = Field(default=0.01, gt=0, lt=1)
     correction: Literal["bh", "bonferroni", "none"] = "bh"
+    calibrate_distances: bool = Field(
+        default=True,
+        description="distance methods get a threshold from the reference's own sub-window variability, not a constant",
+    )
     per_feature_method: dict[str, str] = Field(default_factory=dict)
     per_feature_threshold: dict[str, float] = Field(default_factory=dict)
     max_rows: int = Field(default=5000, ge=100)

@@ -19,7 +19,7 @@ from kafka import KafkaProducer
 
 from streams.events import AlertEvent, ModelStatus, PerformanceReport, PromotionEvent
 from streams.settings import Settings
-from tests.helpers import RunningWorker, TopicReader
+from tests.helpers import RunningWorker, TopicReader, children_of, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -249,8 +249,12 @@ def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactl
         return status is not None and status.joined >= joined_before // 2
 
     reader.until(some_joined, 120, "part of the labels joined", worker)
+    children = children_of(worker.process.pid)
+    assert children, "the worker runs its analyses in a child process"
     os.kill(worker.process.pid, signal.SIGKILL)
     worker.process.wait()
+    # Its analysis process does not outlive it.
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 15, "the orphaned analysis process to exit")
 
     restarted = start_worker(settings)
     send(producer, kafka.labels_topic, [scenario.label(i) for i in scenario.late_labels[half:]])
