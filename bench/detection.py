@@ -56,7 +56,13 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from river import compose, datasets, linear_model, preprocessing, tree
 from river.datasets import synth
 
@@ -64,7 +70,13 @@ from monitors.alerts import Alert, Observation
 from monitors.detectors import ErrorStream
 from monitors.labels import LabelledPair, PendingPrediction
 from monitors.lifecycle import AlertLifecycle
-from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceResult, PerformanceWindows, evaluate
+from monitors.performance import (
+    PerformanceConditions,
+    PerformanceJob,
+    PerformanceResult,
+    PerformanceWindows,
+    evaluate,
+)
 from monitors.segments import SegmentBuckets
 from monitors.watch import DriftWatch, WindowJob
 from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse

@@ -6,8 +6,8 @@ decide it the way it decides a p-value. Evidently compares it with a constant
 (0.1 for the normed Wasserstein distance and for Jensen-Shannon) whatever the
 window's size and however much the column varies on its own. A stationary window
 of 100 rows is about 0.12 (normed Wasserstein) from its reference, one of
-10,000 rows about 0.01, so one constant pages on every small window and misses a
-real drift in large ones.
+10,000 rows about 0.01, so one constant pages on most small windows and misses
+a real drift in large ones.
 
 :func:`calibrate_distance` measures instead what the distance is when nothing
 changed: it splits the reference at random, many times, into a pseudo-window of
@@ -45,17 +45,14 @@ EPSILON = 1e-6
 Rule = Literal["quantile", "any change", "twice the largest"]
 
 # The scale on which a method's scores, between two samples of one
-# distribution, are close to normal: the Box-Cox power of the distance,
+# distribution, are close to normal: the Box-Cox power p of the distance d,
 # (d ** p - 1) / p, with 0 for its logarithm (a log-normal fit). Over k bins or
 # categories, Kullback-Leibler and PSI are about a chi-square with k - 1 degrees
 # of freedom, whose cube root is close to normal (Wilson-Hilferty), even for one
 # degree of freedom; Jensen-Shannon and Hellinger are square roots of such a
-# variable, hence 2/3. The logarithm of the normed Wasserstein distance is
-# skewed to the right (measured: 0.2 to 0.3 for normal, uniform, exponential and
-# log-normal columns, windows of 100 to 1,000 rows), so a log-normal misses its
-# tail (false alarms 1.2 to 1.7 times the level at 0.01); the power -1/4 removes
-# that skew (-0.07 to 0.09). Any other method is fitted as a log-normal.
-_POWERS = {"kl_div": 1 / 3, "psi": 1 / 3, "jensenshannon": 2 / 3, "hellinger": 2 / 3, "wasserstein": -1 / 4}
+# variable, hence 2/3. Any other method (the normed Wasserstein distance, energy
+# distance) is fitted as a log-normal.
+_POWERS = {"kl_div": 1 / 3, "psi": 1 / 3, "jensenshannon": 2 / 3, "hellinger": 2 / 3}
 
 # A fit needs a spread, and a spread from fewer than 3 values means nothing.
 _MIN_FITTED = 3
@@ -82,8 +79,9 @@ class DistanceThreshold:
     null_mean, null_sd
         Mean and standard deviation of the scores above 0 over the reference
         splits, on the scale of the fit: of their logarithm when ``power`` is 0,
-        of ``distance ** power`` otherwise. For the rules other than
-        ``"quantile"``, of all the scores, on the distance's own scale.
+        of ``(distance ** power - 1) / power`` otherwise (Box-Cox). For the
+        rules other than ``"quantile"``, of all the scores, on the distance's
+        own scale.
     power
         The scale of the fit (see ``null_mean``); 1.0 when nothing was fitted.
     rule
@@ -141,10 +139,9 @@ def _fitted_quantile(
     k = len(values)
     mean, sd = float(values.mean()), float(values.std(ddof=1))
     bound = mean + float(student_t.ppf(1 - level, k - 1)) * sd * math.sqrt(1 + 1 / k)
-    if power == 0:
-        return math.exp(bound), mean, sd
-    base = 1 + power * bound
-    return (base ** (1 / power) if base > 0 else math.inf), mean, sd
+    # For a positive power, 1 + power * bound > 0: the bound is above the mean
+    # of values that are all above -1 / power.
+    return (math.exp(bound) if power == 0 else (1 + power * bound) ** (1 / power)), mean, sd
 
 
 def _check(reference: pd.Series, method: Method, window_rows: int, level: float, draws: int) -> None:
@@ -210,52 +207,79 @@ def calibrate_distance(
 
     The threshold is far in their tail (``level`` is ``alpha / m``, 0.001 for
     ``alpha = 0.01`` over 10 columns), where 40 draws hold no value, so a
-    distribution is fitted to them and its quantile taken. Distances are
-    positive and skewed to the right, which is why a log-normal is the natural
-    first guess; and it fits the normed Wasserstein distance well. But a
-    distance over few categories is a square root of a chi-square variable
-    (Jensen-Shannon, Hellinger) or a chi-square variable itself (PSI,
-    Kullback-Leibler), whose logarithm has a long left tail: a log-normal fit
-    widens its spread and puts the threshold far too high, measured at 1.9 to
-    2.4 times the true 99.9th percentile with 3 categories and 4 to 18 times
-    with 2 for Jensen-Shannon, 14 to 140 times for Kullback-Leibler on 2
-    categories. So the fit is a power-normal one (Box-Cox): the scores are
-    raised to the power in [0, 1] under which they look most normal (maximum
-    likelihood; power 0 is the logarithm, so the log-normal is one of the
-    candidates, and the heaviest tail allowed) and a normal is fitted to them.
+    normal distribution is fitted to a transform of them and its quantile
+    taken back. Distances are positive and skewed to the right, which makes a
+    log-normal (a normal fitted to their logarithm) the natural choice, and the
+    fit of the normed Wasserstein distance and of any method not named below.
+    It fails for a distance over few bins or categories: that is a chi-square
+    variable (Kullback-Leibler, PSI) or its square root (Jensen-Shannon,
+    Hellinger), with k - 1 degrees of freedom for k categories, whose
+    logarithm has a long left tail, so a log-normal fit widens the spread and
+    sets the threshold far too high. Measured at the 99.9th percentile: 1.6
+    to 2.4 times the true one with 3 categories and 2.5 to 18 times with 2
+    (Jensen-Shannon), 5 to 140 times for Kullback-Leibler on 2 categories.
+    Those four are fitted on the scale on which a chi-square is close to
+    normal, its cube root (Wilson-Hilferty): ``d ** (1/3)`` for
+    Kullback-Leibler and PSI, ``d ** (2/3)`` for Jensen-Shannon and Hellinger
+    (as Box-Cox transforms, so ``null_mean`` and ``null_sd`` are of
+    ``(d ** p - 1) / p``).
 
-    The quantile is a prediction bound, ``mean + t * sd * sqrt(1 + 1/k)``, with
-    ``t`` the ``1 - level`` quantile of Student's t with ``k - 1`` degrees of
-    freedom for ``k`` scores, rather than the normal's ``mean + z * sd``: the
-    chance that a new window exceeds it is then ``level`` itself, averaged over
-    the noise of estimating the mean and spread from ``k`` draws; with ``z`` it
-    would be about twice ``level`` at 0.001 with 40 draws.
+    The quantile is a prediction bound, ``mean + t * sd * sqrt(1 + 1/k)`` on the
+    transformed scale, with ``t`` the ``1 - level`` quantile of Student's t with
+    ``k - 1`` degrees of freedom for ``k`` scores, rather than the normal's
+    ``mean + z * sd``: the chance that a new window exceeds it is then
+    ``level`` itself, averaged over the noise of estimating the mean and spread
+    from ``k`` draws, where with ``z`` it would be about twice ``level`` at
+    0.001 with 40 draws. That noise remains: with 40 draws the threshold at
+    ``level`` 0.001 varies by about 15 % (one standard deviation) from one
+    reference, or seed, to another.
 
     Scores of 0 (a split whose two parts have the same distribution, as always
     in a constant column) are left out of the fit and ``level`` is divided by
     the share of scores above 0. When that share is at most ``level`` the
-    threshold is :data:`EPSILON`: any positive distance alarms.
+    threshold is :data:`EPSILON`: any positive distance alarms. With fewer
+    than 3 scores above 0, or all of them equal, nothing can be fitted, and
+    the threshold is twice the largest score, a guess that the result names.
 
-    Limits, measured on the true distribution of the distance with 300
-    calibrations of 40 draws each, at ``level`` 0.001, windows of 100 and
-    1,000 rows, reference of 5,000: the false-alarm rate was 0.3 to 1.9 times
-    ``level`` and the threshold 0.8 to 1.9 times the true quantile (normal and
-    log-normal columns with Wasserstein; 2, 3 and 8 categories and a normal
-    column with Jensen-Shannon; PSI, Hellinger, Kullback-Leibler), except where
-    the distance has a heavier tail than a log-normal, as the normed
-    Wasserstein distance of a heavy-tailed column in small windows: 4.5 times
-    ``level`` for a log-normal column in windows of 100 rows, 5 to 9 times for
-    a Pareto (shape 3) column. More draws narrow the spread of the estimate,
-    not such a bias. A pseudo-window is compared with ``N - n`` reference rows
-    where a live window is compared with all ``N``: the split's scores are a
-    little larger (about ``sqrt(1 + n / N)`` times for a distance that shrinks
-    as the square root of the sample size), so the threshold is slightly
-    conservative, and more so for windows above half the reference, which are
-    calibrated as half the reference.
+    Limits, measured at ``level`` 0.001 (10 references of 5,000 rows, 3,000
+    stationary windows each, of 100 and of 1,000 rows): the false-alarm rate
+    was 0.2 to 2 times ``level`` for Jensen-Shannon (2, 3 and 8 categories, a
+    normal column), PSI over 3 categories, Hellinger over 2, energy distance,
+    and the normed Wasserstein distance in windows of 1,000 rows (0.2 to 0.5);
+    1.8 to 2.3 times for Kullback-Leibler over 2 categories. It is higher where the
+    distance has a heavier tail than the fit, in small windows: the logarithm
+    of the normed Wasserstein distance is itself a little skewed to the right
+    (0.2 to 0.3 on normal, uniform, exponential and log-normal columns), and
+    in windows of 100 rows its false-alarm rate was 1.6 (normal column, 40
+    references), 3 to 5 (log-normal) and 7 (Pareto, shape 3) times ``level``;
+    PSI over the 30 bins of a normal column, 3.9 times. At ``level`` 0.01 and
+    windows of 500 rows, the normed Wasserstein distance had 1.2 to 1.8 times
+    ``level``. A Box-Cox power of -1/4 would remove that skew and bring
+    windows of 100 rows to 0.6 times ``level`` (normal column), but it raises
+    every threshold by about 18 %, and windows of 500 rows at ``level`` 0.001
+    would have a quarter of the false alarms allowed, for less power: not
+    worth it for windows that are rarely that small. More draws narrow the
+    spread of the estimate, not such a bias.
 
-    Cost: ``draws`` evaluations of the method on the whole reference column,
-    about 1 to 4 ms each on 5,000 rows (40 to 170 ms per column), a fraction of
-    one report.
+    The false-alarm rate is ``level`` on average over references, not for
+    each: a reference's own sampling noise moves every live distance from it
+    (at ``level`` 0.01, 200 normal windows of 500 rows against 5,000, normed
+    Wasserstein: 0 to 15 false alarms depending on the reference, 3.6 on
+    average over 30 references).
+    Splits measure the variability of two fresh samples, which is larger than
+    the variability of windows against one fixed reference, and a pseudo-window
+    is compared with ``N - n`` rows where a live window is compared with ``N``
+    (about 2 % larger distances at ``n = N / 5``, 15 % at ``N / 2``, for a
+    distance that shrinks as the square root of the sample size); both make
+    the threshold conservative for windows of a fifth of the reference or
+    more (1.2 to 1.3 times the 99.9th percentile of stationary windows of
+    1,000 rows against 5,000, normed Wasserstein), and windows above half the
+    reference are calibrated as half of it.
+
+    Cost: ``draws`` evaluations of the method on the whole reference column.
+    Measured with 40 draws (Wasserstein, Jensen-Shannon, PSI, Hellinger):
+    16 to 29 ms on 1,000 rows, 23 to 55 ms on 5,000, 43 to 216 ms on 20,000,
+    0.3 to 1.1 s on 100,000; a report on a few columns costs 0.2 to 0.4 s.
 
     Examples
     --------
@@ -302,10 +326,4 @@ def calibrate_distance(
     # P(score >= t) = share * P(positive score >= t): the positive scores are fitted at level / share.
     power = _POWERS.get(method.name, 0.0)
     threshold, mean, sd = _fitted_quantile(positive, power, level / share)
-    if not math.isfinite(threshold):
-        # A negative power bounds the fitted distribution above; a quantile past
-        # the bound (a huge spread, as in windows of a few rows) is taken from a
-        # log-normal fit instead, which has no bound.
-        power = 0.0
-        threshold, mean, sd = _fitted_quantile(positive, power, level / share)
     return DistanceThreshold(method.display_name, threshold, draws, rows, float(level), mean, sd, power=power)
