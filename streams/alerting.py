@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime, timezone
 from typing import Any
 
@@ -179,19 +186,8 @@ class AlertService:
 
     async def follow_silences(self) -> None:
         """Keep the silences up to date from their compacted topic, read from its start."""
-        topic = self.settings.kafka.silences_topic
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            async for message in consumer:
-                self._apply_silence(message.value)
-        finally:
-            await consumer.stop()
+        async for _, value in follow_topic(self.settings.kafka.bootstrap_servers, self.settings.kafka.silences_topic):
+            self._apply_silence(value)
 
     def _apply_silence(self, value: bytes | None) -> None:
         if value is None:
@@ -203,6 +199,20 @@ class AlertService:
             return
         self.silences.put(silence)
         log.info("silence %s by %s until %s: %s", silence.id, silence.created_by, silence.ends_at, silence.comment)
+
+
+async def follow_topic(bootstrap_servers: str, topic: str) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a compacted control topic from its start, then as they come (no consumer group)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        async for message in consumer:
+            yield message.key, message.value
+    finally:
+        await consumer.stop()
 
 
 def alert_event(alert: Alert, window: Window | None, snapshot: SnapshotRef | None, runbook: str | None) -> AlertEvent:

@@ -21,7 +21,6 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
 from monitors.alerts import Observation
@@ -40,7 +39,7 @@ from monitors.segments import SegmentBuckets
 from monitors.silences import Silence
 from monitors.watch import WindowJob
 from streams import metrics
-from streams.alerting import AlertService, utc_now
+from streams.alerting import AlertService, follow_topic, utc_now
 from streams.analysis import (
     EVENT_TIME_COLUMN,
     SCORE_COLUMN,
@@ -192,21 +191,11 @@ class StreamWorker:
 
     async def _follow_control(self) -> None:
         """Apply the commands of the compacted control topic (reference replacements), read from its start."""
-        topic = self.settings.kafka.control_topic
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers, enable_auto_commit=False, group_id=None
-        )
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            async for message in consumer:
-                if message.value is not None and message.key is not None:
-                    async with self._state_lock:
-                        self._apply_command(message.key.decode(), message.value)
-        finally:
-            await consumer.stop()
+        kafka = self.settings.kafka
+        async for key, value in follow_topic(kafka.bootstrap_servers, kafka.control_topic):
+            if key is not None and value is not None:
+                async with self._state_lock:
+                    self._apply_command(key.decode(), value)
 
     def _apply_command(self, key: str, value: bytes) -> None:
         try:
