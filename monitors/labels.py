@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,7 +129,7 @@ class LabelledPair:
         return self.prediction.window
 
 
-@dataclass(frozen=True)
+@dataclass
 class JoinStats:
     """One model's cumulative join counters.
 
@@ -180,18 +180,6 @@ class JoinStats:
 
 
 @dataclass
-class _Counters:
-    predictions: int = 0
-    labels: int = 0
-    joined: int = 0
-    expired: int = 0
-    orphaned: int = 0
-    duplicates: int = 0
-    evicted: int = 0
-    waiting: int = 0
-
-
-@dataclass
 class _WaitingPrediction:
     prediction: PendingPrediction
     deadline: datetime
@@ -211,7 +199,7 @@ class _WaitingLabel:
     uncounted_labels: int = 0
     uncounted_duplicates: int = 0
 
-    def settle(self, counters: _Counters) -> None:
+    def settle(self, counters: JoinStats) -> None:
         counters.labels += self.uncounted_labels
         counters.duplicates += self.uncounted_duplicates
 
@@ -277,7 +265,7 @@ class LabelJoin:
         # compare further, and it tells a live entry from a stale one.
         self._deadlines: list[tuple[datetime, int, int, str]] = []
         self._seq = 0
-        self._counters: dict[str, _Counters] = {}
+        self._counters: dict[str, JoinStats] = {}
 
     def __len__(self) -> int:
         return len(self._predictions) + len(self._labels)
@@ -289,17 +277,8 @@ class LabelJoin:
 
     def stats(self, model: str) -> JoinStats:
         """The counters of ``model`` (all zero for a model never seen)."""
-        c = self._counters.get(model, _Counters())
-        return JoinStats(
-            predictions=c.predictions,
-            labels=c.labels,
-            joined=c.joined,
-            expired=c.expired,
-            orphaned=c.orphaned,
-            duplicates=c.duplicates,
-            evicted=c.evicted,
-            waiting=c.waiting,
-        )
+        # A copy: the join keeps counting in its own.
+        return replace(self._counters.get(model, JoinStats()))
 
     def ttl(self, model: str | None) -> float:
         """Seconds of event time an item of ``model`` waits (None: a label that named no model)."""
@@ -401,10 +380,10 @@ class LabelJoin:
                     del self._joined[prediction_id]
         return expired
 
-    def _of(self, model: str) -> _Counters:
+    def _of(self, model: str) -> JoinStats:
         counters = self._counters.get(model)
         if counters is None:
-            counters = self._counters[model] = _Counters()
+            counters = self._counters[model] = JoinStats()
         return counters
 
     def _duplicate(self, model: str) -> None:

@@ -681,17 +681,8 @@ class StreamWorker:
         reference = state.reference_results.get(model)
         challenger = None
         if state.challenger is not None and model in state.challenger.models:
-            c = state.challenger.state(model)
-            challenger = ChallengerOut(
-                challenger=c.challenger,
-                metric=c.metric,
-                labelled=c.labelled,
-                learned=c.learned,
-                challenger_score=c.challenger_score,
-                deployed_score=c.deployed_score,
-                paused=c.paused,
-                promoted=c.promoted,
-            )
+            own = state.challenger.state(model)
+            challenger = ChallengerOut(**{name: getattr(own, name) for name in ChallengerOut.model_fields})
         return ModelStatus(
             model=model,
             at=utc_now(),
