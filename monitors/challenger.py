@@ -60,6 +60,10 @@ def prepare(features: Mapping[str, Any]) -> dict[str, float]:
     """
     prepared: dict[str, float] = {}
     for name, value in features.items():
+        if type(value) is float:  # the common case first: an ABC check costs a microsecond
+            if math.isfinite(value):
+                prepared[name] = value
+            continue
         if value is None:
             continue
         if isinstance(value, bool):

@@ -28,7 +28,7 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 __all__ = ["JoinStats", "LabelJoin", "LabelledPair", "PendingPrediction"]
@@ -179,10 +179,14 @@ class JoinStats:
         return self.joined / settled if settled else 0.0
 
 
+# Deadlines are POSIX seconds and joined ids plain tuples: the join is checkpointed
+# whole every few seconds, and datetimes and small objects cost most to pickle.
+
+
 @dataclass
 class _WaitingPrediction:
     prediction: PendingPrediction
-    deadline: datetime
+    deadline: float
     seq: int
 
 
@@ -191,7 +195,7 @@ class _WaitingLabel:
     label: Any
     labelled_at: datetime
     model: str | None
-    deadline: datetime
+    deadline: float
     seq: int
     # Labels (this one, and duplicates of it) that named no model: they are
     # counted once the model is known (when the prediction comes), or under ""
@@ -204,11 +208,7 @@ class _WaitingLabel:
         counters.duplicates += self.uncounted_duplicates
 
 
-@dataclass
-class _Joined:
-    model: str
-    deadline: datetime
-    seq: int
+_Joined = tuple[str, float, int]  # model, deadline, seq
 
 
 class LabelJoin:
@@ -263,7 +263,7 @@ class LabelJoin:
         self._joined: OrderedDict[str, _Joined] = OrderedDict()
         # (deadline, seq, kind, prediction_id); seq is unique, so entries never
         # compare further, and it tells a live entry from a stale one.
-        self._deadlines: list[tuple[datetime, int, int, str]] = []
+        self._deadlines: list[tuple[float, int, int, str]] = []
         self._seq = 0
         self._counters: dict[str, JoinStats] = {}
 
@@ -300,7 +300,7 @@ class LabelJoin:
         if waiting is not None:
             waiting.settle(counters)
             return self._pair(prediction_id, prediction, waiting.label, waiting.labelled_at)
-        deadline = prediction.predicted_at + timedelta(seconds=self.ttl(prediction.model))
+        deadline = prediction.predicted_at.timestamp() + self.ttl(prediction.model)
         seq = self._push(deadline, _PREDICTION, prediction_id)
         self._predictions[prediction_id] = _WaitingPrediction(prediction, deadline, seq)
         counters.waiting += 1
@@ -321,7 +321,7 @@ class LabelJoin:
         _check_aware("labelled_at", labelled_at)
         joined = self._joined.get(prediction_id)
         if joined is not None:
-            self._duplicate(joined.model)
+            self._duplicate(joined[0])
             return None
         waiting_prediction = self._predictions.pop(prediction_id, None)
         if waiting_prediction is not None:
@@ -339,7 +339,7 @@ class LabelJoin:
             return None
         if model is not None:
             self._of(model).labels += 1
-        deadline = labelled_at + timedelta(seconds=self.ttl(model))
+        deadline = labelled_at.timestamp() + self.ttl(model)
         seq = self._push(deadline, _LABEL, prediction_id)
         self._labels[prediction_id] = _WaitingLabel(
             label, labelled_at, model, deadline, seq, uncounted_labels=0 if model is not None else 1
@@ -357,7 +357,8 @@ class LabelJoin:
         _check_aware("now", now)
         expired: list[tuple[str, PendingPrediction]] = []
         heap = self._deadlines
-        while heap and heap[0][0] < now:
+        cutoff = now.timestamp()
+        while heap and heap[0][0] < cutoff:
             _, seq, kind, prediction_id = heapq.heappop(heap)
             if kind == _PREDICTION:
                 waiting = self._predictions.get(prediction_id)
@@ -376,7 +377,7 @@ class LabelJoin:
                     label.settle(counters)
             else:
                 joined = self._joined.get(prediction_id)
-                if joined is not None and joined.seq == seq:
+                if joined is not None and joined[2] == seq:
                     del self._joined[prediction_id]
         return expired
 
@@ -398,16 +399,16 @@ class LabelJoin:
         # Remembered as long as either side of a late duplicate could still be
         # within its ttl: from the later of the two event times.
         settled_at = max(prediction.predicted_at, labelled_at)
-        deadline = settled_at + timedelta(seconds=self.ttl(prediction.model))
+        deadline = settled_at.timestamp() + self.ttl(prediction.model)
         seq = self._push(deadline, _JOINED, prediction_id)
-        self._joined[prediction_id] = _Joined(prediction.model, deadline, seq)
+        self._joined[prediction_id] = (prediction.model, deadline, seq)
         while len(self._joined) > self.capacity:
             # Forgetting a joined id loses no data: a late duplicate of it would
             # wait as a label and end up orphaned instead of counted as duplicate.
             self._joined.popitem(last=False)
         return LabelledPair(prediction_id, prediction, label, labelled_at)
 
-    def _push(self, deadline: datetime, kind: int, prediction_id: str) -> int:
+    def _push(self, deadline: float, kind: int, prediction_id: str) -> int:
         live = len(self._predictions) + len(self._labels) + len(self._joined)
         if len(self._deadlines) >= 2 * live + _HEAP_SLACK:
             self._compact()
@@ -418,7 +419,7 @@ class LabelJoin:
     def _compact(self) -> None:
         entries = [(w.deadline, w.seq, _PREDICTION, pid) for pid, w in self._predictions.items()]
         entries += [(w.deadline, w.seq, _LABEL, pid) for pid, w in self._labels.items()]
-        entries += [(w.deadline, w.seq, _JOINED, pid) for pid, w in self._joined.items()]
+        entries += [(deadline, seq, _JOINED, pid) for pid, (_, deadline, seq) in self._joined.items()]
         heapq.heapify(entries)
         self._deadlines = entries
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from monitors.columns import Columns
+
 __all__ = ["ClosedWindow", "TumblingWindows"]
 
 CloseReason = Literal["count", "time", "flush"]
@@ -29,14 +31,23 @@ class ClosedWindow:
 
     ``index`` counts the windows of one key from 0, so ``(key, index)`` names a
     window; ``start`` and ``end`` are the earliest and latest event times in it.
+    Its events are kept as :class:`~monitors.columns.Columns`.
     """
 
     key: Hashable
     index: int
     start: datetime
     end: datetime
-    rows: tuple[Mapping[str, Any], ...]
+    columns: Columns
     reason: CloseReason
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """The events as dictionaries (built on each call)."""
+        return tuple(self.columns.rows())
 
 
 @dataclass
@@ -45,10 +56,10 @@ class _OpenWindow:
     opened_at: datetime
     start: datetime
     end: datetime
-    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    columns: Columns = field(default_factory=Columns)
 
     def close(self, key: Hashable, reason: CloseReason) -> ClosedWindow:
-        return ClosedWindow(key, self.index, self.start, self.end, tuple(self.rows), reason)
+        return ClosedWindow(key, self.index, self.start, self.end, self.columns, reason)
 
 
 class TumblingWindows:
@@ -69,7 +80,7 @@ class TumblingWindows:
     >>> closed = []
     >>> for i in range(7):
     ...     closed += windows.add("model-a", t0 + timedelta(seconds=i), {"x": i})
-    >>> [(w.index, len(w.rows), w.reason) for w in closed]
+    >>> [(w.index, len(w), w.reason) for w in closed]
     [(0, 3, 'count'), (1, 3, 'count')]
     >>> later = windows.add("model-a", t0 + timedelta(seconds=120), {"x": 7})
     >>> [(w.index, [r["x"] for r in w.rows], w.reason) for w in later]
@@ -97,11 +108,11 @@ class TumblingWindows:
             window = None
         if window is None:
             window = self._open_window(key, event_time)
-        window.rows.append(row)
+        window.columns.append(row)
         self._last_index[key] = window.index
         window.start = min(window.start, event_time)
         window.end = max(window.end, event_time)
-        if len(window.rows) >= self.size:
+        if len(window.columns) >= self.size:
             closed.append(self._close(key, "count"))
         return closed
 
@@ -128,7 +139,7 @@ class TumblingWindows:
     def pending(self, key: Hashable) -> int:
         """Number of events in ``key``'s open window."""
         window = self._open.get(key)
-        return 0 if window is None else len(window.rows)
+        return 0 if window is None else len(window.columns)
 
     def _open_window(self, key: Hashable, event_time: datetime) -> _OpenWindow:
         index = self._next_index.get(key, 0)

@@ -133,7 +133,7 @@ def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
 def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
     """Analyse one closed window against its reference: drift and data quality."""
     monitors = _monitors_for(job, spec)
-    current = pd.DataFrame.from_records(list(job.window.rows))
+    current = job.window.columns.frame()
     versions = sorted({str(v) for v in current[VERSION_COLUMN].dropna()}) if VERSION_COLUMN in current else []
     current = current.drop(columns=_META_COLUMNS, errors="ignore")
     sample = _sample(current, spec.max_rows, seed=job.window.index)
@@ -151,7 +151,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         index=job.window.index,
         start=job.window.start,
         end=job.window.end,
-        events=len(job.window.rows),
+        events=len(job.window),
         closed_by=job.window.reason,
     )
     segment = f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None

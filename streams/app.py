@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import EventT
+from aiokafka import ConsumerRecord
 
 from monitors.alerts import Observation
 from monitors.cbpe import (
@@ -51,9 +52,10 @@ from streams.analysis import (
     evaluate_performance,
     follow_parent,
 )
-from streams.checkpoint import checkpoint_records
+from streams.checkpoint import pack
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
+from streams.inputs import InputConsumer
 from streams.events import (
     PREDICTION_COLUMN,
     ChallengerOut,
@@ -74,6 +76,8 @@ log = logging.getLogger(__name__)
 MAX_PENDING_ANALYSES = 4
 _KEPT_ESTIMATES = 200
 SHUTDOWN_GRACE_S = 20.0
+LOOP_TICK_S = 0.1
+LAG_INTERVAL_S = 2.0
 # Quality alerts that make a model's labelled pairs untrustworthy to learn from.
 _UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
 
@@ -136,8 +140,8 @@ class StreamWorker:
         no_data_after = settings.quality.no_data_after
         self.freshness = Freshness(no_data_after) if no_data_after else None
         self._pending: set[asyncio.Future[None]] = set()
-        # Messages whose effect is in the state but not yet in a written checkpoint.
-        self._held: list[EventT] = []
+        self.inputs: InputConsumer | None = None  # created in the worker's event loop
+        self._stopping = False
         self._state_lock = asyncio.Lock()
         self._anchors: dict[str, tuple[datetime, float]] = {}
         self._untrustworthy: set[str] = set()
@@ -154,8 +158,11 @@ class StreamWorker:
 
     def _build_app(self) -> faust.App:
         kafka = self.settings.kafka
+        # Faust runs the worker (timers, tasks, the producer, shutdown); the inputs are read
+        # by InputConsumer in the consumer group itself, so Faust's own (idle) consumer
+        # must not join that group.
         app = faust.App(
-            kafka.group_id,
+            f"{kafka.group_id}.runtime",
             broker=f"kafka://{kafka.bootstrap_servers}",
             value_serializer="raw",
             key_serializer="raw",
@@ -163,16 +170,9 @@ class StreamWorker:
             web_enabled=False,
             topic_partitions=kafka.partitions,
             producer_acks=-1,
-            consumer_auto_offset_reset="earliest",
-            # Messages are held until a checkpoint reflects them; the final
-            # checkpoint (on_before_shutdown) acknowledges them, after this wait.
-            stream_wait_empty=False,
         )
         self.dead_letters = app.topic(kafka.dead_letter_topic, value_serializer="raw", key_serializer="raw")
-        events = app.topic(kafka.predictions_topic, kafka.features_topic, value_serializer="raw", key_serializer="raw")
-        labels = app.topic(kafka.labels_topic, value_serializer="raw", key_serializer="raw")
-        app.agent(events, name="streammon.predictions")(self._consume_predictions)
-        app.agent(labels, name="streammon.labels")(self._consume_labels)
+        app.task(self._consume_inputs)
         app.timer(interval=1.0)(self._advance_time)
         app.timer(interval=1.0)(self._tick_alerts)
         app.timer(interval=self.settings.labels.update_interval)(self._evaluate_performance)
@@ -182,6 +182,8 @@ class StreamWorker:
         app.task(self._run_alerting)
         app.task(self._follow_control)
         app.task(self._resume_unpublished)
+        app.task(self._watch_loop)
+        app.timer(interval=LAG_INTERVAL_S)(self._measure_consumer_lag)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
         return app
 
@@ -226,6 +228,20 @@ class StreamWorker:
         for key, job in list(self.state.unpublished.items()):
             await self._submit(key, job)
 
+    async def _watch_loop(self) -> None:
+        """Measure how late the event loop runs a tick: the time work on it did not yield."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_TICK_S
+            await asyncio.sleep(LOOP_TICK_S)
+            metrics.EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
+
+    async def _measure_consumer_lag(self) -> None:
+        if self.inputs is None:
+            return
+        for (topic, partition), behind in (await self.inputs.lag(self.state.offsets)).items():
+            metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(behind)
+
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
         self._untrustworthy = {
@@ -245,6 +261,7 @@ class StreamWorker:
         # survive a restart, and alerts must not be reported sent before they are.
         pending = await self.app.send(topic, key=key, value=value)
         await pending
+        metrics.MESSAGES_OUT.labels(topic=topic).inc()
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
         # Windows already closed are worth their reports: give their analyses a
@@ -252,75 +269,90 @@ class StreamWorker:
         if self._pending:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+        self._stopping = True
         await self._checkpoint()
+        if self.inputs is not None:
+            await self.inputs.stop()
         await self.alerting.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- input -------------------------------------------------------------
 
-    async def _consume_predictions(self, stream: faust.StreamT[bytes]) -> None:
-        worker = self.settings.worker
-        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
-            async with self._state_lock:
-                due: list[tuple[str, WindowJob | PerformanceJob]] = []
-                for event in batch:
-                    if not self._take(event):
-                        continue
-                    pair = await self._join(event)
-                    if pair is not None:
-                        due += await self._observe(*pair)
-                metrics.JOIN_PENDING.set(len(self.state.features))
-                metrics.JOIN_EVICTED.set(self.state.features.evicted)
-            for key, job in due:
-                await self._submit(key, job)
+    async def _consume_inputs(self) -> None:
+        """Read the input topics in batches until the worker stops."""
+        inputs = self.inputs = InputConsumer(self.settings.kafka, self.settings.worker, self._assigned, self._revoked)
+        await inputs.start()
+        while not self._stopping:
+            batch = await inputs.batch()
+            if batch:
+                await self._process(batch)
 
-    async def _consume_labels(self, stream: faust.StreamT[bytes]) -> None:
-        worker = self.settings.worker
-        async for batch in stream.take_events(worker.batch_size, within=worker.batch_within_s):  # type: ignore[attr-defined]
-            async with self._state_lock:
-                for event in batch:
-                    if not self._take(event):
-                        continue
-                    label = await self._accept(LabelEvent, event)
-                    if label is None:
-                        continue
-                    self.state.advance_labels(label.event_time)
-                    pair = self.state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
-                    if pair is not None:
-                        await self._labelled(pair)
+    async def _assigned(self, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where to start the partitions this worker was given: where its state left them."""
+        log.info("assigned %s", ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)) or "no partitions")
+        return {tp: offset for tp, offset in self.state.offsets.items() if tp in partitions}
 
-    def _take(self, event: EventT) -> bool:
-        """Whether to process this message: False when the restored state already reflects it."""
-        message = event.message
-        if self.state.reflects(message.topic, message.partition, message.offset):
-            metrics.EVENTS.labels(topic=message.topic, outcome="skipped").inc()
+    async def _revoked(self, partitions: set[tuple[str, int]]) -> None:
+        if partitions:
+            log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)))
+
+    async def _process(self, batch: Mapping[Any, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Apply a batch of input messages to the state, then start the analyses it made due."""
+        kafka = self.settings.kafka
+        due: list[tuple[str, WindowJob | PerformanceJob]] = []
+        async with self._state_lock:
+            for records in batch.values():
+                for record in records:
+                    if not self._take(record):
+                        continue
+                    if record.topic == kafka.labels_topic:
+                        await self._label(record)
+                    else:
+                        pair = await self._join(record)
+                        if pair is not None:
+                            due += await self._observe(*pair)
+            metrics.JOIN_PENDING.set(len(self.state.features))
+            metrics.JOIN_EVICTED.set(self.state.features.evicted)
+        for key, job in due:
+            await self._submit(key, job)
+
+    def _take(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Whether to process this message: False when the state already reflects it."""
+        if self.state.reflects(record.topic, record.partition, record.offset):
+            metrics.child(metrics.EVENTS, record.topic, "skipped").inc()
             return False
-        self.state.consumed(message.topic, message.partition, message.offset)
-        # Held until a checkpoint holds its effect; Faust commits only acknowledged offsets.
-        message.incref()
-        self._held.append(event)
+        self.state.consumed(record.topic, record.partition, record.offset)
         return True
 
-    async def _join(self, event: EventT) -> tuple[PredictionEvent, FeatureEvent | None] | None:
+    async def _label(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        label = await self._accept(LabelEvent, record)
+        if label is None:
+            return
+        self.state.advance_labels(label.event_time)
+        pair = self.state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
+        if pair is not None:
+            await self._labelled(pair)
+
+    async def _join(self, record: ConsumerRecord[bytes, bytes]) -> tuple[PredictionEvent, FeatureEvent | None] | None:
         """Decode a prediction or feature event; return the prediction once its features are known."""
-        if event.message.topic == self.settings.kafka.predictions_topic:
-            prediction = await self._accept(PredictionEvent, event)
+        if record.topic == self.settings.kafka.predictions_topic:
+            prediction = await self._accept(PredictionEvent, record)
             if prediction is None:
                 return None
             if prediction.features:
                 return prediction, None
             return self.state.features.add_left(prediction.prediction_id, prediction)
-        features = await self._accept(FeatureEvent, event)
+        features = await self._accept(FeatureEvent, record)
         return None if features is None else self.state.features.add_right(features.prediction_id, features)
 
-    async def _accept(self, model: type[E], event: EventT) -> E | None:
+    async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
         """Decode one message, or dead-letter it and return None."""
         try:
-            decoded = decode(model, event.value)
+            decoded = decode(model, record.value)
         except DecodeError as exc:
-            await self._dead_letter(event, str(exc))
+            await self._dead_letter(record, str(exc))
             return None
-        metrics.EVENTS.labels(topic=event.message.topic, outcome="accepted").inc()
+        metrics.child(metrics.EVENTS, record.topic, "accepted").inc()
         return decoded
 
     async def _observe(
@@ -339,7 +371,7 @@ class StreamWorker:
             self.freshness.seen(prediction.model, utc_now())
         model = prediction.model
         destination = "window" if state.watch.reference_ready(model) else "reference"
-        metrics.ROWS.labels(model=model, destination=destination).inc()
+        metrics.child(metrics.ROWS, model, destination).inc()
         jobs = state.watch.add(model, prediction.event_time, row)
         window = state.watch.window_index(model)
         for segment in self._segments(prediction):
@@ -383,7 +415,7 @@ class StreamWorker:
         state = self.state
         state.performance.add(pair)
         model, pending = pair.prediction.model, pair.prediction
-        metrics.LABELLED.labels(model=model).inc()
+        metrics.child(metrics.LABELLED, model).inc()
         try:
             if state.errors is not None:
                 await self._detect(model, pending.prediction, pair.label)
@@ -547,18 +579,14 @@ class StreamWorker:
         """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
         if job.segment is not None or self.settings.performance.task != "classification":
             return None
-        scores: list[float] = []
-        predictions: list[int] = []
-        for row in job.window.rows:
-            score, prediction = row.get(SCORE_COLUMN), row.get(PREDICTION_COLUMN)
-            if score is None or prediction not in (0, 1):
-                return None  # no scores, or not a binary decision: nothing to estimate from
-            scores.append(float(score))
-            predictions.append(int(prediction))
+        columns = job.window.columns
+        scores, predictions = columns.get(SCORE_COLUMN), columns.get(PREDICTION_COLUMN)
+        if scores is None or predictions is None or None in scores or any(p not in (0, 1) for p in predictions):
+            return None  # no scores, or not a binary decision: nothing to estimate from
         calibration = self.state.calibrations.get(job.model)
         try:
-            values = calibration.transform(scores) if calibration is not None else scores
-            estimate = estimate_accuracy(values, predictions)
+            values = calibration.transform(scores) if calibration is not None else [float(s) for s in scores]
+            estimate = estimate_accuracy(values, [int(p) for p in predictions])
         except ValueError as exc:
             log.warning("%s window %d: no accuracy estimate from its scores: %s", job.model, job.window.index, exc)
             return None
@@ -650,25 +678,27 @@ class StreamWorker:
     # -- checkpoints -------------------------------------------------------
 
     async def _checkpoint(self) -> None:
-        """Save the state with the offsets it reflects, then let Faust commit those offsets."""
+        """Save the state with the offsets it reflects, then commit those offsets to the group."""
         async with self._state_lock:
-            held, self._held = self._held, []
             self._generation += 1
+            generation = self._generation
             # Pickled under the lock: the snapshot is of one consistent moment.
-            records = checkpoint_records(self.state, self.settings.kafka.group_id, self._generation)
+            pickled = pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
+            offsets = dict(self.state.offsets)
             statuses = [self._status(model) for model in self.state.labels.models]
         started = asyncio.get_running_loop().time()
+        records = await asyncio.to_thread(pack, pickled, self.settings.kafka.group_id, generation)
         try:
             for key, value in records:
                 await self._send(self.settings.kafka.state_topic, key, value)
         except Exception:
-            # Not saved: these messages stay held (Faust commits only contiguous acknowledgements)
-            # and the next checkpoint, which reflects them too, acknowledges them.
-            self._held = held + self._held
-            log.exception("checkpoint %d could not be written; retrying at the next interval", self._generation)
+            # Not saved, so not committed: the next checkpoint reflects these messages too.
+            log.exception("checkpoint %d could not be written; retrying at the next interval", generation)
             return
-        for event in held:
-            event.ack()
+        if self.inputs is not None:
+            # Committed offsets never run ahead of a written checkpoint; a restart
+            # resumes from the checkpoint's own offsets anyway (see _assigned).
+            await self.inputs.commit(offsets)
         for status in statuses:
             await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
         metrics.CHECKPOINT_BYTES.set(sum(len(value) for _, value in records))
@@ -701,14 +731,13 @@ class StreamWorker:
             challenger=challenger,
         )
 
-    async def _dead_letter(self, event: EventT, error: str) -> None:
-        message = event.message
+    async def _dead_letter(self, message: ConsumerRecord[bytes, bytes], error: str) -> None:
         record = dead_letter(
             error,
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,
-            timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+            timestamp_ms=message.timestamp,
             key=message.key,
             value=message.value,
         )

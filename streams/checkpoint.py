@@ -28,7 +28,7 @@ import orjson
 
 from streams.alerting import read_latest
 
-__all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint"]
+__all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint", "pack"]
 
 CHUNK_BYTES = 512 * 1024
 _FORMAT = 1
@@ -41,7 +41,16 @@ def checkpoint_records(state: object, name: str, generation: int) -> list[tuple[
     >>> [key.decode() for key, _ in records]
     ['group/1/0', 'group/manifest']
     """
-    payload = zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), level=1)
+    return pack(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), name, generation)
+
+
+def pack(pickled: bytes, name: str, generation: int) -> list[tuple[bytes, bytes]]:
+    """The records of a checkpoint from its pickled state.
+
+    Compressing and hashing release the GIL: the worker runs this in a thread, so
+    only pickling (a consistent snapshot) holds up its event loop.
+    """
+    payload = zlib.compress(pickled, level=1)
     slot = generation % 2
     chunks = [payload[i : i + CHUNK_BYTES] for i in range(0, len(payload), CHUNK_BYTES)] or [b""]
     records = [(f"{name}/{slot}/{i}".encode(), chunk) for i, chunk in enumerate(chunks)]

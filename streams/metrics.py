@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics import MetricWrapperBase
 
 EVENTS = Counter(
     "streammon_events",
@@ -43,6 +46,23 @@ CHECKPOINT_SECONDS = Histogram(
     "Time to write a state checkpoint to Kafka.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
+EVENT_LOOP_LAG = Histogram(
+    "streammon_event_loop_lag_seconds",
+    "How late the worker's event loop ran a tick due every 100 ms: time it spent blocked by work that did not yield.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+CONSUMER_LAG = Gauge(
+    "streammon_consumer_lag",
+    "Input messages not yet processed, per topic partition: the high watermark minus the next offset to process.",
+    ["topic", "partition"],
+)
+MESSAGES_OUT = Counter("streammon_messages_out", "Messages the worker produced and the broker acknowledged, by topic.", ["topic"])
+
+
+@cache
+def child(metric: MetricWrapperBase, *values: str) -> MetricWrapperBase:
+    """``metric.labels(*values)``, looked up once: the per-event path counts tens of thousands of times a second."""
+    return metric.labels(*values)
 
 
 def serve(host: str, port: int) -> None:

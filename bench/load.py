@@ -1,0 +1,318 @@
+"""Load benchmark: the worker against a raw aiokafka loop on the same broker, in one run.
+
+One run, on the local broker (``streammon broker start``):
+
+1. produce ``--events`` prediction events (20 features: 16 numeric, 4 categorical; 3 models)
+   and their labels (100 %, and on a second topic every tenth: 10 %) once;
+2. raw: an ``aiokafka`` consumer reads the predictions and decodes each value with
+   ``orjson`` (the floor any worker on this broker pays);
+3. the worker (``streammon worker`` in a child process, default settings except the window
+   and reference sizes below) consumes the same predictions with the labels at 100 % and
+   then, with a fresh consumer group, at 10 %. Its rate is read off its own ``/metrics``
+   (accepted predictions over time, from the first to the last); its RSS is read from
+   ``/proc`` as it passes 100k and 1M events; its event-loop lag is the worker's own
+   ``streammon_event_loop_lag_seconds`` histogram;
+4. alert latency: with the worker caught up, drifted windows are produced one at a time
+   and the time from the produce acknowledgement of a window's last event to its alert on
+   the alerts topic is measured (p50, p99);
+5. Evidently's cost per window against the window's size (in process, no broker).
+
+Results are printed and written to ``bench/results/load.md``; copy them into
+BENCHMARKS.md. ``--quick`` is a smoke run (100k events) that writes nothing unless given
+``--output``.
+
+    .venv/bin/python bench/load.py            # 1M events; about 15 minutes on 2 cores
+    .venv/bin/python bench/load.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streams.admin import ensure_topics  # noqa: E402
+from streams.runner import spawn_worker, stop_worker  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+console = Console(stderr=True)
+
+MODELS = ("credit-risk", "fraud", "churn")
+NUMERIC = [f"x{i}" for i in range(16)]
+CATEGORICAL = {f"c{i}": [f"v{j}" for j in range(5 + i)] for i in range(4)}
+RSS_MARKS = (100_000, 1_000_000)
+
+
+@dataclass
+class WorkerRun:
+    """What one worker run measured."""
+
+    name: str
+    predictions: int
+    labels: int
+    seconds: float
+    rss_mb: dict[int, float] = field(default_factory=dict)
+    child_rss_mb: dict[int, float] = field(default_factory=dict)
+    lag_over_100ms: int = 0
+    lag_samples: int = 0
+    lag_buckets: dict[str, int] = field(default_factory=dict)
+    windows: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.predictions / self.seconds
+
+
+# -- events ----------------------------------------------------------------
+
+
+def prediction_values(n: int, start: datetime, spacing_s: float, seed: int, shift: float = 0.0) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of ``n`` prediction events, round-robin over the models."""
+    rng = np.random.default_rng(seed)
+    numeric = rng.normal(shift, 1.0, size=(n, len(NUMERIC))).round(4)
+    cats = {c: rng.integers(0, len(v), size=n) for c, v in CATEGORICAL.items()}
+    scores = rng.random(n).round(4)
+    for i in range(n):
+        model = MODELS[i % len(MODELS)]
+        features: dict[str, Any] = dict(zip(NUMERIC, numeric[i].tolist(), strict=True))
+        for c, values in CATEGORICAL.items():
+            features[c] = values[cats[c][i]]
+        score = float(scores[i])
+        event = {
+            "model": model,
+            "model_version": "1",
+            "prediction_id": f"{model}-{seed}-{i}",
+            "event_time": (start + timedelta(seconds=i * spacing_s)).isoformat(),
+            "features": features,
+            "prediction": int(score >= 0.5),
+            "score": score,
+        }
+        yield model.encode(), orjson.dumps(event)
+
+
+def label_values(n: int, start: datetime, spacing_s: float, seed: int, every: int) -> Iterator[tuple[bytes, bytes]]:
+    """Labels of every ``every``-th of the predictions above, a second after them in event time."""
+    rng = np.random.default_rng(seed + 1)
+    labels = rng.integers(0, 2, size=n)
+    for i in range(0, n, every):
+        model = MODELS[i % len(MODELS)]
+        event = {
+            "model": model,
+            "prediction_id": f"{model}-{seed}-{i}",
+            "event_time": (start + timedelta(seconds=i * spacing_s + 1)).isoformat(),
+            "label": int(labels[i]),
+        }
+        yield model.encode(), orjson.dumps(event)
+
+
+async def produce(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]], total: int, what: str) -> float:
+    """Send every record and wait for the acknowledgements; return the time of the last one."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1)
+    await producer.start()
+    try:
+        with progress() as bar:
+            task = bar.add_task(what, total=total)
+            batch = []
+            for key, value in records:
+                batch.append(await producer.send(topic, value, key=key))
+                if len(batch) >= 5000:
+                    await asyncio.gather(*batch)
+                    bar.advance(task, len(batch))
+                    batch = []
+            await asyncio.gather(*batch)
+            bar.advance(task, len(batch))
+    finally:
+        await producer.stop()
+    return time.time()
+
+
+# -- raw loop --------------------------------------------------------------
+
+
+async def raw_consume(bootstrap: str, topic: str, total: int) -> float:
+    """Seconds for a bare aiokafka consumer to read and JSON-decode ``total`` messages."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    seen, started = 0, None
+    try:
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if started is None and batches:
+                started = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += sum(len(r) for r in batches.values())
+    finally:
+        await consumer.stop()
+    assert started is not None
+    return time.perf_counter() - started
+
+
+# -- the worker ------------------------------------------------------------
+
+
+def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The worker's metrics: family name -> [(labels, value)] of its samples."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    families: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            families.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return families
+
+
+def total(families: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float:
+    return sum(v for ls, v in families.get(name, []) if all(ls.get(k) == w for k, w in labels.items()))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def run_worker(settings: Settings, name: str, predictions: int, labels: int, workdir: Path, profile: Path | None = None) -> WorkerRun:
+    """Run a worker over the produced events; measure its rate, RSS and loop lag."""
+    port = settings.worker.metrics_port
+    worker = spawn_worker(settings, workdir / f"{name}.yaml", workdir / f"{name}.log")
+    spy = None
+    if profile is not None:
+        out = profile / f"{name.replace(' ', '-').replace('%', 'pct')}.txt"
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = WorkerRun(name, predictions, labels, 0.0)
+    topic = settings.kafka.predictions_topic
+    first: tuple[float, float] | None = None
+    try:
+        with progress() as bar:
+            task = bar.add_task(f"worker, {name}", total=predictions)
+            accepted = 0.0
+            while accepted < predictions:
+                if worker.poll() is not None:
+                    raise SystemExit(f"worker exited: {(workdir / f'{name}.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+                try:
+                    families = scrape(port)
+                except OSError:
+                    continue
+                now = time.perf_counter()
+                accepted = total(families, "streammon_events_total", topic=topic)
+                if first is None and accepted > 0:
+                    first = (now, accepted)
+                for mark in RSS_MARKS:
+                    if accepted >= mark and mark not in run.rss_mb:
+                        run.rss_mb[mark] = rss_mb(worker.pid)
+                        run.child_rss_mb[mark] = sum(rss_mb(c) for c in children(worker.pid))
+                bar.update(task, completed=accepted)
+            assert first is not None
+            run.seconds = now - first[0]
+            run.predictions = int(accepted - first[1])
+        lag = [(ls["le"], v) for ls, v in families.get("streammon_event_loop_lag_seconds_bucket", [])]
+        counts = dict(lag)
+        run.lag_samples = int(total(families, "streammon_event_loop_lag_seconds_count"))
+        run.lag_over_100ms = run.lag_samples - int(counts.get("0.1", 0))
+        run.lag_buckets = {le: int(v) for le, v in lag}
+        run.windows = int(total(families, "streammon_windows_closed_total"))
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+        stop_worker(worker)
+    return run
+
+
+# -- output ----------------------------------------------------------------
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+
+
+def bench_settings(bootstrap: str, prefix: str, labels_topic: str, workdir: Path, group: str) -> Settings:
+    base = Settings().kafka.model_copy(update={"bootstrap_servers": bootstrap}).namespaced(prefix)
+    kafka = base.model_copy(update={"labels_topic": labels_topic, "group_id": f"streammon-{prefix}-{group}", "state_topic": f"{prefix}.{group}.state", "alert_state_topic": f"{prefix}.{group}.alert-state", "reports_topic": f"{prefix}.{group}.reports", "alerts_topic": f"{prefix}.{group}.alerts", "model_status_topic": f"{prefix}.{group}.model-status"})
+    return Settings(
+        kafka=kafka,
+        window={"size": 20_000, "duration_s": 600},
+        reference={"size": 5000},
+        workspace={"path": str(workdir / f"workspace-{group}")},
+        worker={"metrics_port": free_port(), "state_dir": str(workdir / f"state-{group}")},
+        quality={"no_data_after": None},
+    )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="100k events, nothing written unless --output")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None, help="record each worker run with py-spy into this folder")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else args.events
+    output = args.output or (None if args.quick else Path(__file__).parent / "results" / "load.md")
+    started = time.perf_counter()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    workdir = Path(tempfile.mkdtemp(prefix="streammon-bench-"))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    spacing = 0.001
+    full = bench_settings(args.bootstrap, prefix, f"{prefix}.labels", workdir, "full")
+    tenth = bench_settings(args.bootstrap, prefix, f"{prefix}.labels-10", workdir, "tenth")
+    for s in (full, tenth):
+        ensure_topics(s.kafka)
+    asyncio.run(produce(args.bootstrap, full.kafka.predictions_topic, prediction_values(n, t0, spacing, 1), n, "producing predictions"))
+    asyncio.run(produce(args.bootstrap, full.kafka.labels_topic, label_values(n, t0, spacing, 1, 1), n, "producing labels (100 %)"))
+    asyncio.run(produce(args.bootstrap, tenth.kafka.labels_topic, label_values(n, t0, spacing, 1, 10), n // 10, "producing labels (10 %)"))
+    raw = [asyncio.run(raw_consume(args.bootstrap, full.kafka.predictions_topic, n)) for _ in range(2)]
+    raw_rate = n / min(raw)
+    console.print(f"raw aiokafka + orjson: {raw_rate:,.0f} events/s")
+    runs = [
+        run_worker(full, "labels 100 %", n, n, workdir, args.profile),
+        run_worker(tenth, "labels 10 %", n, n // 10, workdir, args.profile),
+    ]
+    for run in runs:
+        console.print(f"{run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag_over_100ms}/{run.lag_samples} {run.lag_buckets}")
+    console.print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
