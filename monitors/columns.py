@@ -71,13 +71,16 @@ class Columns:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The rows as dictionaries, every field in each."""
+        if not self._data:  # rows without fields: zip would yield none of them
+            yield from ({} for _ in range(self._length))
+            return
         names = tuple(self._data)
         for values in zip(*self._data.values(), strict=True):
             yield dict(zip(names, values, strict=True))
 
     def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame, as ``pd.DataFrame.from_records`` would build it from :meth:`rows`."""
-        return pd.DataFrame({name: pd.Series(values, dtype=_dtype(values)) for name, values in self._data.items()}, index=pd.RangeIndex(self._length))
+        """The rows as a DataFrame, as ``pd.DataFrame.from_records`` builds it from :meth:`rows`."""
+        return pd.DataFrame({name: pd.Series(values) for name, values in self._data.items()}, index=pd.RangeIndex(self._length))
 
     def __getstate__(self) -> tuple[dict[str, list[Any]], int]:
         return self._data, self._length
@@ -85,8 +88,3 @@ class Columns:
     def __setstate__(self, state: tuple[dict[str, list[Any]], int]) -> None:
         self._data, self._length = state
 
-
-def _dtype(values: list[Any]) -> str | None:
-    # A Series infers a column's type as from_records does, except for a column of
-    # None only: from_records makes it NaN floats, and so must this.
-    return "float64" if all(value is None for value in values) else None

@@ -29,7 +29,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+
+import orjson
 
 __all__ = ["JoinStats", "LabelJoin", "LabelledPair", "PendingPrediction"]
 
@@ -65,7 +67,8 @@ class PendingPrediction:
     probabilities
         Probability per class, if the model gives them.
     features
-        The features the model saw.
+        The features the model saw, as a mapping or as its JSON (which keeps
+        and checkpoints as one object: a join holds up to ``capacity`` of them).
     predicted_at
         Event time of the prediction (timezone-aware).
 
@@ -83,11 +86,23 @@ class PendingPrediction:
     prediction: Any
     score: float | None
     probabilities: Mapping[str, float] | None
-    features: Mapping[str, Any]
+    features: Mapping[str, Any] | bytes
     predicted_at: datetime
 
     def __post_init__(self) -> None:
         _check_aware("predicted_at", self.predicted_at)
+
+    @property
+    def feature_values(self) -> Mapping[str, Any]:
+        """The features as a mapping.
+
+        >>> from datetime import datetime, timezone
+        >>> PendingPrediction("m", 0, 1, None, None, b'{"age": 41}', datetime(2026, 1, 1, tzinfo=timezone.utc)).feature_values
+        {'age': 41}
+        """
+        if isinstance(self.features, bytes):
+            return cast(Mapping[str, Any], orjson.loads(self.features))
+        return self.features
 
 
 @dataclass(frozen=True)

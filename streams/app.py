@@ -383,7 +383,8 @@ class StreamWorker:
             prediction=prediction.prediction,
             score=prediction.score,
             probabilities=prediction.probabilities,
-            features=values,
+            # As JSON: a prediction waiting for its label then weighs (and checkpoints) as one object.
+            features=orjson.dumps(values),
             predicted_at=prediction.event_time,
         )
         pair = state.labels.add_prediction(prediction.prediction_id, pending)
@@ -420,7 +421,7 @@ class StreamWorker:
             if state.errors is not None:
                 await self._detect(model, pending.prediction, pair.label)
             promotion = (
-                state.challenger.learn(model, pending.features, pending.prediction, pair.label, learn=self._may_learn(model))
+                state.challenger.learn(model, pending.feature_values, pending.prediction, pair.label, learn=self._may_learn(model))
                 if state.challenger is not None
                 else None
             )
