@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import shlex
 import signal
 import subprocess
@@ -79,6 +80,7 @@ class WorkerRun:
     lag_over_100ms: int = 0
     lag_samples: int = 0
     lag_buckets: dict[str, int] = field(default_factory=dict)
+    checkpoint_mb: float = 0.0
     windows: int = 0
 
     @property
@@ -89,14 +91,18 @@ class WorkerRun:
 # -- events ----------------------------------------------------------------
 
 
-def prediction_values(n: int, start: datetime, spacing_s: float, seed: int, shift: float = 0.0) -> Iterator[tuple[bytes, bytes]]:
-    """(key, value) of ``n`` prediction events, round-robin over the models."""
+def prediction_values(
+    n: int, start: datetime, spacing_s: float, seed: int, shift: float = 0.0, models: tuple[str, ...] = MODELS
+) -> Iterator[tuple[bytes, bytes]]:
+    """(key, value) of ``n`` prediction events, round-robin over ``models``; ``shift`` moves the first four features."""
     rng = np.random.default_rng(seed)
-    numeric = rng.normal(shift, 1.0, size=(n, len(NUMERIC))).round(4)
+    numeric = rng.normal(0.0, 1.0, size=(n, len(NUMERIC)))
+    numeric[:, :4] += shift
+    numeric = numeric.round(4)
     cats = {c: rng.integers(0, len(v), size=n) for c, v in CATEGORICAL.items()}
     scores = rng.random(n).round(4)
     for i in range(n):
-        model = MODELS[i % len(MODELS)]
+        model = models[i % len(models)]
         features: dict[str, Any] = dict(zip(NUMERIC, numeric[i].tolist(), strict=True))
         for c, values in CATEGORICAL.items():
             features[c] = values[cats[c][i]]
@@ -244,12 +250,104 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
         run.lag_over_100ms = run.lag_samples - int(counts.get("0.1", 0))
         run.lag_buckets = {le: int(v) for le, v in lag}
         run.windows = int(total(families, "streammon_windows_closed_total"))
+        run.checkpoint_mb = total(families, "streammon_checkpoint_bytes") / 1e6
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait()
         stop_worker(worker)
     return run
+
+
+# -- alert latency ---------------------------------------------------------
+
+
+async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> list[float]:
+    """Seconds from the acknowledgement of a drifted window's last event to its first alert, per drifted window.
+
+    One model, windows of ``window.size`` events: a drifted window (four features
+    shifted by 2 sd), then a normal one that resolves the alerts, ``cycles`` times.
+    """
+    kafka = settings.kafka
+    size, reference = settings.window.size, settings.reference.size
+    worker = spawn_worker(settings, workdir / "latency.yaml", workdir / "latency.log")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, acks="all")
+    alerts = AIOKafkaConsumer(kafka.alerts_topic, bootstrap_servers=kafka.bootstrap_servers, group_id=None, auto_offset_reset="earliest")
+    await producer.start()
+    await alerts.start()
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    latencies: list[float] = []
+    sent = 0
+
+    async def window(shift: float, seed: int) -> float:
+        nonlocal sent
+        futures = []
+        for key, value in prediction_values(size, t0 + timedelta(seconds=sent * 0.001), 0.001, seed, shift=shift, models=("latency",)):
+            futures.append(await producer.send(kafka.predictions_topic, value, key=key))
+        await asyncio.gather(*futures)
+        sent += size
+        return time.time()
+
+    async def first(status: str, index: int) -> float:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise SystemExit(f"worker exited: {(workdir / 'latency.log').read_text()[-3000:]}")
+            for records in (await alerts.getmany(timeout_ms=200)).values():
+                for record in records:
+                    alert = orjson.loads(record.value)
+                    if alert["status"] == status and alert["window"] and alert["window"]["index"] == index:
+                        return record.timestamp / 1000
+        raise SystemExit(f"no {status} alert for window {index} within 120 s")
+
+    try:
+        await window(0.0, 1000)  # the reference
+        assert reference == size, "one reference window, so that window indices count from 0 here"
+        with progress() as bar:
+            task = bar.add_task("alert latency", total=cycles)
+            for cycle in range(cycles):
+                acked = await window(2.0, 2000 + cycle)
+                latencies.append(await first("firing", 2 * cycle) - acked)
+                await window(0.0, 3000 + cycle)
+                await first("resolved", 2 * cycle + 1)
+                bar.advance(task)
+    finally:
+        await producer.stop()
+        await alerts.stop()
+        stop_worker(worker)
+    return latencies
+
+
+# -- Evidently cost --------------------------------------------------------
+
+
+def evidently_cost(sizes: tuple[int, ...], repeats: int) -> dict[int, float]:
+    """Median seconds of ``streams.analysis.analyse`` (drift and quality) per window of each size, 20 features."""
+    from dataclasses import replace
+
+    from monitors.watch import DriftWatch
+    from streams.analysis import analyse
+    from streams.app import analysis_spec
+
+    spec = replace(analysis_spec(Settings()), workspace=None)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    costs: dict[int, float] = {}
+    for size in sizes:
+        watch = DriftWatch(window_size=size, window_duration_s=1e9, reference_size=5000)
+        jobs = []
+        for i, (_, value) in enumerate(prediction_values(5000 + size * (repeats + 1), t0, 0.001, 7, models=("m",))):
+            event = orjson.loads(value)
+            row = {**event["features"], "prediction": event["prediction"]}
+            jobs += watch.add("m", t0 + timedelta(seconds=i * 0.001), row)
+        analyse(jobs[0], spec)  # the reference is profiled once per process: not part of a window's cost
+        seconds = []
+        for job in jobs[1 : repeats + 1]:
+            started = time.perf_counter()
+            analyse(job, spec)
+            seconds.append(time.perf_counter() - started)
+        costs[size] = float(np.median(seconds))
+        console.print(f"analysis of a {size:,}-event window: {costs[size]:.2f} s")
+    return costs
 
 
 # -- output ----------------------------------------------------------------
@@ -280,6 +378,64 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def faust_floor(bootstrap: str, topic: str, n: int) -> float:
+    """Messages per second of a tuned Faust agent that only decodes them (bench/faust_floor.py)."""
+    script = Path(__file__).parent / "faust_floor.py"
+    out = subprocess.run([sys.executable, str(script), topic, str(n), "--bootstrap", bootstrap], capture_output=True, timeout=600, check=True)
+    # Faust sends stdout to its log: the result is the JSON object in that line.
+    found = re.search(rb'\{"rate":[0-9.e+]+\}', out.stdout + out.stderr)
+    if found is None:
+        raise SystemExit(f"bench/faust_floor.py printed no rate:\n{(out.stdout + out.stderr).decode()[-2000:]}")
+    return float(orjson.loads(found.group())["rate"])
+
+
+def report(args: argparse.Namespace, n: int, raw_rate: float, faust_rate: float, runs: list[WorkerRun], latencies: list[float], costs: dict[int, float], seconds: float) -> str:
+    lines = [
+        "## Load: throughput, memory, event-loop lag, alert latency, Evidently cost",
+        "",
+        f"Command: `{shlex.join(['.venv/bin/python', 'bench/load.py', *sys.argv[1:]])}`; {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, Apache Kafka 4.1.1 (local, `streammon broker start`); "
+        f"{seconds:.0f} s, all figures from this one run. The broker, the producer of the events and the worker share the machine.",
+        "",
+        f"{n:,} prediction events (20 features: 16 numeric, 4 categorical; 3 models keyed to their partitions), with their labels "
+        "at 100 % (as many label messages) or 10 %. Worker settings: the defaults (drift with BH-corrected K-S/chi-square on at most "
+        "5,000 rows per window, data quality, ADWIN on the errors, online logistic regression challenger, checkpoints every 5 s) "
+        "except windows of 20,000 events and references of 5,000.",
+        "",
+        "| reader | predictions/s | input messages/s | vs raw |",
+        "|---|---|---|---|",
+        f"| raw aiokafka `getmany` + `orjson.loads` | {raw_rate:,.0f} | {raw_rate:,.0f} | 1.00 |",
+        f"| Faust agent, `take_events(5000)` + `orjson.loads`, tuned (bench/faust_floor.py) | {faust_rate:,.0f} | {faust_rate:,.0f} | {faust_rate / raw_rate:.3f} |",
+    ]
+    for run in runs:
+        messages = run.rate * (run.predictions + run.labels) / run.predictions
+        lines.append(f"| streammon worker, labels {run.name} | {run.rate:,.0f} | {messages:,.0f} | {run.rate / raw_rate:.3f} |")
+    lines += [
+        "",
+        "| worker run | RSS after 100k events (worker + analysis process) | after 1M | event-loop ticks late > 100 ms | loop lag histogram (ticks at or under, s) | windows closed | last checkpoint |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        rss = [f"{run.rss_mb[m]:.0f} + {run.child_rss_mb.get(m, 0):.0f} MB" if m in run.rss_mb else "-" for m in RSS_MARKS]
+        histogram = ", ".join(f"{le}: {count}" for le, count in run.lag_buckets.items())
+        lines.append(
+            f"| labels {run.name} | {rss[0]} | {rss[1]} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
+        )
+    if latencies:
+        p50, p99 = np.percentile(latencies, [50, 99])
+        lines += [
+            "",
+            f"Alert latency, from the broker's acknowledgement of the last event of a drifted window to the alert on the alerts topic "
+            f"(its CreateTime), over {len(latencies)} drifted windows of 1,000 events (one model, reference 1,000, each followed by "
+            f"a normal window that resolves the alerts): **p50 {p50:.2f} s, p99 {p99:.2f} s**, max {max(latencies):.2f} s.",
+        ]
+    if costs:
+        lines += ["", "| window events | analysis per window (drift + quality, 20 features; median) |", "|---|---|"]
+        lines += [f"| {size:,} | {cost:.2f} s |" for size, cost in costs.items()]
+        lines += ["", "Evidently sees at most `drift.max_rows` (5,000) rows of a window; the quality checks see all of them."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -305,13 +461,25 @@ def main() -> None:
     raw = [asyncio.run(raw_consume(args.bootstrap, full.kafka.predictions_topic, n)) for _ in range(2)]
     raw_rate = n / min(raw)
     console.print(f"raw aiokafka + orjson: {raw_rate:,.0f} events/s")
+    faust_rate = faust_floor(args.bootstrap, full.kafka.predictions_topic, min(n, 200_000))
+    console.print(f"Faust agent floor: {faust_rate:,.0f} events/s")
     runs = [
-        run_worker(full, "labels 100 %", n, n, workdir, args.profile),
-        run_worker(tenth, "labels 10 %", n, n // 10, workdir, args.profile),
+        run_worker(full, "100 %", n, n, workdir, args.profile),
+        run_worker(tenth, "10 %", n, n // 10, workdir, args.profile),
     ]
     for run in runs:
-        console.print(f"{run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag_over_100ms}/{run.lag_samples} {run.lag_buckets}")
-    console.print(f"{time.perf_counter() - started:.0f} s")
+        console.print(f"labels {run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag_over_100ms}/{run.lag_samples}")
+    latency = bench_settings(args.bootstrap, f"{prefix}-latency", f"{prefix}-latency.labels", workdir, "latency")
+    latency = latency.model_copy(update={"window": latency.window.model_copy(update={"size": 1000}), "reference": latency.reference.model_copy(update={"size": 1000})})
+    ensure_topics(latency.kafka)
+    latencies = asyncio.run(alert_latency(latency, 5 if args.quick else 30, workdir))
+    console.print(f"alert latency p50 {np.percentile(latencies, 50):.2f} s, p99 {np.percentile(latencies, 99):.2f} s")
+    costs = evidently_cost((1000, 5000) if args.quick else (1000, 5000, 20_000, 50_000), 3 if args.quick else 5)
+    text = report(args, n, raw_rate, faust_rate, runs, latencies, costs, time.perf_counter() - started)
+    print(text)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"written to {output}")
 
 
 if __name__ == "__main__":
