@@ -714,7 +714,8 @@ class Deliveries:
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a rejected URL or header is a secret.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 def _http_url(url: SecretStr) -> SecretStr:

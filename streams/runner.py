@@ -36,7 +36,7 @@ def run_worker(settings: Settings) -> None:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
     kafka = settings.kafka
-    checkpoint = load_checkpoint(kafka.bootstrap_servers, kafka.state_topic, kafka.group_id)
+    checkpoint = load_checkpoint(kafka, kafka.state_topic, kafka.group_id)
     if checkpoint is not None:
         offsets = checkpoint[0].offsets
         log.info(

@@ -20,7 +20,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,13 +42,39 @@ CONFIG_ENV = "STREAMMON_CONFIG"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a rejected value may be a password or a webhook URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+_SASL_PROTOCOLS = {"SASL_PLAINTEXT", "SASL_SSL"}
+_SSL_PROTOCOLS = {"SSL", "SASL_SSL"}
 
 
 class KafkaSettings(_Section):
-    """Where the broker is and what the topics are called."""
+    """Where the broker is, how to authenticate to it, and what the topics are called.
+
+    ``security_protocol`` is Kafka's own (``PLAINTEXT``, ``SSL``,
+    ``SASL_PLAINTEXT``, ``SASL_SSL``); the SASL protocols need
+    ``sasl_mechanism``, ``sasl_username`` and ``sasl_password``, the SSL ones
+    may name a CA file and a client certificate and key. Every Kafka client
+    streammon creates gets them (see :mod:`streams.kafka_clients`).
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    # validate_default: a SASL protocol with a missing credential must fail
+    # even though the credential was never given.
+    sasl_mechanism: SaslMechanism | None = Field(default=None, validate_default=True)
+    sasl_username: str | None = Field(default=None, validate_default=True)
+    sasl_password: SecretStr | None = Field(default=None, validate_default=True)
+    ssl_cafile: Path | None = Field(default=None, description="CA certificates (PEM) to verify the brokers; default: the system's")
+    ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM), for brokers that require one")
+    ssl_keyfile: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
+    ssl_password: SecretStr | None = Field(default=None, description="password of an encrypted ssl_keyfile")
+    ssl_check_hostname: bool = True
     predictions_topic: str = "streammon.predictions"
     features_topic: str = "streammon.features"
     labels_topic: str = "streammon.labels"
@@ -62,6 +90,33 @@ class KafkaSettings(_Section):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
+
+    @field_validator("sasl_mechanism", "sasl_username", "sasl_password")
+    @classmethod
+    def _sasl_with_sasl_protocols(cls, value: object, info: ValidationInfo) -> object:
+        protocol = info.data.get("security_protocol")
+        if protocol is None:
+            return value  # the protocol itself is invalid and reported
+        if protocol in _SASL_PROTOCOLS and value is None:
+            raise ValueError(f"security_protocol {protocol} needs it")
+        if protocol not in _SASL_PROTOCOLS and value is not None:
+            raise ValueError(f"only used with SASL_PLAINTEXT or SASL_SSL, but security_protocol is {protocol}")
+        return value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
+    @classmethod
+    def _ssl_with_ssl_protocols(cls, value: object, info: ValidationInfo) -> object:
+        protocol = info.data.get("security_protocol")
+        if value is None or protocol is None:
+            return value
+        if protocol not in _SSL_PROTOCOLS:
+            raise ValueError(f"only used with SSL or SASL_SSL, but security_protocol is {protocol}")
+        if isinstance(value, Path) and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        # A certificate file that failed validation is absent from info.data: reported already.
+        if info.field_name in ("ssl_keyfile", "ssl_password") and "ssl_certfile" in info.data and info.data["ssl_certfile"] is None:
+            raise ValueError("needs ssl_certfile")
+        return value
 
     def namespaced(self, prefix: str) -> KafkaSettings:
         """A copy whose topics are ``<prefix>.<role>`` and whose group is ``streammon-<prefix>``.
@@ -183,7 +238,7 @@ class ConditionSettings(_Section):
     times larger (distances).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     for_windows: int = Field(default=2, ge=1, alias="for")
     for_critical: int | None = Field(
@@ -202,7 +257,7 @@ class ConditionSettings(_Section):
 class RouteSettings(_Section):
     """A route of the routing tree, in Alertmanager's vocabulary."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     receiver: str | None = None
     matchers: list[str] = Field(default_factory=list)
@@ -417,6 +472,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = KafkaSettings()
