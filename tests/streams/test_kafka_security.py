@@ -7,6 +7,7 @@ import inspect
 import os
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,19 @@ def test_a_file_that_is_not_a_certificate_is_a_config_error(tmp_path: Path) -> N
     bogus.write_text("not a certificate\n")
     with pytest.raises(ConfigError, match=f"kafka.ssl_cafile {bogus}"):
         client_options(KafkaSettings(security_protocol="SSL", ssl_cafile=bogus))
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_the_cli_reports_a_secret_setting_without_its_value(tmp_path: Path, debug: list[str]) -> None:
+    config = tmp_path / "streammon.yaml"
+    config.write_text(yaml.safe_dump({"alerting": {"receivers": [{"name": "w", "webhook": {"url": URL}}]}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
+    env["STREAMMON_KAFKA__SASL_PASSWORD"] = PASSWORD  # and one from the environment, rejected without SASL
+    for args in (["--config", str(config)], []):
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", *debug, *args, "broker", "status"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "alerting.receivers.0.webhook.url" in result.stderr or "kafka.sasl_password" in result.stderr
+        assert PASSWORD not in result.stdout + result.stderr and URL not in result.stdout + result.stderr
