@@ -32,12 +32,9 @@ import faust
 from aiokafka.helpers import create_ssl_context
 
 from streams.errors import ConfigError
-from streams.settings import KafkaSettings
+from streams.settings import SASL_PROTOCOLS, SSL_PROTOCOLS, KafkaSettings
 
 __all__ = ["client_options", "faust_credentials", "ssl_context"]
-
-_SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
-_SSL_PROTOCOLS = ("SSL", "SASL_SSL")
 
 
 def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
@@ -51,7 +48,7 @@ def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
         When a certificate or key cannot be loaded (not PEM, the key does
         not match the certificate, or a wrong ``ssl_password``).
     """
-    if kafka.security_protocol not in _SSL_PROTOCOLS:
+    if kafka.security_protocol not in SSL_PROTOCOLS:
         return None
     password = kafka.ssl_password.get_secret_value() if kafka.ssl_password is not None else None
     try:
@@ -73,7 +70,7 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     arguments beside them: ``KafkaConsumer(**client_options(kafka), group_id=None)``.
     """
     options: dict[str, Any] = {"bootstrap_servers": kafka.bootstrap_servers, "security_protocol": kafka.security_protocol}
-    if kafka.security_protocol in _SASL_PROTOCOLS:
+    if kafka.security_protocol in SASL_PROTOCOLS:
         assert kafka.sasl_password is not None, "KafkaSettings requires a password with SASL"
         options["sasl_mechanism"] = kafka.sasl_mechanism
         options["sasl_plain_username"] = kafka.sasl_username
@@ -91,7 +88,7 @@ def faust_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSL
     is SASL_SSL, without one SASL_PLAINTEXT.
     """
     context = ssl_context(kafka)
-    if kafka.security_protocol in _SASL_PROTOCOLS:
+    if kafka.security_protocol in SASL_PROTOCOLS:
         assert kafka.sasl_password is not None, "KafkaSettings requires a password with SASL"
         return faust.SASLCredentials(
             username=kafka.sasl_username,

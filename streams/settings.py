@@ -58,8 +58,8 @@ class _Section(BaseModel):
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
-_SASL_PROTOCOLS = {"SASL_PLAINTEXT", "SASL_SSL"}
-_SSL_PROTOCOLS = {"SSL", "SASL_SSL"}
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 
 
 class KafkaSettings(_Section):
@@ -106,9 +106,9 @@ class KafkaSettings(_Section):
         protocol = info.data.get("security_protocol")
         if protocol is None:
             return value  # the protocol itself is invalid and reported
-        if protocol in _SASL_PROTOCOLS and value is None:
+        if protocol in SASL_PROTOCOLS and value is None:
             raise ValueError(f"security_protocol {protocol} needs it")
-        if protocol not in _SASL_PROTOCOLS and value is not None:
+        if protocol not in SASL_PROTOCOLS and value is not None:
             raise ValueError(f"only used with SASL_PLAINTEXT or SASL_SSL, but security_protocol is {protocol}")
         return value
 
@@ -118,7 +118,7 @@ class KafkaSettings(_Section):
         protocol = info.data.get("security_protocol")
         if value is None or protocol is None:
             return value
-        if protocol not in _SSL_PROTOCOLS:
+        if protocol not in SSL_PROTOCOLS:
             raise ValueError(f"only used with SSL or SASL_SSL, but security_protocol is {protocol}")
         if isinstance(value, Path) and not value.is_file():
             raise ValueError(f"file not found: {value}")
