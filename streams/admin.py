@@ -10,21 +10,22 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.errors import BrokerError
+from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
 _COMPACTED = {"cleanup.policy": "compact"}
 
 
-def admin_client(bootstrap_servers: str, timeout_s: float = 10.0) -> KafkaAdminClient:
-    """Connect an admin client, or raise BrokerError naming the address."""
+def admin_client(kafka: KafkaSettings, timeout_s: float = 10.0) -> KafkaAdminClient:
+    """Connect an admin client as configured, or raise BrokerError naming the address."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+            return KafkaAdminClient(**client_options(kafka), request_timeout_ms=5000)
         except KafkaError as exc:
             if time.monotonic() >= deadline:
                 raise BrokerError(
-                    f"no Kafka broker answers at {bootstrap_servers} "
+                    f"no Kafka broker answers at {kafka.bootstrap_servers} "
                     f"(start one with `streammon broker start`): {exc}"
                 ) from exc
             time.sleep(0.5)
@@ -50,7 +51,7 @@ def control_topic_names(kafka: KafkaSettings) -> list[str]:
 
 def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence[str] = ()) -> list[str]:
     """Create the topics (and ``extra`` ones, e.g. receivers' topics) that do not exist yet; return the names created."""
-    admin = admin_client(kafka.bootstrap_servers, timeout_s)
+    admin = admin_client(kafka, timeout_s)
     try:
         existing = set(admin.list_topics())
         new = [

@@ -43,6 +43,7 @@ from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.codec import encode
 from streams.events import AlertEvent, SnapshotRef, Window
+from streams.kafka_clients import client_options
 from streams.receivers import (
     AlertmanagerReceiver,
     Deliveries,
@@ -186,7 +187,7 @@ class AlertService:
 
     async def follow_silences(self) -> None:
         """Keep the silences up to date from their compacted topic, read from its start."""
-        async for _, value in follow_topic(self.settings.kafka.bootstrap_servers, self.settings.kafka.silences_topic):
+        async for _, value in follow_topic(self.settings.kafka, self.settings.kafka.silences_topic):
             self._apply_silence(value)
 
     def _apply_silence(self, value: bytes | None) -> None:
@@ -201,9 +202,9 @@ class AlertService:
         log.info("silence %s by %s until %s: %s", silence.id, silence.created_by, silence.ends_at, silence.comment)
 
 
-async def follow_topic(bootstrap_servers: str, topic: str) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
+async def follow_topic(kafka: KafkaSettings, topic: str) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of a compacted control topic from its start, then as they come (no consumer group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
@@ -241,19 +242,17 @@ class _Blank(dict[str, str]):
 
 def load_alert_state(kafka: KafkaSettings) -> dict[str, Any] | None:
     """The last saved alert-manager state on the compacted state topic, if any."""
-    return read_latest(kafka.bootstrap_servers, kafka.alert_state_topic).get(STATE_KEY)
+    return read_latest(kafka, kafka.alert_state_topic).get(STATE_KEY)
 
 
 def load_silences(kafka: KafkaSettings) -> list[Silence]:
     """Every silence on the silences topic, so none is missed before the live feed catches up."""
-    return [silence_from_dict(value) for value in read_latest(kafka.bootstrap_servers, kafka.silences_topic).values()]
+    return [silence_from_dict(value) for value in read_latest(kafka, kafka.silences_topic).values()]
 
 
-def read_latest(
-    bootstrap_servers: str, topic: str, decode: Callable[[bytes], Any] = orjson.loads
-) -> dict[bytes, Any]:
+def read_latest(kafka: KafkaSettings, topic: str, decode: Callable[[bytes], Any] = orjson.loads) -> dict[bytes, Any]:
     """Read a compacted topic to its current end: the latest value per key, decoded (tombstones remove)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     try:
         partitions = [KafkaTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:

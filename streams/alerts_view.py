@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from rich.text import Text
 
 from streams.events import AlertEvent
+from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
 _SEVERITY_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow"}
@@ -20,7 +21,7 @@ def follow_alerts(kafka: KafkaSettings, *, follow: bool = True, from_beginning: 
     The consumer joins no group and commits nothing: following the alerts never
     moves anyone else's position.
     """
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     try:
         topic = kafka.alerts_topic
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

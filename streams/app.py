@@ -157,6 +157,8 @@ class StreamWorker:
         self.alerting = AlertService(settings, self._send, alert_state, silences)
 
     def _build_app(self) -> faust.App:
+        from streams.kafka_clients import faust_credentials
+
         kafka = self.settings.kafka
         # Faust runs the worker (timers, tasks, the producer, shutdown); the inputs are read
         # by InputConsumer in the consumer group itself, so Faust's own (idle) consumer
@@ -164,6 +166,7 @@ class StreamWorker:
         app = faust.App(
             f"{kafka.group_id}.runtime",
             broker=f"kafka://{kafka.bootstrap_servers}",
+            broker_credentials=faust_credentials(kafka),
             value_serializer="raw",
             key_serializer="raw",
             store="memory://",
@@ -194,7 +197,7 @@ class StreamWorker:
     async def _follow_control(self) -> None:
         """Apply the commands of the compacted control topic (reference replacements), read from its start."""
         kafka = self.settings.kafka
-        async for key, value in follow_topic(kafka.bootstrap_servers, kafka.control_topic):
+        async for key, value in follow_topic(kafka, kafka.control_topic):
             if key is not None and value is not None:
                 async with self._state_lock:
                     self._apply_command(key.decode(), value)

@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,11 +162,17 @@ class KafkaBroker:
     libs_home : Path or None
         Directory whose ``kafka-<version>/libs`` holds the jars; ``None`` means ``home``.
         Point several homes at one ``libs_home`` to fetch the jars once.
+    sasl_port : int or None
+        An extra ``SASL_PLAINTEXT`` listener with the ``PLAIN`` mechanism, for testing
+        clients that authenticate; ``None``: none.
+    sasl_users : Mapping[str, str] or None
+        The users the SASL listener accepts and their passwords (written into
+        ``server.properties``: test credentials only).
 
     Raises
     ------
     ConfigError
-        If ``port`` and ``controller_port`` are the same.
+        If two ports are the same, or ``sasl_port`` and ``sasl_users`` are not given together.
     """
 
     def __init__(
@@ -178,9 +184,15 @@ class KafkaBroker:
         heap: str = "512m",
         version: str = KAFKA_VERSION,
         libs_home: Path | None = None,
+        sasl_port: int | None = None,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
         if port == controller_port:
             raise ConfigError(f"kafka broker port and controller_port must differ; both are {port}")
+        if sasl_port in (port, controller_port):
+            raise ConfigError(f"kafka broker sasl_port must differ from port and controller_port; it is {sasl_port}")
+        if (sasl_port is None) != (not sasl_users):
+            raise ConfigError("kafka broker sasl_port and sasl_users go together")
         self.home = Path(home)
         self.host = host
         self.port = port
@@ -188,6 +200,8 @@ class KafkaBroker:
         self.heap = heap
         self.version = version
         self.libs_home = None if libs_home is None else Path(libs_home)
+        self.sasl_port = sasl_port
+        self.sasl_users = dict(sasl_users or {})
         jars_home = self.home if self.libs_home is None else self.libs_home
         self._libs = jars_home / f"kafka-{version}" / "libs"
         self._run = self.home / f"run-{port}"
@@ -381,7 +395,8 @@ class KafkaBroker:
         return True
 
     def _check_ports_free(self) -> None:
-        for port in (self.port, self.controller_port):
+        ports = (self.port, self.controller_port) + ((self.sasl_port,) if self.sasl_port is not None else ())
+        for port in ports:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 # Like the JVM's server socket, ignore connections of a previous broker
                 # lingering in TIME_WAIT; a listening or bound socket still conflicts.
@@ -396,6 +411,7 @@ class KafkaBroker:
 
     def _write_config(self) -> None:
         self._data.mkdir(parents=True, exist_ok=True)
+        sasl = f"SASL_PLAINTEXT://{self.host}:{self.sasl_port}" if self.sasl_port is not None else None
         # Rewritten at every start so that a changed host or port takes effect.
         self._properties.write_text(
             "\n".join(
@@ -404,11 +420,13 @@ class KafkaBroker:
                     "node.id=1",
                     f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
                     f"listeners=PLAINTEXT://{self.host}:{self.port},"
-                    f"CONTROLLER://{self.host}:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
+                    f"CONTROLLER://{self.host}:{self.controller_port}" + (f",{sasl}" if sasl else ""),
+                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}" + (f",{sasl}" if sasl else ""),
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+                    + (",SASL_PLAINTEXT:SASL_PLAINTEXT" if sasl else ""),
+                    *self._sasl_properties(),
                     f"log.dirs={self._data}",
                     "num.partitions=1",
                     # One node: internal topics cannot have more replicas than brokers.
@@ -425,6 +443,17 @@ class KafkaBroker:
             + "\n"
         )
         self._log4j.write_text(_LOG4J2_YAML)
+
+    def _sasl_properties(self) -> list[str]:
+        if self.sasl_port is None:
+            return []
+        # The broker's side of PLAIN: one user_<name>="<password>" option per user.
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
+        return [
+            "sasl.enabled.mechanisms=PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+        ]
 
     def _format_storage(self, java: str, libs: Path) -> None:
         if (self._data / "meta.properties").is_file():

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from streams.alerting import read_latest
+from streams.settings import KafkaSettings
 
 __all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint", "pack"]
 
@@ -66,8 +67,8 @@ def pack(pickled: bytes, name: str, generation: int) -> list[tuple[bytes, bytes]
     return records
 
 
-def load_checkpoint(bootstrap_servers: str, topic: str, name: str) -> tuple[Any, int] | None:
-    """The latest whole checkpoint of ``name`` and its generation, or None when there is none.
+def load_checkpoint(kafka: KafkaSettings, topic: str, name: str) -> tuple[Any, int] | None:
+    """The latest whole checkpoint of ``name`` on ``topic`` and its generation, or None when there is none.
 
     Raises
     ------
@@ -75,7 +76,7 @@ def load_checkpoint(bootstrap_servers: str, topic: str, name: str) -> tuple[Any,
         When the manifest's chunks do not match its checksum (the topic was
         written by something else, or compaction lost a chunk).
     """
-    latest = read_latest(bootstrap_servers, topic, decode=_identity)
+    latest = read_latest(kafka, topic, decode=_identity)
     manifest_raw = latest.get(f"{name}/manifest".encode())
     if manifest_raw is None:
         return None

@@ -27,6 +27,7 @@ from rich.table import Table
 from streams.admin import ensure_topics
 from streams.alerts_view import render_alert
 from streams.broker import KafkaBroker
+from streams.kafka_clients import client_options
 from streams.events import (
     AlertEvent,
     ModelStatus,
@@ -37,7 +38,7 @@ from streams.events import (
 from streams.publish import Publisher
 from streams.receivers import ReceiverConfig
 from streams.runner import spawn_worker, stop_worker
-from streams.settings import Settings, receiver_topics
+from streams.settings import KafkaSettings, Settings, receiver_topics
 from streams.synthetic import synthetic_stream
 
 PREDICTIONS = 11_000
@@ -91,9 +92,9 @@ class DemoOutcome:
 
 def demo_settings(settings: Settings, run_id: str, metrics_port: int) -> Settings:
     """The demo's settings: its own topics and group, count windows, a stream reference."""
-    kafka = settings.kafka.namespaced(f"demo-{run_id}").model_copy(
-        update={"bootstrap_servers": f"127.0.0.1:{settings.broker.port}"}
-    )
+    # The local broker listens in plaintext, whatever security the configured cluster needs.
+    local = KafkaSettings(bootstrap_servers=f"127.0.0.1:{settings.broker.port}", partitions=settings.kafka.partitions)
+    kafka = local.namespaced(f"demo-{run_id}")
     receiver = {"name": "demo", "kafka": {"topic": f"demo-{run_id}.notifications"}}
     route = settings.alerting.route.model_copy(
         update={"receiver": "demo", "routes": [], "group_wait": 2.0, "group_interval": 10.0}
@@ -223,7 +224,7 @@ def _collect(
         kafka.model_status_topic,
         kafka.model_updates_topic,
         _notifications_topic(settings),
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

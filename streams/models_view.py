@@ -18,7 +18,7 @@ from streams.settings import KafkaSettings
 def model_statuses(kafka: KafkaSettings) -> list[ModelStatus]:
     """The latest status of every model, from the compacted model-status topic."""
     statuses = []
-    for value in read_latest(kafka.bootstrap_servers, kafka.model_status_topic).values():
+    for value in read_latest(kafka, kafka.model_status_topic).values():
         try:
             statuses.append(ModelStatus.model_validate(value))
         except ValidationError:
@@ -67,7 +67,7 @@ def _challenger(status: ModelStatus) -> str:
 
 def export_model(kafka: KafkaSettings, model: str, path: Path) -> int:
     """Write the online model of ``model`` from the latest checkpoint to ``path`` (pickle); return the labelled pairs it learned from."""
-    checkpoint = load_checkpoint(kafka.bootstrap_servers, kafka.state_topic, kafka.group_id)
+    checkpoint = load_checkpoint(kafka, kafka.state_topic, kafka.group_id)
     if checkpoint is None:
         raise StreammonError(f"no checkpoint of worker group {kafka.group_id} on {kafka.state_topic}")
     challenger = checkpoint[0].challenger

@@ -1,7 +1,8 @@
 """Publishing events: a small producer API and file replay.
 
 >>> from streams.publish import Publisher                      # doctest: +SKIP
->>> with Publisher("127.0.0.1:9092") as publisher:              # doctest: +SKIP
+>>> from streams.settings import KafkaSettings                  # doctest: +SKIP
+>>> with Publisher(KafkaSettings()) as publisher:               # doctest: +SKIP
 ...     publisher.send("predictions", {"model": "churn", "model_version": "3",
 ...         "prediction_id": "p-1", "event_time": "2026-11-24T12:00:00Z",
 ...         "features": {"tenure": 14, "plan": "pro"}, "prediction": 0, "score": 0.21})
@@ -27,6 +28,7 @@ from kafka.errors import KafkaError
 
 from streams.codec import INPUT_MODELS, InputKind
 from streams.errors import BrokerError, DecodeError
+from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
 _SEGMENT_PREFIX = "segment."
@@ -52,7 +54,7 @@ class Publisher:
             "labels": kafka.labels_topic,
         }
         try:
-            self._producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", linger_ms=10)
+            self._producer = KafkaProducer(**client_options(kafka), acks="all", linger_ms=10)
         except KafkaError as exc:
             raise BrokerError(f"cannot connect to Kafka at {kafka.bootstrap_servers}: {exc}") from exc
 

@@ -15,7 +15,8 @@ are retried with capped exponential backoff and jitter, the others fail at once.
 
 URLs and headers of HTTP receivers are secrets (a Slack webhook URL is a
 credential): they are held as ``SecretStr``, never logged, and redacted from
-httpx's own request log. Logs name the receiver instead.
+httpx's own request log. Logs name the receiver instead. A config file refers
+to them as ``${NAME}``, environment variables (see :mod:`streams.settings`).
 
 Alertmanager and the re-sending of firing alerts
 ------------------------------------------------
@@ -714,7 +715,8 @@ class Deliveries:
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a rejected URL or header is a secret.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 def _http_url(url: SecretStr) -> SecretStr:

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 
 from streams.alerting import utc_now
 from streams.errors import ConfigError
+from streams.kafka_clients import client_options
 from streams.runner import table_rows
 from streams.settings import KafkaSettings
 
@@ -48,9 +49,7 @@ def reference_command(rows: list[dict[str, Any]], model: str | None, source: str
 def set_reference(kafka: KafkaSettings, path: Path, model: str | None) -> dict[str, Any]:
     """Publish a command that replaces the reference with the rows of ``path``; return it."""
     key, command = reference_command(table_rows(path), model, str(path))
-    producer = KafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, compression_type="gzip", max_request_size=_MAX_REQUEST_BYTES
-    )
+    producer = KafkaProducer(**client_options(kafka), compression_type="gzip", max_request_size=_MAX_REQUEST_BYTES)
     try:
         producer.send(kafka.control_topic, key=key, value=orjson.dumps(command)).get(timeout=30)
     finally:

@@ -36,7 +36,7 @@ def run_worker(settings: Settings) -> None:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
     kafka = settings.kafka
-    checkpoint = load_checkpoint(kafka.bootstrap_servers, kafka.state_topic, kafka.group_id)
+    checkpoint = load_checkpoint(kafka, kafka.state_topic, kafka.group_id)
     if checkpoint is not None:
         offsets = checkpoint[0].offsets
         log.info(
@@ -84,13 +84,18 @@ def table_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def spawn_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
-    """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``."""
-    # The child must get the secrets themselves (a JSON dump masks them), so the
-    # file is readable by this user only.
-    config_file.touch(mode=0o600)
-    config_file.write_text(yaml.safe_dump(_revealed(settings.model_dump(mode="python", by_alias=True))), encoding="utf-8")
+    """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``.
+
+    ``config_file`` gets the settings, but for the secrets: the file refers to
+    them as ``${STREAMMON_SECRET_<n>}``, variables of the child's environment.
+    """
     # The given settings must win over any STREAMMON_ variables of this environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    secrets: dict[str, str] = {}
+    config_file.write_text(
+        yaml.safe_dump(_referenced(settings.model_dump(mode="python", by_alias=True), secrets)), encoding="utf-8"
+    )
+    env.update(secrets)
     with log_file.open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "--config", str(config_file), "worker"],
@@ -111,14 +116,16 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 30.0) -> Non
             worker.wait()
 
 
-def _revealed(value: Any) -> Any:
-    """Settings as plain YAML-able values, secrets included."""
+def _referenced(value: Any, secrets: dict[str, str]) -> Any:
+    """Settings as plain YAML-able values, each secret replaced by a reference to a variable added to ``secrets``."""
     if isinstance(value, SecretStr):
-        return value.get_secret_value()
+        name = f"{ENV_PREFIX}SECRET_{len(secrets)}"
+        secrets[name] = value.get_secret_value()
+        return f"${{{name}}}"
     if isinstance(value, dict):
-        return {k: _revealed(v) for k, v in value.items()}
+        return {k: _referenced(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_revealed(v) for v in value]
+        return [_referenced(v, secrets) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value

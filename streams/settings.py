@@ -5,14 +5,22 @@ Settings come from, highest priority first: environment variables (prefix
 ``STREAMMON_WINDOW__SIZE=5000``), a YAML file (``--config`` or
 ``STREAMMON_CONFIG``), and the defaults below, which work for the demo on the
 local broker. They are read once, at the CLI entry point, and passed down.
+
+Secrets (every ``SecretStr`` setting: Kafka passwords, receivers' URLs and
+headers) come from the environment only. In the YAML file a secret is written
+as a reference, ``${NAME}``, replaced at load by the environment variable
+``NAME``; a secret written out in the file is rejected, since files get copied,
+committed and shown. Kafka's secrets can also be set directly, e.g.
+``STREAMMON_KAFKA__SASL_PASSWORD``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -20,7 +28,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,16 +47,43 @@ from streams.receivers import ReceiverConfig
 
 ENV_PREFIX = "STREAMMON_"
 CONFIG_ENV = "STREAMMON_CONFIG"
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a rejected value may be a password or a webhook URL.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+SSL_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 
 
 class KafkaSettings(_Section):
-    """Where the broker is and what the topics are called."""
+    """Where the broker is, how to authenticate to it, and what the topics are called.
+
+    ``security_protocol`` is Kafka's own (``PLAINTEXT``, ``SSL``,
+    ``SASL_PLAINTEXT``, ``SASL_SSL``); the SASL protocols need
+    ``sasl_mechanism``, ``sasl_username`` and ``sasl_password``, the SSL ones
+    may name a CA file and a client certificate and key. Every Kafka client
+    streammon creates gets them (see :mod:`streams.kafka_clients`).
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    # validate_default: a SASL protocol with a missing credential must fail
+    # even though the credential was never given.
+    sasl_mechanism: SaslMechanism | None = Field(default=None, validate_default=True)
+    sasl_username: str | None = Field(default=None, validate_default=True)
+    sasl_password: SecretStr | None = Field(default=None, validate_default=True)
+    ssl_cafile: Path | None = Field(default=None, description="CA certificates (PEM) to verify the brokers; default: the system's")
+    ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM), for brokers that require one")
+    ssl_keyfile: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
+    ssl_password: SecretStr | None = Field(default=None, description="password of an encrypted ssl_keyfile")
+    ssl_check_hostname: bool = True
     predictions_topic: str = "streammon.predictions"
     features_topic: str = "streammon.features"
     labels_topic: str = "streammon.labels"
@@ -62,6 +99,33 @@ class KafkaSettings(_Section):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     group_id: str = "streammon-worker"
+
+    @field_validator("sasl_mechanism", "sasl_username", "sasl_password")
+    @classmethod
+    def _sasl_with_sasl_protocols(cls, value: object, info: ValidationInfo) -> object:
+        protocol = info.data.get("security_protocol")
+        if protocol is None:
+            return value  # the protocol itself is invalid and reported
+        if protocol in SASL_PROTOCOLS and value is None:
+            raise ValueError(f"security_protocol {protocol} needs it")
+        if protocol not in SASL_PROTOCOLS and value is not None:
+            raise ValueError(f"only used with SASL_PLAINTEXT or SASL_SSL, but security_protocol is {protocol}")
+        return value
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
+    @classmethod
+    def _ssl_with_ssl_protocols(cls, value: object, info: ValidationInfo) -> object:
+        protocol = info.data.get("security_protocol")
+        if value is None or protocol is None:
+            return value
+        if protocol not in SSL_PROTOCOLS:
+            raise ValueError(f"only used with SSL or SASL_SSL, but security_protocol is {protocol}")
+        if isinstance(value, Path) and not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        # A certificate file that failed validation is absent from info.data: reported already.
+        if info.field_name in ("ssl_keyfile", "ssl_password") and "ssl_certfile" in info.data and info.data["ssl_certfile"] is None:
+            raise ValueError("needs ssl_certfile")
+        return value
 
     def namespaced(self, prefix: str) -> KafkaSettings:
         """A copy whose topics are ``<prefix>.<role>`` and whose group is ``streammon-<prefix>``.
@@ -183,7 +247,7 @@ class ConditionSettings(_Section):
     times larger (distances).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     for_windows: int = Field(default=2, ge=1, alias="for")
     for_critical: int | None = Field(
@@ -202,7 +266,7 @@ class ConditionSettings(_Section):
 class RouteSettings(_Section):
     """A route of the routing tree, in Alertmanager's vocabulary."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
     receiver: str | None = None
     matchers: list[str] = Field(default_factory=list)
@@ -407,6 +471,12 @@ class WorkerSettings(_Section):
     checkpoint_interval: Duration = Field(
         default=5.0, gt=0, description="how often the worker's state is saved with the offsets it reflects"
     )
+    max_message_bytes: int = Field(
+        default=1_000_000,
+        ge=16_384,
+        description="largest message the worker takes or writes: a larger input is dead-lettered unparsed, and a "
+        "dead letter keeps the first bytes of a value that would not fit (match the topics' max.message.bytes)",
+    )
 
 
 class Settings(BaseSettings):
@@ -417,6 +487,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         frozen=True,
         extra="forbid",
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = KafkaSettings()
@@ -464,13 +535,18 @@ def load_settings(config_file: Path | None = None) -> Settings:
     Raises
     ------
     ConfigError
-        When the file is missing or unreadable, or a value is invalid. The
-        message names the setting both as a dotted YAML path and as its
-        environment variable.
+        When the file is missing or unreadable, a value is invalid, or the
+        file holds a secret other than as a ``${NAME}`` reference to a set
+        environment variable. The message names the setting both as a dotted
+        YAML path and as its environment variable, never a secret's value.
     """
     if config_file is None and os.environ.get(CONFIG_ENV):
         config_file = Path(os.environ[CONFIG_ENV])
     from_file = _read_yaml(config_file) if config_file is not None else {}
+    problems: list[str] = []
+    from_file = _secrets_from_environment(from_file, Settings, (), problems)
+    if problems:
+        raise ConfigError(_invalid(problems))
     try:
         return Settings(**from_file)
     except ValidationError as exc:
@@ -483,7 +559,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        # Not str(exc), nor chained: it quotes the offending lines, which may hold a secret.
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML: {problem}{where}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -491,12 +571,69 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _secrets_from_environment(
+    value: Any, annotation: Any, path: tuple[str | int, ...], problems: list[str]
+) -> Any:
+    """``value``, read from the file for a setting of type ``annotation``, with each secret's ``${NAME}`` replaced by the variable's value.
+
+    Walks the file's data along the settings' types, so that every
+    ``SecretStr``, however deep (a receiver's header), is found; a secret
+    written out, or referring to an unset variable, is added to ``problems``.
+    """
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if annotation is SecretStr:
+        return _secret_reference(value, path, problems)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if not isinstance(value, dict):
+            return value  # the model's own validation reports it
+        fields = {**annotation.model_fields, **{f.alias: f for f in annotation.model_fields.values() if f.alias}}
+        return {
+            key: _secrets_from_environment(item, fields[key].annotation, (*path, key), problems) if key in fields else item
+            for key, item in value.items()
+        }
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        arms = [arm for arm in args if arm is not type(None)]
+        return _secrets_from_environment(value, arms[0], path, problems) if len(arms) == 1 else value
+    if origin is list and isinstance(value, list):
+        return [_secrets_from_environment(item, args[0], (*path, i), problems) for i, item in enumerate(value)]
+    if origin is dict and isinstance(value, dict):
+        return {key: _secrets_from_environment(item, args[1], (*path, key), problems) for key, item in value.items()}
+    return value
+
+
+def _secret_reference(value: Any, path: tuple[str | int, ...], problems: list[str]) -> Any:
+    if value is None:
+        return None
+    found = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+    if found is not None and found.group(1) in os.environ:
+        return os.environ[found.group(1)]
+    # Pydantic-settings cannot address an item of a list (a receiver) by a variable of its own.
+    settable = not any(isinstance(part, int) for part in path)
+    where = f"{_dotted(path)} ({_env_name(path)})" if settable else _dotted(path)
+    if found is not None:
+        problems.append(f"{where}: refers to the environment variable {found.group(1)}, which is not set")
+    else:
+        instead = f"set {_env_name(path)}, or write" if settable else "write"
+        problems.append(
+            f"{where}: a secret cannot be written in the config file; {instead} ${{NAME}} to read it from the environment variable NAME"
+        )
+    return value
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in path) or "(root)"
+
+
+def _env_name(path: tuple[str | int, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in path)
+
+
+def _invalid(problems: list[str]) -> str:
+    return "invalid configuration:\n  " + "\n  ".join(problems)
+
+
 def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        path = [str(part) for part in error["loc"]]
-        dotted = ".".join(path) or "(root)"
-        env = ENV_PREFIX + "__".join(part.upper() for part in path)
-        lines.append(f"{dotted} ({env}): {error['msg']}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    return _invalid([f"{_dotted(error['loc'])} ({_env_name(error['loc'])}): {error['msg']}" for error in exc.errors()])
 

@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from monitors.matchers import parse_matchers
 from monitors.silences import Silence, silence_to_dict
 from streams.alerting import load_silences, utc_now
+from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
 
@@ -74,7 +75,7 @@ def silence_state(silence: Silence, now: datetime) -> str:
 
 
 def _publish(kafka: KafkaSettings, silence: Silence) -> None:
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = KafkaProducer(**client_options(kafka), acks="all")
     try:
         producer.send(kafka.silences_topic, key=silence.id.encode(), value=orjson.dumps(silence_to_dict(silence)))
         producer.flush()

@@ -17,7 +17,7 @@ from streams.alertmanager import (
 )
 from streams.errors import BrokerError
 from streams.runner import spawn_worker, stop_worker
-from streams.settings import Settings, receiver_topics
+from streams.settings import KafkaSettings, Settings, receiver_topics
 from tests.helpers import RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
@@ -27,7 +27,7 @@ BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
 def bootstrap_servers() -> str:
     """The local broker's address; fails in CI when it is missing, skips loudly elsewhere."""
     try:
-        admin_client(BOOTSTRAP, timeout_s=10).close()
+        admin_client(KafkaSettings(bootstrap_servers=BOOTSTRAP), timeout_s=10).close()
     except BrokerError as exc:
         message = f"no Kafka broker at {BOOTSTRAP} (run `streammon broker start`): {exc}"
         if os.environ.get("CI", "").lower() == "true":

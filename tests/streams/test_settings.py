@@ -75,11 +75,16 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
         load_settings(broken)
 
 
-def test_the_example_configuration_loads() -> None:
+def test_the_example_configuration_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its receivers' URLs are secrets, read from the environment.
+    monkeypatch.setenv("FRAUD_CHAT_SLACK_URL", "https://hooks.slack.example.com/services/T000/B000/XXXX")
+    monkeypatch.setenv("ALERTMANAGER_URL", "http://alertmanager.internal:9093")
     settings = load_settings(Path(__file__).parents[2] / "examples" / "streammon.yaml")
     alerting = settings.alerting
     assert alerting.conditions.for_windows == 2 and alerting.route.group_interval == 300
     assert [r.name for r in alerting.receivers] == ["team-kafka", "fraud-chat", "pager"]
+    assert alerting.receivers[2].alertmanager is not None
+    assert alerting.receivers[2].alertmanager.url.get_secret_value() == "http://alertmanager.internal:9093"
     assert alerting.route.routes[0].continue_ is True
 
 
