@@ -56,6 +56,7 @@ from streams.checkpoint import pack
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
+from streams.kafka_clients import faust_credentials
 from streams.events import (
     PREDICTION_COLUMN,
     ChallengerOut,
@@ -157,8 +158,6 @@ class StreamWorker:
         self.alerting = AlertService(settings, self._send, alert_state, silences)
 
     def _build_app(self) -> faust.App:
-        from streams.kafka_clients import faust_credentials
-
         kafka = self.settings.kafka
         # Faust runs the worker (timers, tasks, the producer, shutdown); the inputs are read
         # by InputConsumer in the consumer group itself, so Faust's own (idle) consumer

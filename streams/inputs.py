@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings, WorkerSettings
 
 __all__ = ["InputConsumer"]
@@ -45,7 +46,7 @@ class InputConsumer:
     ) -> None:
         self.topics = (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
+            **client_options(kafka),
             group_id=kafka.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
