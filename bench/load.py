@@ -216,6 +216,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
     spy = None
     if profile is not None:
         out = profile / f"{name.replace(' ', '-').replace('%', 'pct')}.txt"
+        profile.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = WorkerRun(name, predictions, labels, 0.0)
     topic = settings.kafka.predictions_topic
@@ -393,6 +394,27 @@ def faust_floor(bootstrap: str, topic: str, n: int) -> float:
     return float(orjson.loads(found.group())["rate"])
 
 
+def profile_summary(raw: Path, top: int = 18) -> list[tuple[float, str]]:
+    """Share of the worker's samples under each of its own functions (inclusive), from a py-spy raw profile."""
+    inclusive: dict[str, int] = {}
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        samples += int(count)
+        seen = set()
+        for frame in stack.split(";"):
+            name, _, where = frame.partition(" (")
+            ours = any(part in where for part in ("streams/", "monitors/", "river/", "aiokafka/"))
+            entry = name == "<module>" or any(part in where for part in ("streams/cli.py", "streams/runner.py"))
+            if ours and not entry and name not in seen:
+                seen.add(name)
+                inclusive[name] = inclusive.get(name, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return [(count / samples, name) for name, count in ranked]
+
+
 def report(args: argparse.Namespace, n: int, raw_rate: float, faust_rate: float, runs: list[WorkerRun], latencies: list[float], costs: dict[int, float], seconds: float) -> str:
     lines = [
         "## Load: throughput, memory, event-loop lag, alert latency, Evidently cost",
@@ -433,6 +455,13 @@ def report(args: argparse.Namespace, n: int, raw_rate: float, faust_rate: float,
             f"(its CreateTime), over {len(latencies)} drifted windows of 1,000 events (one model, reference 1,000, each followed by "
             f"a normal window that resolves the alerts; after one warm-up cycle): **p50 {p50:.2f} s, p99 {p99:.2f} s**, max {max(latencies):.2f} s.",
         ]
+    if args.profile is not None:
+        for run in runs:
+            raw = args.profile / f"{run.name.replace(' ', '-').replace('%', 'pct')}.txt"
+            if raw.exists():
+                lines += ["", f"Profile of the worker, labels {run.name} (py-spy, 50 Hz, all threads; inclusive share of samples):", ""]
+                lines += ["| share | function |", "|---|---|"]
+                lines += [f"| {share:.0%} | `{name}` |" for share, name in profile_summary(raw)]
     if costs:
         lines += ["", "| window events | analysis per window (drift + quality, 20 features; median) |", "|---|---|"]
         lines += [f"| {size:,} | {cost:.2f} s |" for size, cost in costs.items()]

@@ -40,15 +40,17 @@ def _stream(n: int, drift_at: int) -> list[dict[str, object]]:
     return [e.prediction for e in synthetic_stream(n, drift_at, start, id_prefix=f"it{n}")]
 
 
-def _metric(port: int, name: str, **labels: str) -> float:
+def _metric(port: int, name: str, present: bool = False, **labels: str) -> float:
+    """The sum of a metric's samples with these labels; with ``present``, NaN when there is none."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    total = 0.0
+    total, found = 0.0, False
     for line in body.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
             continue
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
-    return total
+            found = True
+    return total if found or not present else float("nan")
 
 
 def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, start_worker, topic_reader) -> None:
@@ -187,6 +189,17 @@ def test_every_produced_event_is_accounted_for(settings, start_worker) -> None:
     assert _metric(port, "streammon_windows_closed_total") == 2
     assert _metric(port, "streammon_join_pending") == 0
     assert _metric(port, "streammon_join_evicted") == 0
+    # Caught up: nothing behind on any input partition, and what went out was acknowledged.
+    wait_until(lambda: _metric(port, "streammon_messages_out_total", topic=kafka.reports_topic) >= 2, 60, "2 reports out")
+    wait_until(lambda: _metric(port, "streammon_messages_out_total", topic=kafka.state_topic) >= 2, 60, "a checkpoint out")
+    inputs = [(topic, str(p)) for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic) for p in range(kafka.partitions)]
+
+    def caught_up() -> bool:
+        return all(_metric(port, "streammon_consumer_lag", topic=t, partition=p, present=True) == 0 for t, p in inputs)
+
+    wait_until(caught_up, 30, "a consumer lag of 0 on every input partition")
+    assert _metric(port, "streammon_consumer_lag") == 0
+    assert _metric(port, "streammon_event_loop_lag_seconds_count") > 0
 
 
 def test_a_quiet_models_window_closes_when_its_time_span_has_passed(settings, start_worker, topic_reader) -> None:
