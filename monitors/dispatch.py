@@ -43,7 +43,7 @@ restarted worker neither repeats a notification nor loses a pending resolve.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -243,6 +243,156 @@ class Dispatcher:
             if notification is not None:
                 notifications.append(notification)
         return notifications
+
+    def firing(self) -> tuple[Alert, ...]:
+        """The firing alerts."""
+        return tuple(alert for alert in self.alerts if alert.status == "firing")
+
+    @property
+    def resolved(self) -> tuple[Alert, ...]:
+        """The resolved alerts."""
+        return tuple(alert for alert in self.alerts if alert.status == "resolved")
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        """The labels every alert of the notification shares (Alertmanager's ``commonLabels``)."""
+        if not self.alerts:
+            return {}
+        common = dict(self.alerts[0].labels)
+        for alert in self.alerts[1:]:
+            common = {name: value for name, value in common.items() if alert.labels.get(name) == value}
+        return dict(sorted(common.items()))
+
+
+@dataclass
+class _Group:
+    """One aggregation group: its alerts, its timer and its notification log entry."""
+
+    route: Route
+    key: str
+    labels: dict[str, str]
+    created_at: datetime
+    next_flush_at: datetime
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    notified_at: datetime | None = None
+    notified_firing: frozenset[str] = frozenset()
+
+
+class Dispatcher:
+    """Group alerts by route and labels, and decide when each group notifies its receiver.
+
+    Parameters
+    ----------
+    route
+        The resolved routing tree (:meth:`Route.build`); its timers and
+        ``group_by`` define the groups.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from monitors.routing import RouteConfig
+    >>> route = Route.build(RouteConfig(receiver="team", group_by=("model",), group_wait_s=30,
+    ...                                 group_interval_s=300, repeat_interval_s=14400))
+    >>> dispatcher = Dispatcher(route)
+    >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> for i, feature in enumerate(["age", "city", "income"]):
+    ...     labels = {"model": "churn", "kind": "data_drift", "feature": feature}
+    ...     dispatcher.add(Alert(labels, {}, t0), t0 + timedelta(seconds=i))
+    >>> dispatcher.flush(t0 + timedelta(seconds=29))
+    []
+    >>> [n] = dispatcher.flush(t0 + timedelta(seconds=30))
+    >>> n.receiver, n.status, [a.labels["feature"] for a in n.alerts]
+    ('team', 'firing', ['age', 'city', 'income'])
+    >>> dispatcher.flush(t0 + timedelta(seconds=330))
+    []
+    """
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+        self._order = {node.path: index for index, node in enumerate(_walk(route))}
+        self._groups: dict[str, _Group] = {}
+        # Deleted groups' keys -> the earliest time a re-created group may notify.
+        self._not_before: dict[str, datetime] = {}
+
+    def add(self, alert: Alert, now: datetime) -> None:
+        """Take a state change of one alert: it fires, or it resolved.
+
+        A firing alert joins (or updates, by fingerprint) a group on every route
+        it matches, creating the group if needed. A resolved alert replaces the
+        firing one of the same fingerprint; a resolve for an alert a group does
+        not hold (already resolved and notified, or never seen) is ignored.
+        ``starts_at`` tells an alert's episodes apart, so a replayed update is
+        ignored when the group holds a later episode, and a firing update does
+        not undo the resolve of its own episode.
+
+        Raises
+        ------
+        ValueError
+            When ``now`` is not a timezone-aware datetime.
+        """
+        _require_aware(now, "now")
+        fingerprint = alert.fingerprint
+        for route in self.route.match(alert.labels):
+            key = route.group_key(alert.labels)
+            group = self._groups.get(key)
+            held = None if group is None else group.alerts.get(fingerprint)
+            if held is not None and _outdated(alert, held):
+                continue
+            if alert.status == "resolved":
+                if group is not None and fingerprint in group.alerts:
+                    group.alerts[fingerprint] = alert
+                continue
+            if group is None:
+                group = self._new_group(route, key, route.group_labels(alert.labels), now)
+            group.alerts[fingerprint] = alert
+
+    def flush(self, now: datetime, muter: Muter | None = None) -> list[Notification]:
+        """Evaluate every group whose tick is due at ``now``; return the notifications to send.
+
+        Notifications come in routing-tree order (depth first), then by group key.
+
+        Raises
+        ------
+        ValueError
+            When ``now`` is not a timezone-aware datetime.
+        """
+        _require_aware(now, "now")
+        for key in [key for key, until in self._not_before.items() if until <= now]:
+            del self._not_before[key]
+        due = sorted(
+            (group for group in self._groups.values() if group.next_flush_at <= now),
+            key=lambda group: (self._order[group.route.path], group.key),
+        )
+        if not due:
+            return []
+        firing = [alert.labels for alert in self.firing()] if muter is not None else []
+        notifications = []
+        for group in due:
+            notification = self._tick(group, now, muter, firing)
+            if notification is not None:
+                notifications.append(notification)
+        return notifications
+
+    def forget(self, fingerprints: Collection[str]) -> None:
+        """Drop these alerts from every group, without notifying; a group left empty goes.
+
+        >>> from datetime import datetime, timezone
+        >>> from monitors.routing import RouteConfig
+        >>> route = Route.build(RouteConfig(receiver="team", group_by=("model",), group_wait_s=30,
+        ...                                 group_interval_s=300, repeat_interval_s=14400))
+        >>> dispatcher = Dispatcher(route)
+        >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> alert = Alert({"model": "churn", "kind": "data_drift"}, {}, t0)
+        >>> dispatcher.add(alert, t0)
+        >>> dispatcher.forget({alert.fingerprint})
+        >>> dispatcher.firing(), dispatcher.flush(t0 + timedelta(seconds=30))
+        ([], [])
+        """
+        for key, group in list(self._groups.items()):
+            for fingerprint in fingerprints:
+                group.alerts.pop(fingerprint, None)
+            if not group.alerts:
+                del self._groups[key]
 
     def firing(self) -> list[Alert]:
         """Every firing alert, once each (an alert may sit in several groups), sorted by labels."""

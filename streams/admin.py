@@ -9,7 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.errors import BrokerError
+from streams.errors import BrokerError, ConfigError
 from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
@@ -72,3 +72,28 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence
         return [topic.name for topic in new]
     finally:
         admin.close()
+
+
+def require_copartitioned(kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
+    """Fail unless the input topics have the same number of partitions.
+
+    A worker owns partition *p* of every input topic at once, with one state for
+    it: a model's predictions, features and labels (keyed by model) meet only if
+    the same key lands on the same partition number in each topic.
+
+    Raises
+    ------
+    ConfigError
+        Naming the topics and their partition counts.
+    """
+    inputs = [kafka.predictions_topic, kafka.features_topic, kafka.labels_topic]
+    admin = admin_client(kafka, timeout_s)
+    try:
+        counts = {topic["name"]: len(topic["partitions"]) for topic in admin.describe_topics(inputs)}
+    finally:
+        admin.close()
+    if len(set(counts.values())) > 1:
+        found = ", ".join(f"{topic} has {count}" for topic, count in counts.items())
+        raise ConfigError(
+            f"kafka: the input topics must have the same number of partitions (one worker owns partition p of all three): {found}"
+        )

@@ -1,15 +1,17 @@
 """The worker's alert manager: lifecycle, grouping, silences, inhibition, delivery and state.
 
-Window observations go through the alert lifecycle (``for``, ``keep_firing_for``,
+Window observations go through an alert lifecycle (``for``, ``keep_firing_for``,
 hysteresis); every state change is published to the alerts topic, the source of
-truth, keyed by the alert's fingerprint. The dispatcher groups alerts per route
+truth, keyed by the alert's fingerprint. A lifecycle belongs to the input
+partition its models come from and is checkpointed with that partition's state,
+so it moves with the partition when workers rebalance. The dispatcher groups alerts per route
 and decides when a group is notified (``group_wait``, ``group_interval``,
 ``repeat_interval``); silences and inhibition rules mute alerts at that point;
 deliveries retry per receiver without blocking the stream.
 
-The lifecycle's and dispatcher's state is written to a compacted topic after
-each change and read back at start, so a restart neither pages again for what
-was delivered nor loses a pending resolve. Silences live in their own
+The dispatcher's state is written to a compacted topic after each change and
+read back at start, so a restart neither pages again for what was delivered nor
+loses a pending resolve. Silences live in their own
 compacted topic, which every worker reads whole.
 """
 
@@ -89,22 +91,10 @@ class AlertService:
         self.settings = settings
         self._send = send
         self._route = route_tree(alerting.route)
-        self.lifecycle = AlertLifecycle(
-            conditions.for_windows,
-            conditions.keep_firing_for,
-            conditions.hysteresis,
-            critical_for_windows=conditions.for_critical,
-        )
         self.dispatcher = Dispatcher(self._route)
         if state:
             try:
-                lifecycle = AlertLifecycle.restore(
-                    state["lifecycle"],
-                    for_windows=conditions.for_windows,
-                    keep_firing_for_windows=conditions.keep_firing_for,
-                    hysteresis=conditions.hysteresis,
-                )
-                self.lifecycle, self.dispatcher = lifecycle, Dispatcher.restore(self._route, state["dispatcher"])
+                self.dispatcher = Dispatcher.restore(self._route, state["dispatcher"])
             except (KeyError, ValueError) as exc:
                 # A state written under another routing configuration may not fit
                 # this one; starting clean beats not starting.
@@ -138,12 +128,16 @@ class AlertService:
         await self.deliveries.stop()
 
     async def observe(
-        self, observations: Sequence[Observation], window: Window | None, snapshot: SnapshotRef | None
+        self,
+        lifecycle: AlertLifecycle,
+        observations: Sequence[Observation],
+        window: Window | None,
+        snapshot: SnapshotRef | None,
     ) -> list[Alert]:
-        """Feed one window's (or one freshness check's) observations; publish and return the alerts that changed state."""
+        """Feed one window's (or one freshness check's) observations to their partition's lifecycle; publish and return the alerts that changed state."""
         async with self._lock:
             now = utc_now()
-            changes = self.lifecycle.observe(observations, now)
+            changes = lifecycle.observe(observations, now)
             for alert in changes:
                 self.dispatcher.add(alert, now)
                 event = alert_event(alert, window, snapshot, self.settings.alerting.conditions.runbook_url)
@@ -153,8 +147,26 @@ class AlertService:
                     "alert %s %s: %s", alert.status, alert.labels.get("severity", ""), alert.annotations.get("summary", "")
                 )
             self._dirty = self._dirty or bool(changes)
-            metrics.ALERTS_FIRING.set(len(self.lifecycle.firing()))
             return changes
+
+    async def hand_over(self, alerts: Sequence[Alert]) -> None:
+        """Stop notifying about these alerts: their partition moved to another worker, which notifies them now."""
+        async with self._lock:
+            self.dispatcher.forget({alert.fingerprint for alert in alerts})
+            self._dirty = True
+
+    async def take_over(self, alerts: Sequence[Alert]) -> None:
+        """Notify about these firing alerts from now on: their partition came from another worker.
+
+        They join their groups as new: a group this worker has not notified pages
+        after ``group_wait``, which may repeat a page the previous owner sent
+        (a page twice rather than none).
+        """
+        async with self._lock:
+            now = utc_now()
+            for alert in alerts:
+                self.dispatcher.add(alert, now)
+            self._dirty = self._dirty or bool(alerts)
 
     async def tick(self) -> None:
         """Send the notifications that are due; save the state first if it changed."""
@@ -172,7 +184,7 @@ class AlertService:
             await self._save_locked()
 
     async def _save_locked(self) -> None:
-        state = {"lifecycle": self.lifecycle.snapshot(), "dispatcher": self.dispatcher.snapshot()}
+        state = {"dispatcher": self.dispatcher.snapshot()}
         await self._send(self.settings.kafka.alert_state_topic, STATE_KEY, orjson.dumps(state))
         self._dirty = False
 

@@ -18,7 +18,7 @@ import pickle
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -33,7 +33,6 @@ from monitors.cbpe import (
     reconcile,
 )
 from monitors.challenger import Promotion
-from monitors.freshness import Freshness
 from monitors.labels import LabelledPair, PendingPrediction
 from monitors.performance import PerformanceConditions, PerformanceJob
 from monitors.segments import SegmentBuckets
@@ -52,7 +51,7 @@ from streams.analysis import (
     evaluate_performance,
     follow_parent,
 )
-from streams.checkpoint import pack
+from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
 from streams.codec import E, dead_letter, decode, encode
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
@@ -123,11 +122,15 @@ class StreamWorker:
         reference: list[dict[str, Any]] | None = None,
         alert_state: Mapping[str, Any] | None = None,
         silences: Iterable[Silence] = (),
-        checkpoint: tuple[WorkerState, int] | None = None,
     ) -> None:
         self.settings = settings
         self.spec = analysis_spec(settings)
-        self.state, self._generation = checkpoint if checkpoint is not None else (new_state(settings, reference), 0)
+        self._reference = reference
+        # The state of each input partition this worker owns, restored from its checkpoint when assigned.
+        self.states: dict[int, WorkerState] = {}
+        self._generations: dict[int, int] = {}
+        # The latest command of each key on the control topic: applied to every partition, also to those assigned later.
+        self._commands: dict[str, Mapping[str, Any]] = {}
         performance = settings.performance
         self.performance_conditions = PerformanceConditions(
             minimum=dict(performance.minimum),
@@ -138,13 +141,11 @@ class StreamWorker:
         self.cbpe_conditions = CBPEConditions(
             max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled
         )
-        no_data_after = settings.quality.no_data_after
-        self.freshness = Freshness(no_data_after) if no_data_after else None
         self._pending: set[asyncio.Future[None]] = set()
         self.inputs: InputConsumer | None = None  # created in the worker's event loop
         self._stopping = False
         self._state_lock = asyncio.Lock()
-        self._anchors: dict[str, tuple[datetime, float]] = {}
+        self._anchors: dict[tuple[int, str], tuple[datetime, float]] = {}
         self._untrustworthy: set[str] = set()
         # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
         # Its process starts with the first window, not here.
@@ -178,12 +179,11 @@ class StreamWorker:
         app.timer(interval=1.0)(self._advance_time)
         app.timer(interval=1.0)(self._tick_alerts)
         app.timer(interval=self.settings.labels.update_interval)(self._evaluate_performance)
-        app.timer(interval=self.settings.worker.checkpoint_interval)(self._checkpoint)
-        if self.freshness is not None:
+        app.timer(interval=self.settings.worker.checkpoint_interval)(self._checkpoint_all)
+        if self.settings.quality.no_data_after:
             app.timer(interval=self.settings.quality.freshness_check_interval)(self._check_freshness)
         app.task(self._run_alerting)
         app.task(self._follow_control)
-        app.task(self._resume_unpublished)
         app.task(self._watch_loop)
         app.timer(interval=LAG_INTERVAL_S)(self._measure_consumer_lag)
         app.on_before_shutdown.connect(self._on_before_shutdown)  # type: ignore[arg-type]
@@ -198,22 +198,20 @@ class StreamWorker:
         kafka = self.settings.kafka
         async for key, value in follow_topic(kafka, kafka.control_topic):
             if key is not None and value is not None:
+                command = _command(key.decode(), value)
+                if command is None:
+                    continue
                 async with self._state_lock:
-                    self._apply_command(key.decode(), value)
+                    self._commands[key.decode()] = command
+                    for state in self.states.values():
+                        self._apply_command(state, key.decode(), command)
 
-    def _apply_command(self, key: str, value: bytes) -> None:
-        try:
-            command = orjson.loads(value)
-            if command.get("command") != "set_reference":
-                raise ValueError(f"unknown command {command.get('command')!r}")
-            command_id, model, rows = str(command["id"]), command.get("model"), command["rows"]
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring an invalid command %s on the control topic: %s", key, exc)
-            return
-        if self.state.applied.get(key) == command_id:
+    def _apply_command(self, state: WorkerState, key: str, command: Mapping[str, Any]) -> None:
+        command_id, model, rows = str(command["id"]), command.get("model"), command["rows"]
+        if state.applied.get(key) == command_id:
             return  # already in the restored state
-        version = self.state.watch.set_reference(rows, model)
-        self.state.applied[key] = command_id
+        version = state.watch.set_reference(rows, model)
+        state.applied[key] = command_id
         log.info(
             "reference of %s replaced by %d rows from %s (version %d): windows closing from now on use it",
             model or "every model",
@@ -221,14 +219,6 @@ class StreamWorker:
             command.get("source", "?"),
             version,
         )
-
-    async def _resume_unpublished(self) -> None:
-        # Results computed before a crash but not published: compute and publish them again
-        # (their keys are stable, so a duplicate downstream is recognisable).
-        if self.state.unpublished:
-            log.info("resuming %d unpublished results from the checkpoint", len(self.state.unpublished))
-        for key, job in list(self.state.unpublished.items()):
-            await self._submit(key, job)
 
     async def _watch_loop(self) -> None:
         """Measure how late the event loop runs a tick: the time work on it did not yield."""
@@ -241,22 +231,24 @@ class StreamWorker:
     async def _measure_consumer_lag(self) -> None:
         if self.inputs is None:
             return
-        for (topic, partition), behind in (await self.inputs.lag(self.state.offsets)).items():
+        offsets = {tp: offset for state in self.states.values() for tp, offset in state.offsets.items()}
+        for (topic, partition), behind in (await self.inputs.lag(offsets)).items():
             metrics.CONSUMER_LAG.labels(topic=topic, partition=str(partition)).set(behind)
 
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
+        firing = [alert for state in list(self.states.values()) for alert in state.lifecycle.firing()]
+        metrics.ALERTS_FIRING.set(len(firing))
         self._untrustworthy = {
-            alert.labels.get("model", "")
-            for alert in self.alerting.lifecycle.firing()
-            if alert.labels.get("kind") in _UNTRUSTWORTHY_KINDS
+            alert.labels.get("model", "") for alert in firing if alert.labels.get("kind") in _UNTRUSTWORTHY_KINDS
         }
 
     async def _check_freshness(self) -> None:
-        assert self.freshness is not None, "the freshness timer runs only with a freshness check"
-        observations = self.freshness.observe(utc_now())
-        if observations:
-            await self.alerting.observe(observations, window=None, snapshot=None)
+        for state in list(self.states.values()):
+            if state.freshness is not None:
+                observations = state.freshness.observe(utc_now())
+                if observations:
+                    await self.alerting.observe(state.lifecycle, observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the broker's acknowledgement: alert state written here must
@@ -272,7 +264,7 @@ class StreamWorker:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
         self._stopping = True
-        await self._checkpoint()
+        await self._checkpoint(set(self.states))
         if self.inputs is not None:
             await self.inputs.stop()
         await self.alerting.stop()
@@ -287,55 +279,99 @@ class StreamWorker:
         while not self._stopping:
             batch = await inputs.batch()
             if batch:
-                await self._process(batch)
+                await self._process(inputs, batch)
 
     async def _assigned(self, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        """Where to start the partitions this worker was given: where its state left them."""
-        log.info("assigned %s", ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)) or "no partitions")
-        return {tp: offset for tp, offset in self.state.offsets.items() if tp in partitions}
+        """Restore the state of the partitions this worker was given; start each where its state left it."""
+        gained = sorted({p for _, p in partitions} - set(self.states))
+        kafka = self.settings.kafka
+        names = {p: partition_checkpoint(kafka.group_id, p) for p in gained}
+        saved = await asyncio.to_thread(load_checkpoints, kafka, kafka.state_topic, list(names.values())) if gained else {}
+        resumed: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
+        async with self._state_lock:
+            for p in gained:
+                checkpoint = saved.get(names[p])
+                state, generation = checkpoint if checkpoint is not None else (new_state(self.settings, self._reference), 0)
+                for key, command in self._commands.items():
+                    self._apply_command(state, key, command)
+                self.states[p], self._generations[p] = state, generation
+                resumed += [(state, key, job) for key, job in state.unpublished.items()]
+                log.info(
+                    "partition %d: %s",
+                    p,
+                    f"resumed from checkpoint {generation} ({sum(state.offsets.values())} events reflected)"
+                    if checkpoint is not None
+                    else "no checkpoint, starting fresh",
+                )
+        await self.alerting.take_over([a for p in gained for a in self.states[p].lifecycle.firing()])
+        # Results computed before a crash or a hand-over but not published: compute and publish
+        # them again (their keys are stable, so a duplicate downstream is recognisable).
+        for state, key, job in resumed:
+            await self._submit(state, key, job)
+        return {tp: offset for p in {p for _, p in partitions} for tp, offset in self.states[p].offsets.items() if tp in partitions}
 
     async def _revoked(self, partitions: set[tuple[str, int]]) -> None:
-        if partitions:
-            log.info("revoked %s", ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)))
+        """Hand the partitions over: checkpoint their state and commit, then forget them."""
+        lost = {p for _, p in partitions} & set(self.states)
+        if not lost:
+            return
+        if self._pending:
+            # Their analyses' results belong in the checkpoint the next owner starts from.
+            await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+        await self._checkpoint(lost)
+        async with self._state_lock:
+            gone = [self.states.pop(p) for p in sorted(lost)]
+            for p in lost:
+                del self._generations[p]
+        await self.alerting.hand_over([alert for state in gone for alert in state.lifecycle.firing()])
+        log.info("partitions %s handed over", ", ".join(map(str, sorted(lost))))
 
-    async def _process(self, batch: Mapping[Any, list[ConsumerRecord[bytes, bytes]]]) -> None:
+    async def _process(self, inputs: InputConsumer, batch: Mapping[Any, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Apply a batch of input messages to the state, then start the analyses it made due."""
         kafka = self.settings.kafka
-        due: list[tuple[str, WindowJob | PerformanceJob]] = []
+        due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
-            for records in batch.values():
+            for tp, records in batch.items():
+                state = self.states.get(tp.partition)
+                if state is None:
+                    # Fetched while its assignment is still restoring the partition's state
+                    # (or after it was revoked): read it again later, from its state's offsets.
+                    inputs.rewind(tp, records[0].offset)
+                    continue
                 for record in records:
-                    if not self._take(record):
+                    if not self._take(state, record):
                         continue
                     if record.topic == kafka.labels_topic:
-                        await self._label(record)
+                        await self._label(state, record)
                     else:
-                        pair = await self._join(record)
+                        pair = await self._join(state, record)
                         if pair is not None:
-                            due += await self._observe(*pair)
-            metrics.JOIN_PENDING.set(len(self.state.features))
-            metrics.JOIN_EVICTED.set(self.state.features.evicted)
-        for key, job in due:
-            await self._submit(key, job)
+                            due += [(state, key, job) for key, job in await self._observe(state, *pair)]
+            metrics.JOIN_PENDING.set(sum(len(state.features) for state in self.states.values()))
+            metrics.JOIN_EVICTED.set(sum(state.features.evicted for state in self.states.values()))
+        for state, key, job in due:
+            await self._submit(state, key, job)
 
-    def _take(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+    def _take(self, state: WorkerState, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Whether to process this message: False when the state already reflects it."""
-        if self.state.reflects(record.topic, record.partition, record.offset):
+        if state.reflects(record.topic, record.partition, record.offset):
             metrics.child(metrics.EVENTS, record.topic, "skipped").inc()
             return False
-        self.state.consumed(record.topic, record.partition, record.offset)
+        state.consumed(record.topic, record.partition, record.offset)
         return True
 
-    async def _label(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _label(self, state: WorkerState, record: ConsumerRecord[bytes, bytes]) -> None:
         label = await self._accept(LabelEvent, record)
         if label is None:
             return
-        self.state.advance_labels(label.event_time)
-        pair = self.state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
+        state.advance_labels(label.event_time)
+        pair = state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
         if pair is not None:
-            await self._labelled(pair)
+            await self._labelled(state, pair)
 
-    async def _join(self, record: ConsumerRecord[bytes, bytes]) -> tuple[PredictionEvent, FeatureEvent | None] | None:
+    async def _join(
+        self, state: WorkerState, record: ConsumerRecord[bytes, bytes]
+    ) -> tuple[PredictionEvent, FeatureEvent | None] | None:
         """Decode a prediction or feature event; return the prediction once its features are known."""
         if record.topic == self.settings.kafka.predictions_topic:
             prediction = await self._accept(PredictionEvent, record)
@@ -343,9 +379,9 @@ class StreamWorker:
                 return None
             if prediction.features:
                 return prediction, None
-            return self.state.features.add_left(prediction.prediction_id, prediction)
+            return state.features.add_left(prediction.prediction_id, prediction)
         features = await self._accept(FeatureEvent, record)
-        return None if features is None else self.state.features.add_right(features.prediction_id, features)
+        return None if features is None else state.features.add_right(features.prediction_id, features)
 
     async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
         """Decode one message, or dead-letter it and return None."""
@@ -358,10 +394,9 @@ class StreamWorker:
         return decoded
 
     async def _observe(
-        self, prediction: PredictionEvent, features: FeatureEvent | None
+        self, state: WorkerState, prediction: PredictionEvent, features: FeatureEvent | None
     ) -> list[tuple[str, WindowJob | PerformanceJob]]:
         """Feed one prediction to the windows and the label join; return the results now due."""
-        state = self.state
         values = dict(features.features if features is not None else prediction.features)
         row: dict[str, Any] = dict(values)
         row[PREDICTION_COLUMN] = prediction.prediction
@@ -369,14 +404,14 @@ class StreamWorker:
         row[EVENT_TIME_COLUMN] = prediction.event_time
         row[SCORE_COLUMN] = prediction.score
         state.advance(prediction.event_time)
-        if self.freshness is not None:
-            self.freshness.seen(prediction.model, utc_now())
+        if state.freshness is not None:
+            state.freshness.seen(prediction.model, utc_now())
         model = prediction.model
         destination = "window" if state.watch.reference_ready(model) else "reference"
         metrics.child(metrics.ROWS, model, destination).inc()
         jobs = state.watch.add(model, prediction.event_time, row)
         window = state.watch.window_index(model)
-        for segment in self._segments(prediction):
+        for segment in self._segments(state, prediction):
             jobs += state.watch.add(model, prediction.event_time, row, segment)
         state.performance.predicted(model, window)
         pending = PendingPrediction(
@@ -391,39 +426,40 @@ class StreamWorker:
         )
         pair = state.labels.add_prediction(prediction.prediction_id, pending)
         if pair is not None:
-            await self._labelled(pair)
-        return await self._register(jobs)
+            await self._labelled(state, pair)
+        return self._register(state, jobs)
 
-    async def _register(self, jobs: list[WindowJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+    def _register(self, state: WorkerState, jobs: list[WindowJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
         """Keep closed windows in the state until their results are published (a crash must not lose them)."""
         due: list[tuple[str, WindowJob | PerformanceJob]] = []
         for job in jobs:
             key = f"drift/{job.model}/{job.segment}/{job.window.index}"
-            self.state.unpublished[key] = job
+            state.unpublished[key] = job
             due.append((key, job))
             if job.segment is None:
-                due += self._register_performance(self.state.performance.close(job.model, job.window.index))
+                due += self._register_performance(state, state.performance.close(job.model, job.window.index))
         return due
 
-    def _register_performance(self, jobs: list[PerformanceJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+    def _register_performance(
+        self, state: WorkerState, jobs: list[PerformanceJob]
+    ) -> list[tuple[str, WindowJob | PerformanceJob]]:
         due: list[tuple[str, WindowJob | PerformanceJob]] = []
         for job in jobs:
             key = f"performance/{job.model}/{job.window}/{job.version}"
-            self.state.unpublished[key] = job
+            state.unpublished[key] = job
             due.append((key, job))
         return due
 
-    async def _labelled(self, pair: LabelledPair) -> None:
+    async def _labelled(self, state: WorkerState, pair: LabelledPair) -> None:
         """One prediction met its label: performance, change detection, online learning."""
-        state = self.state
         state.performance.add(pair)
         model, pending = pair.prediction.model, pair.prediction
         metrics.child(metrics.LABELLED, model).inc()
         try:
             if state.errors is not None:
-                await self._detect(model, pending.prediction, pair.label)
+                await self._detect(state, model, pending.prediction, pair.label)
             promotion = (
-                state.challenger.learn(model, pending.feature_values, pending.prediction, pair.label, learn=self._may_learn(model))
+                state.challenger.learn(model, pending.feature_values, pending.prediction, pair.label, learn=self._may_learn(state, model))
                 if state.challenger is not None
                 else None
             )
@@ -433,23 +469,23 @@ class StreamWorker:
             log.warning("%s: labelled prediction %s not usable: %s", model, pair.prediction_id, exc)
             return
         if promotion is not None:
-            await self._promote(promotion)
+            await self._promote(state, promotion)
 
-    async def _detect(self, model: str, prediction: Any, label: Any) -> None:
+    async def _detect(self, state: WorkerState, model: str, prediction: Any, label: Any) -> None:
         """Feed the error detector; fire at once when the error rises, resolve a window's worth of labels later."""
-        errors = self.state.errors
+        errors = state.errors
         assert errors is not None, "detection runs only with a detector"
         detection = errors.update(model, prediction, label)
-        joined = self.state.labels.stats(model).joined
+        joined = state.labels.stats(model).joined
         if detection is not None and detection.worsened:
-            self.state.detections[model] = joined
-            await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
-        elif model in self.state.detections and joined - self.state.detections[model] >= self.settings.window.size:
+            state.detections[model] = joined
+            await self.alerting.observe(state.lifecycle, errors.observe(model), window=None, snapshot=None)
+        elif model in state.detections and joined - state.detections[model] >= self.settings.window.size:
             # As many labelled predictions as a window holds, without a new rise: clear.
-            del self.state.detections[model]
-            await self.alerting.observe(errors.observe(model), window=None, snapshot=None)
+            del state.detections[model]
+            await self.alerting.observe(state.lifecycle, errors.observe(model), window=None, snapshot=None)
 
-    async def _promote(self, promotion: Promotion) -> None:
+    async def _promote(self, state: WorkerState, promotion: Promotion) -> None:
         model = promotion.model
         event = PromotionEvent(
             model=model,
@@ -460,7 +496,7 @@ class StreamWorker:
             margin=promotion.margin,
             labelled=promotion.labelled,
             at=utc_now(),
-            offsets={f"{topic}/{partition}": offset for (topic, partition), offset in self.state.offsets.items()},
+            offsets={f"{topic}/{partition}": offset for (topic, partition), offset in state.offsets.items()},
         )
         await self._send(self.settings.kafka.model_updates_topic, model.encode(), encode(event))
         log.warning(
@@ -473,21 +509,21 @@ class StreamWorker:
             promotion.labelled,
         )
 
-    def _may_learn(self, model: str) -> bool:
+    def _may_learn(self, state: WorkerState, model: str) -> bool:
         """Whether labels look trustworthy enough to learn from."""
         online = self.settings.online
         if online.pause_on_quality_alerts and model in self._untrustworthy:
             return False
-        stats = self.state.labels.stats(model)
+        stats = state.labels.stats(model)
         settled = stats.joined + stats.expired
         return settled < online.min_labelled or stats.coverage >= online.pause_below_coverage
 
-    def _segments(self, prediction: PredictionEvent) -> list[tuple[str, str]]:
+    def _segments(self, state: WorkerState, prediction: PredictionEvent) -> list[tuple[str, str]]:
         """The segment buckets this prediction also counts in (none while they are being learned)."""
         config = self.settings.segments
         if not config.keys:
             return []
-        buckets = self.state.buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
+        buckets = state.buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
         if not buckets.frozen:
             # The top values are learned over as many events as a stream reference holds.
             buckets.learn(prediction.segment)
@@ -498,7 +534,7 @@ class StreamWorker:
 
     # -- time --------------------------------------------------------------
 
-    def _event_now(self, clock: str, latest: datetime | None) -> datetime | None:
+    def _event_now(self, clock: tuple[int, str], latest: datetime | None) -> datetime | None:
         """Event time now on one input's clock: its latest event time, moved on by the time since it was seen.
 
         Event time keeps moving while an input is silent: a model's last window
@@ -513,40 +549,46 @@ class StreamWorker:
         return latest + timedelta(seconds=loop_now - anchor[1])
 
     async def _advance_time(self) -> None:
-        predictions_now = self._event_now("predictions", self.state.event_time)
-        if predictions_now is None:
-            return
-        labels_now = self._event_now("labels", self.state.label_time)
+        due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
-            due = await self._register(self.state.watch.expire(predictions_now))
-            # A label is late against the label stream's own clock, and it cannot be
-            # expected before its prediction was made: the earlier clock decides.
-            if labels_now is not None:
-                for _, expired in self.state.labels.expire(min(predictions_now, labels_now)):
-                    metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
-        for key, job in due:
-            await self._submit(key, job)
+            for p, state in self.states.items():
+                predictions_now = self._event_now((p, "predictions"), state.event_time)
+                if predictions_now is None:
+                    continue
+                labels_now = self._event_now((p, "labels"), state.label_time)
+                due += [(state, key, job) for key, job in self._register(state, state.watch.expire(predictions_now))]
+                # A label is late against the label stream's own clock, and it cannot be
+                # expected before its prediction was made: the earlier clock decides.
+                if labels_now is not None:
+                    for _, expired in state.labels.expire(min(predictions_now, labels_now)):
+                        metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
+        for state, key, job in due:
+            await self._submit(state, key, job)
 
     async def _evaluate_performance(self) -> None:
         async with self._state_lock:
-            due = self._register_performance(self.state.performance.due())
-        for key, job in due:
-            await self._submit(key, job)
+            due = [
+                (state, key, job)
+                for state in self.states.values()
+                for key, job in self._register_performance(state, state.performance.due())
+            ]
+        for state, key, job in due:
+            await self._submit(state, key, job)
 
     # -- results -----------------------------------------------------------
 
-    async def _submit(self, key: str, job: WindowJob | PerformanceJob) -> None:
+    async def _submit(self, state: WorkerState, key: str, job: WindowJob | PerformanceJob) -> None:
         while len(self._pending) >= MAX_PENDING_ANALYSES:
             await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
         if isinstance(job, WindowJob):
             metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
-            task = asyncio.ensure_future(self._analyse_and_publish(key, job))
+            task = asyncio.ensure_future(self._analyse_and_publish(state, key, job))
         else:
-            task = asyncio.ensure_future(self._evaluate_and_publish(key, job))
+            task = asyncio.ensure_future(self._evaluate_and_publish(state, key, job))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _analyse_and_publish(self, key: str, job: WindowJob) -> None:
+    async def _analyse_and_publish(self, state: WorkerState, key: str, job: WindowJob) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -554,19 +596,19 @@ class StreamWorker:
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("analysis of %s window %d failed", job.model, job.window.index)
-            self.state.unpublished.pop(key, None)
+            state.unpublished.pop(key, None)
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
         report = outcome.report
         observations = list(outcome.observations)
-        estimate = self._estimate(job)
+        estimate = self._estimate(state, job)
         if estimate is not None:
             report = report.model_copy(update={"estimate": estimate})
-            observations += self._estimate_observations(job, estimate)
-        changes = await self.alerting.observe(observations, report.window, report.snapshot)
+            observations += self._estimate_observations(state, job, estimate)
+        changes = await self.alerting.observe(state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
-        self.state.unpublished.pop(key, None)
+        state.unpublished.pop(key, None)
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
             "%s window %d (%d events): %d/%d features drifted, %d alert changes",
@@ -578,7 +620,7 @@ class StreamWorker:
             len(changes),
         )
 
-    def _estimate(self, job: WindowJob) -> EstimateOut | None:
+    def _estimate(self, state: WorkerState, job: WindowJob) -> EstimateOut | None:
         """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
         if job.segment is not None or self.settings.performance.task != "classification":
             return None
@@ -586,16 +628,16 @@ class StreamWorker:
         scores, predictions = columns.get(SCORE_COLUMN), columns.get(PREDICTION_COLUMN)
         if scores is None or predictions is None or None in scores or any(p not in (0, 1) for p in predictions):
             return None  # no scores, or not a binary decision: nothing to estimate from
-        calibration = self.state.calibrations.get(job.model)
+        calibration = state.calibrations.get(job.model)
         try:
             values = calibration.transform(scores) if calibration is not None else [float(s) for s in scores]
             estimate = estimate_accuracy(values, [int(p) for p in predictions])
         except ValueError as exc:
             log.warning("%s window %d: no accuracy estimate from its scores: %s", job.model, job.window.index, exc)
             return None
-        self.state.estimates[(job.model, job.window.index)] = estimate
-        for stale in sorted(self.state.estimates)[: max(0, len(self.state.estimates) - _KEPT_ESTIMATES)]:
-            del self.state.estimates[stale]
+        state.estimates[(job.model, job.window.index)] = estimate
+        for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
+            del state.estimates[stale]
         return EstimateOut(
             accuracy=estimate.accuracy,
             low=estimate.low,
@@ -604,8 +646,8 @@ class StreamWorker:
             recalibrated=calibration is not None,
         )
 
-    def _estimate_observations(self, job: WindowJob, estimate: EstimateOut) -> list[Observation]:
-        reference = self.state.reference_results.get(job.model)
+    def _estimate_observations(self, state: WorkerState, job: WindowJob, estimate: EstimateOut) -> list[Observation]:
+        reference = state.reference_results.get(job.model)
         accuracy = reference.metrics.get("accuracy") if reference is not None else None
         if accuracy is None:
             return []  # nothing to compare with until the reference period's labels are in
@@ -614,13 +656,13 @@ class StreamWorker:
             job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
         )
 
-    def _calibrate(self, job: PerformanceJob) -> None:
+    def _calibrate(self, state: WorkerState, job: PerformanceJob) -> None:
         """Fit the score calibration of a model on its reference period's labelled scores."""
         pairs = [(score, label) for _, label, score in job.pairs if score is not None and label in (0, 1)]
         if len(pairs) < self.settings.performance.min_labelled or len(pairs) < len(job.pairs):
             return
         calibration = Calibration().fit([s for s, _ in pairs], [bool(label) for _, label in pairs])
-        self.state.calibrations[job.model] = calibration
+        state.calibrations[job.model] = calibration
         log.info(
             "%s: scores %s calibrated on the reference period (expected calibration error %.3f); "
             "accuracy estimates use the isotonic map",
@@ -629,21 +671,21 @@ class StreamWorker:
             calibration.ece or 0.0,
         )
 
-    async def _evaluate_and_publish(self, key: str, job: PerformanceJob) -> None:
+    async def _evaluate_and_publish(self, state: WorkerState, key: str, job: PerformanceJob) -> None:
         loop = asyncio.get_running_loop()
         try:
             outcome: PerformanceOutcome = await loop.run_in_executor(self._pool, evaluate_performance, job, self.spec)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("performance of %s window %s version %d failed", job.model, job.window, job.version)
-            self.state.unpublished.pop(key, None)
+            state.unpublished.pop(key, None)
             return
-        state, result = self.state, outcome.result
+        result = outcome.result
         changes = []
         reconciled: dict[str, float] = {}
         if job.window is None:
             state.reference_results[job.model] = result
-            self._calibrate(job)
+            self._calibrate(state, job)
         else:
             estimate = state.estimates.get((job.model, job.window))
             if estimate is not None and "accuracy" in result.metrics and result.labelled:
@@ -656,7 +698,9 @@ class StreamWorker:
                 observations = self.performance_conditions.observe(
                     job.model, result, state.reference_results.get(job.model), context
                 )
-                changes = await self.alerting.observe(observations, window=None, snapshot=outcome.report.snapshot)
+                changes = await self.alerting.observe(
+                    state.lifecycle, observations, window=None, snapshot=outcome.report.snapshot
+                )
         report = outcome.report.model_copy(
             update={
                 "alerts": [alert.fingerprint for alert in changes],
@@ -680,35 +724,43 @@ class StreamWorker:
 
     # -- checkpoints -------------------------------------------------------
 
-    async def _checkpoint(self) -> None:
-        """Save the state with the offsets it reflects, then commit those offsets to the group."""
-        async with self._state_lock:
-            self._generation += 1
-            generation = self._generation
-            # Pickled under the lock: the snapshot is of one consistent moment.
-            pickled = pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)
-            offsets = dict(self.state.offsets)
-            statuses = [self._status(model) for model in self.state.labels.models]
-        started = asyncio.get_running_loop().time()
-        records = await asyncio.to_thread(pack, pickled, self.settings.kafka.group_id, generation)
-        try:
-            for key, value in records:
-                await self._send(self.settings.kafka.state_topic, key, value)
-        except Exception:
-            # Not saved, so not committed: the next checkpoint reflects these messages too.
-            log.exception("checkpoint %d could not be written; retrying at the next interval", generation)
-            return
-        if self.inputs is not None:
-            # Committed offsets never run ahead of a written checkpoint; a restart
-            # resumes from the checkpoint's own offsets anyway (see _assigned).
-            await self.inputs.commit(offsets)
-        for status in statuses:
-            await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
-        metrics.CHECKPOINT_BYTES.set(sum(len(value) for _, value in records))
-        metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
+    async def _checkpoint_all(self) -> None:
+        await self._checkpoint(set(self.states))
 
-    def _status(self, model: str) -> ModelStatus:
-        state = self.state
+    async def _checkpoint(self, partitions: set[int]) -> None:
+        """Save each partition's state with the offsets it reflects, then commit those offsets to the group."""
+        for p in sorted(partitions):
+            async with self._state_lock:
+                state = self.states.get(p)
+                if state is None:
+                    continue  # handed over meanwhile
+                self._generations[p] += 1
+                generation = self._generations[p]
+                # Pickled under the lock: the snapshot is of one consistent moment.
+                pickled = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+                offsets = dict(state.offsets)
+                statuses = [self._status(state, model) for model in state.labels.models]
+            started = asyncio.get_running_loop().time()
+            name = partition_checkpoint(self.settings.kafka.group_id, p)
+            records = await asyncio.to_thread(pack, pickled, name, generation)
+            try:
+                # The chunks in parallel, then the manifest that points to them.
+                await asyncio.gather(*(self._send(self.settings.kafka.state_topic, k, v) for k, v in records[:-1]))
+                await self._send(self.settings.kafka.state_topic, *records[-1])
+            except Exception:
+                # Not saved, so not committed: the next checkpoint reflects these messages too.
+                log.exception("checkpoint %d of partition %d could not be written; retrying at the next interval", generation, p)
+                continue
+            if self.inputs is not None:
+                # Committed offsets never run ahead of a written checkpoint; a restart
+                # resumes from the checkpoint's own offsets anyway (see _assigned).
+                await self.inputs.commit(offsets)
+            for status in statuses:
+                await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+            metrics.CHECKPOINT_BYTES.labels(partition=str(p)).set(sum(len(value) for _, value in records))
+            metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
+
+    def _status(self, state: WorkerState, model: str) -> ModelStatus:
         stats = state.labels.stats(model)
         last = state.last_results.get(model)
         reference = state.reference_results.get(model)
@@ -747,3 +799,16 @@ class StreamWorker:
         await self.dead_letters.send(key=message.key, value=encode(record))
         metrics.EVENTS.labels(topic=message.topic, outcome="dead_lettered").inc()
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+
+
+def _command(key: str, value: bytes) -> Mapping[str, Any] | None:
+    """A valid command of the control topic, or None (logged) for anything else."""
+    try:
+        command = orjson.loads(value)
+        if command.get("command") != "set_reference":
+            raise ValueError(f"unknown command {command.get('command')!r}")
+        str(command["id"]), command["rows"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("ignoring an invalid command %s on the control topic: %s", key, exc)
+        return None
+    return cast(Mapping[str, Any], command)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ import orjson
 from streams.alerting import read_latest
 from streams.settings import KafkaSettings
 
-__all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint", "pack"]
+__all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint", "load_checkpoints", "pack", "partition_checkpoint"]
 
 CHUNK_BYTES = 512 * 1024
 _FORMAT = 1
@@ -67,6 +67,15 @@ def pack(pickled: bytes, name: str, generation: int) -> list[tuple[bytes, bytes]
     return records
 
 
+def partition_checkpoint(group: str, partition: int) -> str:
+    """The checkpoint name of one input partition's state in a consumer group.
+
+    >>> partition_checkpoint("streammon-worker", 2)
+    'streammon-worker/p2'
+    """
+    return f"{group}/p{partition}"
+
+
 def load_checkpoint(kafka: KafkaSettings, topic: str, name: str) -> tuple[Any, int] | None:
     """The latest whole checkpoint of ``name`` on ``topic`` and its generation, or None when there is none.
 
@@ -76,7 +85,27 @@ def load_checkpoint(kafka: KafkaSettings, topic: str, name: str) -> tuple[Any, i
         When the manifest's chunks do not match its checksum (the topic was
         written by something else, or compaction lost a chunk).
     """
+    return load_checkpoints(kafka, topic, [name]).get(name)
+
+
+def load_checkpoints(kafka: KafkaSettings, topic: str, names: Iterable[str]) -> dict[str, tuple[Any, int]]:
+    """The latest whole checkpoint of each of ``names`` that has one, reading the topic once.
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_checkpoint`.
+    """
     latest = read_latest(kafka, topic, decode=_identity)
+    found = {}
+    for name in names:
+        checkpoint = _whole(latest, topic, name)
+        if checkpoint is not None:
+            found[name] = checkpoint
+    return found
+
+
+def _whole(latest: Mapping[bytes, bytes], topic: str, name: str) -> tuple[Any, int] | None:
     manifest_raw = latest.get(f"{name}/manifest".encode())
     if manifest_raw is None:
         return None

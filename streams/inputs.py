@@ -77,6 +77,11 @@ class InputConsumer:
         if chosen:
             await self._consumer.commit(chosen)
 
+    def rewind(self, tp: TopicPartition, offset: int) -> None:
+        """Read a partition again from ``offset``, if this member still owns it."""
+        if tp in self._consumer.assignment():
+            self._consumer.seek(tp, offset)
+
     async def lag(self, processed: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
         """Messages behind the high watermark per owned partition, counted from the next offset to process."""
         behind: dict[tuple[str, int], int] = {}

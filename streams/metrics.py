@@ -40,7 +40,9 @@ LABELLED_REJECTED = Counter(
     "streammon_labelled_rejected", "Labelled predictions unusable for the task (e.g. a text label for a regression).", ["model"]
 )
 LABELS_EXPIRED = Counter("streammon_labels_expired", "Predictions whose label did not come within the ttl, by model.", ["model"])
-CHECKPOINT_BYTES = Gauge("streammon_checkpoint_bytes", "Size of the latest state checkpoint (compressed).")
+CHECKPOINT_BYTES = Gauge(
+    "streammon_checkpoint_bytes", "Size of the latest state checkpoint of each input partition (compressed).", ["partition"]
+)
 CHECKPOINT_SECONDS = Histogram(
     "streammon_checkpoint_seconds",
     "Time to write a state checkpoint to Kafka.",

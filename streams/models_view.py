@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from streams.alerting import read_latest
-from streams.checkpoint import load_checkpoint
+from streams.checkpoint import load_checkpoints, partition_checkpoint
 from streams.errors import StreammonError
 from streams.events import ModelStatus
 from streams.settings import KafkaSettings
@@ -66,13 +66,17 @@ def _challenger(status: ModelStatus) -> str:
 
 
 def export_model(kafka: KafkaSettings, model: str, path: Path) -> int:
-    """Write the online model of ``model`` from the latest checkpoint to ``path`` (pickle); return the labelled pairs it learned from."""
-    checkpoint = load_checkpoint(kafka, kafka.state_topic, kafka.group_id)
-    if checkpoint is None:
+    """Write the online model of ``model`` from the latest checkpoints to ``path`` (pickle); return the labelled pairs it learned from."""
+    names = [partition_checkpoint(kafka.group_id, p) for p in range(kafka.partitions)]
+    checkpoints = load_checkpoints(kafka, kafka.state_topic, names)
+    if not checkpoints:
         raise StreammonError(f"no checkpoint of worker group {kafka.group_id} on {kafka.state_topic}")
-    challenger = checkpoint[0].challenger
-    if challenger is None or model not in challenger.models:
-        raise StreammonError(f"no online model for {model!r} in the checkpoint (models: {sorted(challenger.models) if challenger else []})")
+    # A model's events, keyed by it, are all in one partition: one checkpoint has its online model.
+    challengers = [state.challenger for state, _ in checkpoints.values() if state.challenger is not None]
+    challenger = next((c for c in challengers if model in c.models), None)
+    if challenger is None:
+        known = sorted(m for c in challengers for m in c.models)
+        raise StreammonError(f"no online model for {model!r} in the checkpoints (models: {known})")
     with path.open("wb") as file:
         pickle.dump(challenger.estimator(model), file, protocol=pickle.HIGHEST_PROTOCOL)
     return challenger.state(model).learned

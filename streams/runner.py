@@ -15,10 +15,9 @@ import yaml
 from pydantic import SecretStr
 
 from streams import metrics
-from streams.admin import ensure_topics
+from streams.admin import ensure_topics, require_copartitioned
 from streams.alerting import load_alert_state, load_silences
 from streams.app import StreamWorker
-from streams.checkpoint import load_checkpoint
 from streams.errors import ConfigError
 from streams.publish import read_events
 from streams.settings import ENV_PREFIX, Settings, receiver_topics
@@ -36,19 +35,9 @@ def run_worker(settings: Settings) -> None:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
     kafka = settings.kafka
-    checkpoint = load_checkpoint(kafka, kafka.state_topic, kafka.group_id)
-    if checkpoint is not None:
-        offsets = checkpoint[0].offsets
-        log.info(
-            "resuming from checkpoint %d of %s (%d events reflected across %d partitions)",
-            checkpoint[1],
-            kafka.group_id,
-            sum(offsets.values()),
-            len(offsets),
-        )
-    stream_worker = StreamWorker(
-        settings, reference, load_alert_state(kafka), load_silences(kafka), checkpoint=checkpoint
-    )
+    require_copartitioned(kafka)
+    # Each input partition's state is restored from its checkpoint when the partition is assigned.
+    stream_worker = StreamWorker(settings, reference, load_alert_state(kafka), load_silences(kafka))
     metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
     log.info(
         "worker for %s: windows of %d events or %.0f s, reference %s",

@@ -1,10 +1,14 @@
-"""Everything a worker knows that it cannot recompute: one object, checkpointed as a whole.
+"""Everything a worker knows of one input partition that it cannot recompute: one object, checkpointed as a whole.
 
-The monitors that hold stream state (windows and references, the feature and
-label joins, the performance windows, the error detectors, the online
-challengers), the input offsets that state reflects, and the results that
-were computed from it but not yet published. Restoring it and skipping input
-below its offsets resumes the worker exactly where the checkpoint left it.
+The input topics are co-partitioned (a model's predictions, features and labels
+are keyed by model, and every input topic has the same partition count), so
+partition *p* of all of them is one unit of work: its monitors that hold stream
+state (windows and references, the feature and label joins, the performance
+windows, the error detectors, the online challengers, the alert lifecycle and
+freshness of its models), the input offsets that state reflects, and the
+results computed from it but not yet published. Restoring it and skipping input
+below its offsets resumes the partition exactly where the checkpoint left it,
+in this worker or in the one it moves to when the group rebalances.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 from monitors.cbpe import Calibration, Estimate
 from monitors.challenger import Challenger
 from monitors.detectors import ErrorStream
+from monitors.freshness import Freshness
+from monitors.lifecycle import AlertLifecycle
 from monitors.join import KeyedJoin
 from monitors.labels import LabelJoin
 from monitors.performance import PerformanceJob, PerformanceResult, PerformanceWindows
@@ -38,6 +44,8 @@ class WorkerState:
     performance: PerformanceWindows
     errors: ErrorStream | None
     challenger: Challenger | None
+    lifecycle: AlertLifecycle
+    freshness: Freshness | None = None
     buckets: dict[str, SegmentBuckets] = field(default_factory=dict)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     unpublished: dict[str, WindowJob | PerformanceJob] = field(default_factory=dict)
@@ -70,8 +78,9 @@ class WorkerState:
 
 
 def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None) -> WorkerState:
-    """A worker's state before its first event."""
-    performance, online = settings.performance, settings.online
+    """A partition's state before its first event."""
+    performance, online, conditions = settings.performance, settings.online, settings.alerting.conditions
+    no_data_after = settings.quality.no_data_after
     return WorkerState(
         watch=DriftWatch(
             settings.window.size,
@@ -106,4 +115,11 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
             if online.enabled
             else None
         ),
+        lifecycle=AlertLifecycle(
+            conditions.for_windows,
+            conditions.keep_firing_for,
+            conditions.hysteresis,
+            critical_for_windows=conditions.for_critical,
+        ),
+        freshness=Freshness(no_data_after) if no_data_after else None,
     )
