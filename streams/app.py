@@ -166,6 +166,8 @@ class StreamWorker:
             web_enabled=False,
             topic_partitions=kafka.partitions,
             producer_acks=-1,
+            # Room for a dead letter as large as worker.max_message_bytes allows (Faust's default is 1,000,000).
+            producer_max_request_size=max(1_000_000, self.settings.worker.max_message_bytes),
             consumer_auto_offset_reset="earliest",
             # Messages are held until a checkpoint reflects them; the final
             # checkpoint (on_before_shutdown) acknowledges them, after this wait.
@@ -657,8 +659,9 @@ class StreamWorker:
         async with self._state_lock:
             held, self._held = self._held, []
             self._generation += 1
+            generation = self._generation
             # Pickled under the lock: the snapshot is of one consistent moment.
-            records = checkpoint_records(self.state, self.settings.kafka.group_id, self._generation)
+            records = checkpoint_records(self.state, self.settings.kafka.group_id, generation)
             statuses = [self._status(model) for model in self.state.labels.models]
         started = asyncio.get_running_loop().time()
         try:
@@ -668,12 +671,21 @@ class StreamWorker:
             # Not saved: these messages stay held (Faust commits only contiguous acknowledgements)
             # and the next checkpoint, which reflects them too, acknowledges them.
             self._held = held + self._held
-            log.exception("checkpoint %d could not be written; retrying at the next interval", self._generation)
+            log.exception("checkpoint %d could not be written; retrying at the next interval", generation)
+            # The retry writes the same slot again, not the one the manifest points to: were it
+            # interrupted too, the previous checkpoint must still be whole.
+            if self._generation == generation:
+                self._generation -= 1
             return
         for event in held:
             event.ack()
-        for status in statuses:
-            await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+        try:
+            for status in statuses:
+                await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+        except Exception:
+            # The checkpoint is saved; the next one publishes the statuses again. Raising here
+            # would crash the worker from its timer.
+            log.exception("model statuses of checkpoint %d could not be published", generation)
         metrics.CHECKPOINT_BYTES.set(sum(len(value) for _, value in records))
         metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
 
@@ -714,7 +726,13 @@ class StreamWorker:
             timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
             key=message.key,
             value=message.value,
+            max_bytes=self.settings.worker.max_message_bytes,
         )
-        await self.dead_letters.send(key=message.key, value=encode(record))
+        from streams.codec import encode_dead_letter
+
+        key, value = encode_dead_letter(record)
+        # Acknowledged by the broker before the message can be (with the next checkpoint): a
+        # dead letter whose send failed unawaited would be lost without a trace.
+        await self._send(self.settings.kafka.dead_letter_topic, key, value)
         metrics.EVENTS.labels(topic=message.topic, outcome="dead_lettered").inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, record.error)
