@@ -52,7 +52,7 @@ from streams.analysis import (
     follow_parent,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
-from streams.codec import E, dead_letter, decode, encode
+from streams.codec import E, dead_letter, decode, encode, encode_dead_letter
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
 from streams.kafka_clients import faust_credentials
@@ -173,8 +173,9 @@ class StreamWorker:
             web_enabled=False,
             topic_partitions=kafka.partitions,
             producer_acks=-1,
+            # Room for a dead letter as large as worker.max_message_bytes allows (Faust's default is 1,000,000).
+            producer_max_request_size=max(1_000_000, self.settings.worker.max_message_bytes),
         )
-        self.dead_letters = app.topic(kafka.dead_letter_topic, value_serializer="raw", key_serializer="raw")
         app.task(self._consume_inputs)
         app.timer(interval=1.0)(self._advance_time)
         app.timer(interval=1.0)(self._tick_alerts)
@@ -386,7 +387,7 @@ class StreamWorker:
     async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
         """Decode one message, or dead-letter it and return None."""
         try:
-            decoded = decode(model, record.value)
+            decoded = decode(model, record.value, max_bytes=self.settings.worker.max_message_bytes)
         except DecodeError as exc:
             await self._dead_letter(record, str(exc))
             return None
@@ -463,7 +464,7 @@ class StreamWorker:
                 if state.challenger is not None
                 else None
             )
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             # A label of the wrong kind for the task (a string for a regression): counted, never fatal.
             metrics.LABELLED_REJECTED.labels(model=model).inc()
             log.warning("%s: labelled prediction %s not usable: %s", model, pair.prediction_id, exc)
@@ -750,13 +751,22 @@ class StreamWorker:
             except Exception:
                 # Not saved, so not committed: the next checkpoint reflects these messages too.
                 log.exception("checkpoint %d of partition %d could not be written; retrying at the next interval", generation, p)
+                # The retry writes the same slot again, not the one the manifest points to: were it
+                # interrupted too, the previous checkpoint must still be whole.
+                if self._generations.get(p) == generation:
+                    self._generations[p] -= 1
                 continue
             if self.inputs is not None:
                 # Committed offsets never run ahead of a written checkpoint; a restart
                 # resumes from the checkpoint's own offsets anyway (see _assigned).
                 await self.inputs.commit(offsets)
-            for status in statuses:
-                await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+            try:
+                for status in statuses:
+                    await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))
+            except Exception:
+                # The checkpoint is saved; the next one publishes the statuses again. Raising here
+                # would crash the worker from its timer.
+                log.exception("model statuses of checkpoint %d could not be published", generation)
             metrics.CHECKPOINT_BYTES.labels(partition=str(p)).set(sum(len(value) for _, value in records))
             metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
 
@@ -795,10 +805,14 @@ class StreamWorker:
             timestamp_ms=message.timestamp,
             key=message.key,
             value=message.value,
+            max_bytes=self.settings.worker.max_message_bytes,
         )
-        await self.dead_letters.send(key=message.key, value=encode(record))
+        key, value = encode_dead_letter(record)
+        # Acknowledged by the broker before the message can be (with the next checkpoint): a
+        # dead letter whose send failed unawaited would be lost without a trace.
+        await self._send(self.settings.kafka.dead_letter_topic, key, value)
         metrics.EVENTS.labels(topic=message.topic, outcome="dead_lettered").inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, record.error)
 
 
 def _command(key: str, value: bytes) -> Mapping[str, Any] | None:

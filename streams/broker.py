@@ -349,6 +349,39 @@ class KafkaBroker:
         logger.info("broker on %s stopped (pid %d)", self._bootstrap, pid)
         return True
 
+    def kill(self, timeout: float = _KILL_TIMEOUT) -> bool:
+        """Kill the broker with SIGKILL, as a crash would: no clean shutdown.
+
+        The log directory stays on disk; the next :meth:`start` recovers it, which
+        takes longer than after :meth:`stop`. For tests of what survives a broker crash.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for the process to be gone.
+
+        Returns
+        -------
+        bool
+            Whether a running broker was killed.
+
+        Raises
+        ------
+        BrokerError
+            If the process survives SIGKILL.
+        """
+        pid = self._running_pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        _signal(pid, signal.SIGKILL)
+        # Waits on the process only: a client probing a dying broker could see it half-closed.
+        if not self._wait_for_exit(pid, timeout):
+            raise BrokerError(f"broker pid {pid} survived SIGKILL")
+        self._pid_file.unlink(missing_ok=True)
+        logger.info("broker on %s killed (pid %d)", self._bootstrap, pid)
+        return True
+
     def status(self) -> BrokerStatus:
         """Report whether the broker runs and answers, without changing anything.
 

@@ -282,16 +282,26 @@ class AlertEvent(BaseModel):
 
 
 class DeadLetter(BaseModel):
-    """An input message that could not be processed, kept with its coordinates."""
+    """An input message that could not be processed, kept with its coordinates.
+
+    The record stays within ``worker.max_message_bytes``: a value too large to
+    keep in full keeps its first bytes (``value_truncated``), and
+    ``value_bytes`` and ``value_sha256`` identify the whole of it, which stays
+    at its coordinates for its topic's retention.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    error: str
+    error: str = Field(description="why it was rejected, on one line")
     topic: str
     partition: int
     offset: int
     timestamp_ms: int | None
-    key_b64: str | None
-    value_b64: str
-    value_text: str | None
+    key_b64: str | None = Field(description="the original key (its first 1024 bytes), base64; None when it had none")
+    key_truncated: bool = False
+    value_b64: str = Field(description="the original value, or its first bytes when value_truncated, base64")
+    value_text: str | None = Field(description="the value as text, when it is UTF-8 and kept in full with room to spare")
+    value_bytes: int | None = Field(default=None, description="size of the whole original value (None in records of older workers)")
+    value_sha256: str | None = Field(default=None, description="SHA-256 of the whole original value, hex")
+    value_truncated: bool = False
     dead_lettered_at: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,26 @@ class TopicReader:
                     self.records[record.topic].append(record)
         return self.records
 
+    def until_end(self, timeout_s: float, what: str, worker: RunningWorker | None = None) -> dict[str, list[object]]:
+        """Consume until every partition of the topics is read up to its end as of this call."""
+        from kafka import TopicPartition
+
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in self.records
+            for partition in self._consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = {(tp.topic, tp.partition): end for tp, end in self._consumer.end_offsets(partitions).items() if end > 0}
+
+        def read_to_the_end(records: dict[str, list[object]]) -> bool:
+            seen: dict[tuple[str, int], int] = {}
+            for topic, topic_records in records.items():
+                for record in topic_records:
+                    seen[(topic, record.partition)] = max(seen.get((topic, record.partition), -1), record.offset)  # type: ignore[attr-defined]
+            return all(seen.get(where, -1) + 1 >= end for where, end in ends.items())
+
+        return self.until(read_to_the_end, timeout_s, what, worker)
+
     def collect_for(self, seconds: float) -> dict[str, list[object]]:
         """Consume whatever arrives during ``seconds``: for checking that something does *not* come."""
         deadline = time.monotonic() + seconds
@@ -93,3 +114,30 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+def produce(
+    bootstrap_servers: str, topic: str, values: list[bytes | None], key: bytes | None = b"credit-risk", **options: object
+) -> list[tuple[int, int]]:
+    """Produce raw values (None: a tombstone) with one key, in order; return each one's (partition, offset)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **options)
+    try:
+        futures = [producer.send(topic, key=key, value=value) for value in values]
+        producer.flush()
+        return [(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)]
+    finally:
+        producer.close()
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    """The sum of a metric's samples on a worker's /metrics whose labels include ``labels``; OSError while it does not serve."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    total = 0.0
+    for line in body.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
