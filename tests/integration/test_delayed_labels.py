@@ -277,4 +277,4 @@ def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactl
     assert status.duplicates == 0 and status.orphaned == 0
     assert status.challenger is not None
     assert status.challenger.labelled == labels_sent
-    assert "resuming from checkpoint" in restarted.log()
+    assert "resumed from checkpoint" in restarted.log()

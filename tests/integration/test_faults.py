@@ -13,6 +13,7 @@ import base64
 import hashlib
 import os
 import random
+import re
 import signal
 import socket
 import time
@@ -339,7 +340,7 @@ def test_a_worker_killed_mid_stream_accounts_for_every_prediction_once_after_its
     reader.until(complete, 120, f"{windows} window reports and a drift alert", restarted)
     records = reader.until_end(30, "everything written so far", restarted)
     restarted.assert_alive()
-    assert "resuming from checkpoint" in restarted.log()
+    assert "resumed from checkpoint" in restarted.log()
 
     # Every window exactly once by its key; a duplicate (published again after the restart) says the same.
     reports = drift_reports(records[kafka.reports_topic])
@@ -368,6 +369,6 @@ def test_a_worker_killed_mid_stream_accounts_for_every_prediction_once_after_its
         # Fired again when window 3 was analysed again: the same alert from the same window.
         assert len({(a.labels["feature"], a.window) for a in drift_alerts if a.fingerprint == fingerprint}) == 1
 
-    if "resuming from checkpoint 1 " in restarted.log():
+    if re.search(r"resumed from checkpoint 1 \((?!0 events)", restarted.log()):
         # Killed before its second checkpoint: windows 2 and 3 were closed again and published again.
         assert {copies[0].window.index for copies in reports.values() if len(copies) > 1} >= {2, 3}
