@@ -18,13 +18,15 @@ round trip.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Literal
 
-from river import compose, linear_model, metrics, preprocessing, tree, utils
+from river import compose, linear_model, metrics, preprocessing, tree
 
 __all__ = [
     "METRICS",
@@ -60,15 +62,22 @@ def prepare(features: Mapping[str, Any]) -> dict[str, float]:
     """
     prepared: dict[str, float] = {}
     for name, value in features.items():
-        if type(value) is float:  # the common case first: an ABC check costs a microsecond
+        # By exact type first: features decoded from JSON are floats, strings, ints,
+        # booleans and None, and an isinstance check against the Real ABC costs several
+        # times a type comparison. Subclasses (NumPy numbers...) go the long way.
+        kind = type(value)
+        if kind is float:
             if math.isfinite(value):
                 prepared[name] = value
-            continue
-        if value is None:
-            continue
-        if isinstance(value, bool):
+        elif kind is str:
+            prepared[f"{name}={value}"] = 1.0
+        elif kind is int:
+            prepared[name] = float(value)  # always finite: an int too large for a float raises
+        elif kind is bool:
             prepared[name] = 1.0 if value else 0.0
-        elif isinstance(value, Real):
+        elif value is None:
+            continue
+        elif isinstance(value, Real):  # bool has no subclasses, so it was handled above
             number = float(value)
             if math.isfinite(number):
                 prepared[name] = number
@@ -214,19 +223,71 @@ class ChallengerState:
 
 
 class _Track:
-    """One deployed model's challenger and scores."""
+    """One deployed model's challenger and scores.
+
+    ``estimator`` is the whole pipeline (the one exported, which takes raw features);
+    ``prepared`` is a pipeline of the same step objects without the leading
+    :func:`prepare`, for features prepared already, so learning through either updates
+    both. It is derived, so it is left out of the pickle and rebuilt after it.
+    """
 
     def __init__(self, estimator: compose.Pipeline, metric: type[metrics.base.Metric], window: int) -> None:
         self.estimator = estimator
-        # River wants the class, not an instance: it builds the metric inside the window.
-        self.challenger_rolling = utils.Rolling(metric, window_size=window)
-        self.deployed_rolling = utils.Rolling(metric, window_size=window)
+        # A River pipeline caches its plan in itself (so in its pickle) on first use, which
+        # was the first pair's predict_one and now, as pairs go through ``prepared``, would
+        # be whatever reads the estimator first. Built here (an empty x changes no state),
+        # so the estimator pickles the same whether or not anything has read it.
+        estimator.transform_one({})
+        self.prepared = _without_prepare(estimator)
+        # The rolling metrics share one window of (label, challenger, deployed) pairs: both
+        # are scored on the same pairs, so one deque serves where two utils.Rolling would.
+        self.recent: deque[tuple[Any, Any, Any]] = deque(maxlen=window)
+        self.challenger_rolling = metric()
+        self.deployed_rolling = metric()
         self.challenger_total = metric()
         self.deployed_total = metric()
         self.labelled = 0
         self.learned = 0
         self.paused = False
         self.promoted = False
+
+    def score(self, label: Any, challenger: Any, deployed: Any) -> None:
+        """Score one pair for both models, rolling and cumulative."""
+        recent = self.recent
+        if len(recent) == recent.maxlen:
+            # As utils.Rolling does: revert the pair leaving the window, then update, so
+            # the metrics go through the same operations and give the same scores.
+            old_label, old_challenger, old_deployed = recent[0]
+            self.challenger_rolling.revert(old_label, old_challenger)
+            self.deployed_rolling.revert(old_label, old_deployed)
+        self.challenger_rolling.update(label, challenger)
+        self.deployed_rolling.update(label, deployed)
+        recent.append((label, challenger, deployed))
+        self.challenger_total.update(label, challenger)
+        self.deployed_total.update(label, deployed)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["prepared"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "recent" not in state:
+            # A checkpoint from before the shared window: a utils.Rolling per model, over
+            # the same labels; its window holds ((label, prediction), {}) per pair.
+            challenger, deployed = state["challenger_rolling"], state["deployed_rolling"]
+            state["challenger_rolling"], state["deployed_rolling"] = challenger.obj, deployed.obj
+            state["recent"] = deque(
+                ((label, c, d) for ((label, c), _), ((_, d), _) in zip(challenger.window, deployed.window)),
+                maxlen=challenger.window_size,
+            )
+        self.__dict__.update(state)
+        self.prepared = _without_prepare(self.estimator)
+
+
+def _without_prepare(estimator: compose.Pipeline) -> compose.Pipeline:
+    # Pipeline keeps the step objects it is given (no copies), under the same names.
+    return compose.Pipeline(*itertools.islice(estimator.steps.items(), 1, None))
 
 
 class Challenger:
@@ -337,17 +398,15 @@ class Challenger:
         if track is None:
             track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
         # Prequential: predict first, so the score is on a pair the model has not learned.
-        challenger_prediction = track.estimator.predict_one(x)
-        track.challenger_rolling.update(label, challenger_prediction)
-        track.challenger_total.update(label, challenger_prediction)
-        track.deployed_rolling.update(label, deployed_prediction)
-        track.deployed_total.update(label, deployed_prediction)
+        # Through the steps after prepare: x is prepared, and prepare(x) == x, so the
+        # pipeline's own prepare would only make it again (twice a pair).
+        track.score(label, track.prepared.predict_one(x), deployed_prediction)
         track.labelled += 1
         track.paused = not learn
         if learn:
-            track.estimator.learn_one(x, label)
+            track.prepared.learn_one(x, label)
             track.learned += 1
-        lead = self._lead(track.challenger_rolling.obj.get(), track.deployed_rolling.obj.get())
+        lead = self._lead(track.challenger_rolling.get(), track.deployed_rolling.get())
         if lead < 0:
             track.promoted = False  # fell behind: a later lead is news again
         if track.promoted or track.paused or track.labelled < self.min_labelled or lead < self.margin:
@@ -357,8 +416,8 @@ class Challenger:
             model=model,
             challenger=self.model_name,
             metric=self.metric,
-            challenger_score=track.challenger_rolling.obj.get(),
-            deployed_score=track.deployed_rolling.obj.get(),
+            challenger_score=track.challenger_rolling.get(),
+            deployed_score=track.deployed_rolling.get(),
             margin=self.margin,
             labelled=track.labelled,
             window=self.window,
@@ -382,8 +441,8 @@ class Challenger:
             metric=self.metric,
             labelled=track.labelled,
             learned=track.learned,
-            challenger_score=track.challenger_rolling.obj.get() if scored else None,
-            deployed_score=track.deployed_rolling.obj.get() if scored else None,
+            challenger_score=track.challenger_rolling.get() if scored else None,
+            deployed_score=track.deployed_rolling.get() if scored else None,
             challenger_cumulative=track.challenger_total.get() if scored else None,
             deployed_cumulative=track.deployed_total.get() if scored else None,
             paused=track.paused,

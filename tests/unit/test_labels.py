@@ -40,6 +40,20 @@ def test_a_label_before_its_prediction_pairs() -> None:
     assert join.models == ["m"]
 
 
+def test_stats_is_a_snapshot_and_counts_the_live_counters() -> None:
+    join = LabelJoin(ttl_s=60, capacity=10)
+    join.add_prediction("p1", prediction(0))
+    join.add_prediction("p2", prediction(1))
+    snapshot, live = join.stats("m"), join.counts("m")
+    assert snapshot == live == JoinStats(predictions=2, waiting=2) and snapshot is not live
+    join.add_label("p1", True, at(2))
+    assert snapshot == JoinStats(predictions=2, waiting=2)  # a copy stays as it was
+    assert live is join.counts("m") and live == join.stats("m") == JoinStats(predictions=2, labels=1, joined=1, waiting=1)
+    assert join.stats("m") is not join.stats("m")
+    # A model never seen reads all zeros and is not recorded by being read.
+    assert join.counts("other") == join.stats("other") == JoinStats() and join.models == ["m"]
+
+
 def test_delay_keeps_its_sign_when_clocks_disagree() -> None:
     join = LabelJoin(ttl_s=60, capacity=10)
     join.add_prediction("p1", prediction(10))
