@@ -477,7 +477,7 @@ class StreamWorker:
         errors = state.errors
         assert errors is not None, "detection runs only with a detector"
         detection = errors.update(model, prediction, label)
-        joined = state.labels.stats(model).joined
+        joined = state.labels.counts(model).joined
         if detection is not None and detection.worsened:
             state.detections[model] = joined
             await self.alerting.observe(state.lifecycle, errors.observe(model), window=None, snapshot=None)
@@ -515,7 +515,7 @@ class StreamWorker:
         online = self.settings.online
         if online.pause_on_quality_alerts and model in self._untrustworthy:
             return False
-        stats = state.labels.stats(model)
+        stats = state.labels.counts(model)
         settled = stats.joined + stats.expired
         return settled < online.min_labelled or stats.coverage >= online.pause_below_coverage
 
