@@ -126,6 +126,11 @@ class PerformanceWindows:
         (its final job is returned by :meth:`close`), so memory stays bounded
         whether or not :meth:`finalise` is called. A window holds one pair per
         prediction at most, since the join pairs each prediction once.
+    keep_predictions
+        Predictions in a model's kept closed windows, at most (None: no bound
+        but ``keep_windows``): large windows finalise sooner, so the pairs held
+        stay bounded whatever the window size. The newest closed window is
+        always kept.
 
     Examples
     --------
@@ -150,10 +155,13 @@ class PerformanceWindows:
     [(0, 2, 3, True)]
     """
 
-    def __init__(self, keep_windows: int = 50) -> None:
+    def __init__(self, keep_windows: int = 50, keep_predictions: int | None = None) -> None:
         if keep_windows < 1:
             raise ValueError(f"keep_windows must be at least 1, got {keep_windows}")
+        if keep_predictions is not None and keep_predictions < 1:
+            raise ValueError(f"keep_predictions must be at least 1 or None, got {keep_predictions}")
         self.keep_windows = keep_windows
+        self.keep_predictions = keep_predictions
         self._windows: dict[str, dict[int | None, _Window]] = {}
         # Per model: windows below this index are finalised; their late pairs are dropped.
         self._finalised_below: dict[str, int] = {}
@@ -186,15 +194,32 @@ class PerformanceWindows:
         """Mark a drift window complete: it may now be evaluated.
 
         Returns the final jobs of the oldest windows pushed out by
-        ``keep_windows`` (those with pairs not yet reported).
+        ``keep_windows`` or ``keep_predictions`` (those with pairs not yet reported).
+
+        >>> windows = PerformanceWindows(keep_predictions=5)
+        >>> for w in range(3):
+        ...     for _ in range(3):
+        ...         windows.predicted("churn", w)
+        ...     _ = windows.close("churn", w)
+        >>> windows.windows("churn")   # 3 + 3 predictions would be over 5
+        [2]
         """
         state = self._window(model, window)
         if state is not None:
             state.closed = True
-        closed = sorted(w for w, s in self._windows.get(model, {}).items() if w is not None and s.closed)
-        if len(closed) <= self.keep_windows:
+        kept = self._windows.get(model, {})
+        closed = sorted(w for w, s in kept.items() if w is not None and s.closed)
+        keep = closed[-self.keep_windows :]
+        if self.keep_predictions is not None:
+            held = 0
+            for i in range(len(keep) - 1, -1, -1):
+                held += kept[keep[i]].predictions
+                if held > self.keep_predictions and i < len(keep) - 1:
+                    keep = keep[i + 1 :]
+                    break
+        if len(keep) == len(closed):
             return []
-        return self.finalise(model, closed[-self.keep_windows])
+        return self.finalise(model, keep[0])
 
     def due(self, min_new_pairs: int = 1) -> list[PerformanceJob]:
         """A new version of every closed window, and of the reference period, whose pairs grew by ``min_new_pairs``.

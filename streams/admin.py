@@ -13,7 +13,10 @@ from streams.errors import BrokerError, ConfigError
 from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
-_COMPACTED = {"cleanup.policy": "compact"}
+# Small segments, cleaned early: compaction never touches the active segment, and a worker
+# reads the state topic whole when it is assigned partitions (checkpoints are rewritten
+# every few seconds, so with Kafka's 1 GB segments that read would grow to gigabytes).
+_COMPACTED = {"cleanup.policy": "compact", "segment.bytes": str(32 * 1024 * 1024), "min.cleanable.dirty.ratio": "0.1"}
 
 
 def admin_client(kafka: KafkaSettings, timeout_s: float = 10.0) -> KafkaAdminClient:

@@ -91,7 +91,8 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
         ),
         features=KeyedJoin(settings.worker.join_capacity),
         labels=LabelJoin(settings.labels.ttl, settings.labels.capacity, dict(settings.labels.per_model_ttl)),
-        performance=PerformanceWindows(),
+        # As many labelled pairs as the label join holds waiting predictions, at most.
+        performance=PerformanceWindows(keep_predictions=settings.labels.capacity),
         errors=(
             ErrorStream(
                 performance.detector,
