@@ -18,6 +18,7 @@ from rich.console import Console
 from monitors.matchers import Matcher, matches_all, parse_matchers
 from streams.broker import KafkaBroker
 from streams.errors import ConfigError, StreammonError
+from streams.logs import LogFormat, configure_logging
 from streams.settings import Settings, load_settings
 
 console = Console(stderr=True)
@@ -35,6 +36,7 @@ app.add_typer(broker_app, name="broker")
 
 class _State:
     debug = False
+    log_format: LogFormat = "text"
     config: Path | None = None
     settings: Settings | None = None
 
@@ -55,13 +57,14 @@ def _main(
         Path | None, typer.Option("--config", "-c", help="YAML configuration file (or STREAMMON_CONFIG).")
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", envvar="STREAMMON_LOG_FORMAT", help="text, or json: one object per line.")
+    ] = "text",
 ) -> None:
     _state.config = config
     _state.debug = debug
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _state.log_format = log_format
+    configure_logging(log_format, debug)
     if not debug:
         # kafka-python narrates every connection at INFO, and warns of its own
         # internal loop's timing; its errors still show.
@@ -105,7 +108,7 @@ def worker() -> None:
     """Run the stream worker: validate events, window them, analyse drift and quality, join labels, learn online, alert."""
     from streams.runner import run_worker
 
-    run_worker(settings())
+    run_worker(settings(), _state.log_format)
 
 
 @app.command()

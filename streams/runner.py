@@ -19,6 +19,7 @@ from streams.admin import ensure_topics, require_copartitioned
 from streams.alerting import load_alert_state, load_silences
 from streams.app import StreamWorker
 from streams.errors import ConfigError
+from streams.logs import LogFormat
 from streams.publish import read_events
 from streams.settings import ENV_PREFIX, Settings, receiver_topics
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 _EVENT_COLUMNS = {"model", "model_version", "prediction_id", "event_time", "score", "label"}
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, log_format: LogFormat = "text") -> None:
     """Create missing topics, load the reference file if one is set, and run until stopped."""
     created = ensure_topics(settings.kafka, extra=receiver_topics(settings.alerting))
     if created:
@@ -46,7 +47,12 @@ def run_worker(settings: Settings) -> None:
         settings.window.duration_s,
         settings.reference.path or f"the first {settings.reference.size} events of each model",
     )
-    faust.Worker(stream_worker.app, loglevel="info", redirect_stdouts=False).execute_from_commandline()
+    # Faust logs through the handler configure_logging set up, in its format; its banner is text, so not in JSON.
+    worker = faust.Worker(
+        stream_worker.app, loglevel="info", redirect_stdouts=False, override_logging=False, quiet=log_format == "json"
+    )
+    worker.spinner = None  # Faust's start-up spinner writes terminal escapes into the log stream
+    worker.execute_from_commandline()
 
 
 def load_reference(settings: Settings) -> list[dict[str, Any]] | None:
@@ -72,7 +78,7 @@ def table_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def spawn_worker(settings: Settings, config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def spawn_worker(settings: Settings, config_file: Path, log_file: Path, log_format: LogFormat = "text") -> subprocess.Popen[bytes]:
     """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``.
 
     ``config_file`` gets the settings, but for the secrets: the file refers to
@@ -87,7 +93,7 @@ def spawn_worker(settings: Settings, config_file: Path, log_file: Path) -> subpr
     env.update(secrets)
     with log_file.open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "--config", str(config_file), "worker"],
+            [sys.executable, "-m", "streams.cli", "--log-format", log_format, "--config", str(config_file), "worker"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

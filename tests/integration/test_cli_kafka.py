@@ -143,3 +143,21 @@ def test_silences_are_created_listed_and_expired_from_the_cli(settings: Settings
     assert refused.returncode == 2 and "at least one matcher" in refused.stderr
     unknown = cli(settings, "alerts", "unsilence", "no-such-id")
     assert unknown.returncode == 1 and "no silence no-such-id" in unknown.stderr
+
+
+def test_the_worker_logs_one_json_object_per_line(settings, tmp_path) -> None:
+    """`--log-format json`: the worker's records and its libraries' (Faust, aiokafka), nothing else on the stream."""
+    from streams.admin import ensure_topics
+    from streams.runner import spawn_worker, stop_worker
+    from tests.helpers import wait_until
+
+    ensure_topics(settings.kafka)
+    log_file = tmp_path / "worker.log"
+    worker = spawn_worker(settings, tmp_path / "worker.yaml", log_file, log_format="json")
+    try:
+        wait_until(lambda: "no checkpoint, starting fresh" in log_file.read_text(), 60, "the worker's partitions assigned")
+    finally:
+        stop_worker(worker)
+    entries = [orjson.loads(line) for line in log_file.read_text().splitlines()]
+    assert {"streams.app", "aiokafka.consumer.group_coordinator"} <= {entry["logger"] for entry in entries}
+    assert all({"time", "level", "logger", "message"} <= set(entry) for entry in entries)
