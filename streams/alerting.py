@@ -87,7 +87,6 @@ class AlertService:
         silences: Iterable[Silence] = (),
     ) -> None:
         alerting = settings.alerting
-        conditions = alerting.conditions
         self.settings = settings
         self._send = send
         self._route = route_tree(alerting.route)

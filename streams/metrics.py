@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TypeVar, cast
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from prometheus_client.metrics import MetricWrapperBase
@@ -61,9 +62,16 @@ CONSUMER_LAG = Gauge(
 MESSAGES_OUT = Counter("streammon_messages_out", "Messages the worker produced and the broker acknowledged, by topic.", ["topic"])
 
 
-@cache
-def child(metric: MetricWrapperBase, *values: str) -> MetricWrapperBase:
+_M = TypeVar("_M", bound=MetricWrapperBase)
+
+
+def child(metric: _M, *values: str) -> _M:
     """``metric.labels(*values)``, looked up once: the per-event path counts tens of thousands of times a second."""
+    return cast(_M, _child(metric, values))
+
+
+@cache
+def _child(metric: MetricWrapperBase, values: tuple[str, ...]) -> MetricWrapperBase:
     return metric.labels(*values)
 
 

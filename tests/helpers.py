@@ -19,6 +19,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free loopback ports (for a broker of a test's own)."""
+    # All sockets stay open until every port is chosen, so the ports differ.
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 @dataclass
 class RunningWorker:
     process: subprocess.Popen[bytes]

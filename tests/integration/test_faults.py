@@ -15,7 +15,6 @@ import os
 import random
 import re
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -37,7 +36,7 @@ from streams.broker import KafkaBroker
 from streams.events import AlertEvent, DeadLetter, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, metric, produce, wait_until
+from tests.helpers import RunningWorker, TopicReader, free_ports, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -224,22 +223,11 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one_whole_and_ne
 # -- broker restart ------------------------------------------------------------------
 
 
-def _free_ports(count: int) -> list[int]:
-    # All sockets stay open until every port is chosen, so the ports differ.
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
 
 @pytest.fixture()
 def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
     """A broker of this test's own on free loopback ports (the shared one at 9092 must not be restarted)."""
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     broker = KafkaBroker(
         tmp_path / "broker", port=port, controller_port=controller_port, heap="384m", libs_home=Path.home() / ".cache" / "streammon"
     )

@@ -15,20 +15,10 @@ from kafka.admin import NewTopic
 
 from streams.broker import KAFKA_VERSION, KafkaBroker
 from streams.errors import BrokerError
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 
-
-def _free_ports(count: int) -> list[int]:
-    # All sockets stay open until every port is chosen, so the ports differ.
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +38,7 @@ def libs_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory, libs_home: Path) -> Iterator[KafkaBroker]:
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     kafka = KafkaBroker(
         tmp_path_factory.mktemp("broker"),
         port=port,
@@ -140,7 +130,7 @@ def test_stop_ends_the_broker(running: KafkaBroker) -> None:
 def test_start_refuses_a_port_held_by_another_process(
     tmp_path: Path, libs_home: Path, taken: str
 ) -> None:
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     held = port if taken == "port" else controller_port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", held))
@@ -159,7 +149,7 @@ def test_start_refuses_a_port_held_by_another_process(
 
 def test_start_names_a_missing_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     broker = KafkaBroker(tmp_path / "home", port=port, controller_port=controller_port)
 
     with pytest.raises(BrokerError, match=r"`java` is not on PATH.*apt-get install"):
@@ -167,7 +157,7 @@ def test_start_names_a_missing_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_start_reports_the_log_of_a_broker_that_dies(tmp_path: Path, libs_home: Path) -> None:
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     broker = KafkaBroker(
         tmp_path, port=port, controller_port=controller_port, heap="lots", libs_home=libs_home
     )

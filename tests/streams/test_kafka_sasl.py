@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,21 +27,12 @@ from streams.publish import Publisher
 from streams.runner import spawn_worker, stop_worker
 from streams.settings import BrokerSettings, KafkaSettings, Settings
 from streams.silences import create_silence, list_silences
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "streammon", "sasl-pw-5c2e91"
 
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +44,7 @@ def sasl_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip("SKIPPING INTEGRATION TEST: " + reason)
-    port, controller_port, sasl = _free_ports(3)
+    port, controller_port, sasl = free_ports(3)
     broker = KafkaBroker(
         tmp_path_factory.mktemp("sasl-broker"),
         port=port,
