@@ -225,7 +225,9 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
         with progress() as bar:
             task = bar.add_task(f"worker, {name}", total=predictions)
             accepted = 0.0
-            while accepted < predictions:
+            labelled = 0.0
+            # Done when every prediction and every label is in: labels are read beside the predictions, not after.
+            while accepted < predictions or labelled < labels:
                 if worker.poll() is not None:
                     raise SystemExit(f"worker exited: {(workdir / f'{name}.log').read_text()[-3000:]}")
                 time.sleep(0.5)
@@ -235,6 +237,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
                     continue
                 now = time.perf_counter()
                 accepted = total(families, "streammon_events_total", topic=topic)
+                labelled = total(families, "streammon_events_total", topic=settings.kafka.labels_topic)
                 if first is None and accepted > 0:
                     first = (now, accepted)
                 for mark in RSS_MARKS:
