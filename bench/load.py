@@ -65,6 +65,8 @@ MODELS = ("credit-risk", "fraud", "churn")
 NUMERIC = [f"x{i}" for i in range(16)]
 CATEGORICAL = {f"c{i}": [f"v{j}" for j in range(5 + i)] for i in range(4)}
 RSS_MARKS = (100_000, 1_000_000)
+# Labels are produced this many predictions after their own, interleaved with the predictions.
+LABELS_BEHIND = 2000
 
 
 @dataclass
@@ -81,6 +83,7 @@ class WorkerRun:
     lag_samples: int = 0
     lag_buckets: dict[str, int] = field(default_factory=dict)
     checkpoint_mb: float = 0.0
+    joined: int = 0
     windows: int = 0
 
     @property
@@ -134,7 +137,27 @@ def label_values(n: int, start: datetime, spacing_s: float, seed: int, every: in
         yield model.encode(), orjson.dumps(event)
 
 
-async def produce(bootstrap: str, topic: str, records: Iterator[tuple[bytes, bytes]], total: int, what: str) -> float:
+def interleaved(
+    predictions_topic: str, labels: dict[str, int], n: int, start: datetime, spacing_s: float, seed: int, behind: int
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """(topic, key, value): the predictions, and on each labels topic (every k-th of them) the labels ``behind`` predictions later, as they arrive in production."""
+    streams = {topic: label_values(n, start, spacing_s, seed, every) for topic, every in labels.items()}
+    pending: dict[str, tuple[bytes, bytes] | None] = {topic: next(stream, None) for topic, stream in streams.items()}
+    for i, (key, value) in enumerate(prediction_values(n, start, spacing_s, seed)):
+        yield predictions_topic, key, value
+        for topic, every in labels.items():
+            label = pending[topic]
+            if label is not None and i - behind >= 0 and (i - behind) % every == 0:
+                yield topic, *label
+                pending[topic] = next(streams[topic], None)
+    for topic, stream in streams.items():
+        label = pending[topic]
+        while label is not None:
+            yield topic, *label
+            label = next(stream, None)
+
+
+async def produce(bootstrap: str, records: Iterator[tuple[str, bytes, bytes]], total: int, what: str) -> float:
     """Send every record and wait for the acknowledgements; return the time of the last one."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1)
     await producer.start()
@@ -142,7 +165,7 @@ async def produce(bootstrap: str, topic: str, records: Iterator[tuple[bytes, byt
         with progress() as bar:
             task = bar.add_task(what, total=total)
             batch = []
-            for key, value in records:
+            for topic, key, value in records:
                 batch.append(await producer.send(topic, value, key=key))
                 if len(batch) >= 5000:
                     await asyncio.gather(*batch)
@@ -255,6 +278,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
         run.lag_buckets = {le: int(v) for le, v in lag}
         run.windows = int(total(families, "streammon_windows_closed_total"))
         run.checkpoint_mb = total(families, "streammon_checkpoint_bytes") / 1e6
+        run.joined = int(total(families, "streammon_labelled_total"))
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -441,14 +465,14 @@ def report(args: argparse.Namespace, n: int, raw_rate: float, faust_rate: float,
         lines.append(f"| streammon worker, labels {run.name} | {run.rate:,.0f} | {messages:,.0f} | {run.rate / raw_rate:.3f} |")
     lines += [
         "",
-        "| worker run | RSS after 100k events (worker + analysis process) | after 1M | event-loop ticks late > 100 ms | loop lag histogram (ticks at or under, s) | windows closed | last checkpoint |",
-        "|---|---|---|---|---|---|---|",
+        "| worker run | labels joined to their prediction | RSS after 100k events (worker + analysis process) | after 1M | event-loop ticks late > 100 ms | loop lag histogram (ticks at or under, s) | windows closed | last checkpoint |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         rss = [f"{run.rss_mb[m]:.0f} + {run.child_rss_mb.get(m, 0):.0f} MB" if m in run.rss_mb else "-" for m in RSS_MARKS]
         histogram = ", ".join(f"{le}: {count}" for le, count in run.lag_buckets.items())
         lines.append(
-            f"| labels {run.name} | {rss[0]} | {rss[1]} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
+            f"| labels {run.name} | {run.joined:,} of {run.labels:,} | {rss[0]} | {rss[1]} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
         )
     if latencies:
         p50, p99 = np.percentile(latencies, [50, 99])
@@ -491,9 +515,9 @@ def main() -> None:
     tenth = bench_settings(args.bootstrap, prefix, f"{prefix}.labels-10", workdir, "tenth")
     for s in (full, tenth):
         ensure_topics(s.kafka)
-    asyncio.run(produce(args.bootstrap, full.kafka.predictions_topic, prediction_values(n, t0, spacing, 1), n, "producing predictions"))
-    asyncio.run(produce(args.bootstrap, full.kafka.labels_topic, label_values(n, t0, spacing, 1, 1), n, "producing labels (100 %)"))
-    asyncio.run(produce(args.bootstrap, tenth.kafka.labels_topic, label_values(n, t0, spacing, 1, 10), n // 10, "producing labels (10 %)"))
+    labels = {full.kafka.labels_topic: 1, tenth.kafka.labels_topic: 10}
+    records = interleaved(full.kafka.predictions_topic, labels, n, t0, spacing, 1, behind=LABELS_BEHIND)
+    asyncio.run(produce(args.bootstrap, records, n + n + n // 10, "producing predictions with their labels"))
     raw = [asyncio.run(raw_consume(args.bootstrap, full.kafka.predictions_topic, n)) for _ in range(2)]
     raw_rate = n / min(raw)
     console.print(f"raw aiokafka + orjson: {raw_rate:,.0f} events/s")
