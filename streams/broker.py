@@ -342,11 +342,8 @@ class KafkaBroker:
             logger.warning(
                 "broker pid %d still running %.0f s after SIGTERM; killing it", pid, timeout
             )
-            _signal(pid, signal.SIGKILL)
-            if not self._wait_for_exit(pid, _KILL_TIMEOUT):
-                raise BrokerError(f"broker pid {pid} survived SIGKILL")
-        self._pid_file.unlink(missing_ok=True)
-        logger.info("broker on %s stopped (pid %d)", self._bootstrap, pid)
+            self._kill(pid, _KILL_TIMEOUT)
+        self._gone(pid, "stopped")
         return True
 
     def kill(self, timeout: float = _KILL_TIMEOUT) -> bool:
@@ -374,12 +371,8 @@ class KafkaBroker:
         if pid is None:
             self._pid_file.unlink(missing_ok=True)
             return False
-        _signal(pid, signal.SIGKILL)
-        # Waits on the process only: a client probing a dying broker could see it half-closed.
-        if not self._wait_for_exit(pid, timeout):
-            raise BrokerError(f"broker pid {pid} survived SIGKILL")
-        self._pid_file.unlink(missing_ok=True)
-        logger.info("broker on %s killed (pid %d)", self._bootstrap, pid)
+        self._kill(pid, timeout)
+        self._gone(pid, "killed")
         return True
 
     def status(self) -> BrokerStatus:
@@ -572,6 +565,16 @@ class KafkaBroker:
         finally:
             admin.close()
         return True
+
+    def _kill(self, pid: int, timeout: float) -> None:
+        _signal(pid, signal.SIGKILL)
+        # Waits on the process only: a client probing a dying broker could see it half-closed.
+        if not self._wait_for_exit(pid, timeout):
+            raise BrokerError(f"broker pid {pid} survived SIGKILL")
+
+    def _gone(self, pid: int, how: str) -> None:
+        self._pid_file.unlink(missing_ok=True)
+        logger.info("broker on %s %s (pid %d)", self._bootstrap, how, pid)
 
     def _wait_for_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
