@@ -52,7 +52,7 @@ from streams.analysis import (
     follow_parent,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
-from streams.codec import E, dead_letter, decode, encode, encode_dead_letter
+from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
 from streams.kafka_clients import faust_credentials
@@ -422,7 +422,7 @@ class StreamWorker:
             score=prediction.score,
             probabilities=prediction.probabilities,
             # As JSON: a prediction waiting for its label then weighs (and checkpoints) as one object.
-            features=orjson.dumps(values),
+            features=kept_json(values),
             predicted_at=prediction.event_time,
         )
         pair = state.labels.add_prediction(prediction.prediction_id, pending)

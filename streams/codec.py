@@ -30,7 +30,16 @@ from pydantic_core import ErrorDetails
 from streams.errors import DecodeError
 from streams.events import DeadLetter, FeatureEvent, LabelEvent, PredictionEvent
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "INPUT_MODELS", "InputKind", "dead_letter", "decode", "encode", "encode_dead_letter"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "INPUT_MODELS",
+    "InputKind",
+    "dead_letter",
+    "decode",
+    "encode",
+    "encode_dead_letter",
+    "kept_json",
+]
 
 InputKind = Literal["predictions", "features", "labels"]
 INPUT_MODELS: dict[InputKind, type[PredictionEvent] | type[FeatureEvent] | type[LabelEvent]] = {
@@ -100,6 +109,20 @@ def decode(model: type[E], raw: bytes | None, *, max_bytes: int | None = DEFAULT
 def encode(event: BaseModel) -> bytes:
     """Serialise an event to compact JSON."""
     return orjson.dumps(event.model_dump(mode="json"))
+
+
+def kept_json(value: Any) -> bytes:
+    """``value`` as compact JSON, in a bytes object of its own size, to be kept in memory.
+
+    orjson hands out its write buffer as the bytes object, capacity included:
+    about 8 KB for a 300-byte document (orjson 3.13, measured with tracemalloc).
+    Sent at once, that does not matter; held by the hundred thousand (the
+    predictions waiting for their label), it is gigabytes.
+
+    >>> kept_json({"age": 41})
+    b'{"age":41}'
+    """
+    return bytes(memoryview(orjson.dumps(value)))
 
 
 def dead_letter(

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.codec import dead_letter, decode, encode
+from streams.codec import dead_letter, decode, encode, kept_json
 from streams.errors import DecodeError
 from streams.events import FeatureEvent, LabelEvent, PredictionEvent
 
@@ -76,3 +76,19 @@ def test_any_bytes_either_decode_or_raise_decode_error(raw: bytes) -> None:
             decode(model, raw)
         except DecodeError as exc:
             assert str(exc)
+
+
+def test_kept_json_holds_no_more_memory_than_its_size() -> None:
+    """A thousand waiting predictions' features must weigh about their bytes, not orjson's buffers."""
+    import tracemalloc
+
+    features = {f"x{i}": 0.1234 * i for i in range(16)} | {f"c{i}": f"v{i}" for i in range(4)}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [kept_json(features) for _ in range(1000)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert orjson.loads(kept[0]) == features
+    assert held < 1000 * (len(kept[0]) + 100)
