@@ -111,9 +111,13 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
 class StreamWorker:
     """Owns the Faust app, the worker's state and the analysis process.
 
-    Input messages are acknowledged to Faust only once a checkpoint reflects
-    them (see :mod:`streams.checkpoint`); messages below the restored state's
-    offsets are skipped, so each has exactly one effect on the state.
+    Input offsets are committed only once a checkpoint reflects them (see
+    :mod:`streams.checkpoint`); messages below the restored state's offsets are
+    skipped, so each has exactly one effect on the state.
+
+    Every change to a partition's state holds ``_state_lock``, so a checkpoint
+    can pickle the state in a thread, under the lock, while the event loop goes
+    on with everything else.
     """
 
     def __init__(
@@ -245,11 +249,12 @@ class StreamWorker:
         }
 
     async def _check_freshness(self) -> None:
-        for state in list(self.states.values()):
-            if state.freshness is not None:
-                observations = state.freshness.observe(utc_now())
-                if observations:
-                    await self.alerting.observe(state.lifecycle, observations, window=None, snapshot=None)
+        async with self._state_lock:
+            for state in self.states.values():
+                if state.freshness is not None:
+                    observations = state.freshness.observe(utc_now())
+                    if observations:
+                        await self.alerting.observe(state.lifecycle, observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the broker's acknowledgement: alert state written here must
@@ -597,9 +602,14 @@ class StreamWorker:
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("analysis of %s window %d failed", job.model, job.window.index)
-            state.unpublished.pop(key, None)
+            async with self._state_lock:
+                state.unpublished.pop(key, None)
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
+        async with self._state_lock:
+            await self._publish_window(state, key, job, outcome)
+
+    async def _publish_window(self, state: WorkerState, key: str, job: WindowJob, outcome: WindowOutcome) -> None:
         report = outcome.report
         observations = list(outcome.observations)
         estimate = self._estimate(state, job)
@@ -679,8 +689,13 @@ class StreamWorker:
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("performance of %s window %s version %d failed", job.model, job.window, job.version)
-            state.unpublished.pop(key, None)
+            async with self._state_lock:
+                state.unpublished.pop(key, None)
             return
+        async with self._state_lock:
+            await self._publish_performance(state, key, job, outcome)
+
+    async def _publish_performance(self, state: WorkerState, key: str, job: PerformanceJob, outcome: PerformanceOutcome) -> None:
         result = outcome.result
         changes = []
         reconciled: dict[str, float] = {}
@@ -737,8 +752,9 @@ class StreamWorker:
                     continue  # handed over meanwhile
                 self._generations[p] += 1
                 generation = self._generations[p]
-                # Pickled under the lock: the snapshot is of one consistent moment.
-                pickled = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+                # Pickled under the lock, in a thread: the snapshot is of one consistent moment (every
+                # change to a state holds the lock), and the event loop runs on meanwhile.
+                pickled = await asyncio.to_thread(pickle.dumps, state, pickle.HIGHEST_PROTOCOL)
                 offsets = dict(state.offsets)
                 statuses = [self._status(state, model) for model in state.labels.models]
             started = asyncio.get_running_loop().time()
