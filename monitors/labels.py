@@ -28,7 +28,7 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, cast
 
 import orjson
@@ -226,6 +226,41 @@ class _WaitingLabel:
 _Joined = tuple[str, float, int]  # model, deadline, seq
 
 
+def _columns(waiting: Mapping[str, _WaitingPrediction]) -> tuple[list[Any], ...]:
+    entries = list(waiting.values())
+    predictions = [w.prediction for w in entries]
+    return (
+        list(waiting),
+        [p.model for p in predictions],
+        [p.window for p in predictions],
+        [p.prediction for p in predictions],
+        [p.score for p in predictions],
+        [p.probabilities for p in predictions],
+        [p.features for p in predictions],
+        # As POSIX seconds, read back in UTC: the same instant, exact to the microsecond.
+        [p.predicted_at.timestamp() for p in predictions],
+        [w.deadline for w in entries],
+        [w.seq for w in entries],
+    )
+
+
+def _from_columns(columns: tuple[list[Any], ...]) -> OrderedDict[str, _WaitingPrediction]:
+    ids, models, windows, predictions, scores, probabilities, features, times, deadlines, seqs = columns
+    waiting: OrderedDict[str, _WaitingPrediction] = OrderedDict()
+    for i, prediction_id in enumerate(ids):
+        pending = PendingPrediction(
+            models[i],
+            windows[i],
+            predictions[i],
+            scores[i],
+            probabilities[i],
+            features[i],
+            datetime.fromtimestamp(times[i], timezone.utc),
+        )
+        waiting[prediction_id] = _WaitingPrediction(pending, deadlines[i], seqs[i])
+    return waiting
+
+
 class LabelJoin:
     """Join predictions with their labels by ``prediction_id``, in event time.
 
@@ -284,6 +319,21 @@ class LabelJoin:
 
     def __len__(self) -> int:
         return len(self._predictions) + len(self._labels)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Up to ``capacity`` waiting predictions are pickled as a few flat columns, not as
+        # objects one by one: half the time, and the columns are built in Python, where a
+        # thread pickling a checkpoint lets the worker's event loop run (pickle's own C loop
+        # holds the GIL throughout).
+        state = self.__dict__.copy()
+        state["_predictions"] = _columns(self._predictions)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        waiting = state["_predictions"]
+        # A checkpoint written before the columns holds the objects themselves.
+        state["_predictions"] = waiting if isinstance(waiting, OrderedDict) else _from_columns(waiting)
+        self.__dict__.update(state)
 
     @property
     def models(self) -> list[str]:

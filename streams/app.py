@@ -286,6 +286,10 @@ class StreamWorker:
             batch = await inputs.batch()
             if batch:
                 await self._process(inputs, batch)
+            # Neither a batch already fetched nor a batch's processing yields to the event loop:
+            # without this, a backlog is read batch after batch (here up to a second) with
+            # timers, sends and the metrics endpoint waiting.
+            await asyncio.sleep(0)
 
     async def _assigned(self, partitions: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Restore the state of the partitions this worker was given; start each where its state left it."""

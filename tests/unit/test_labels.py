@@ -205,6 +205,40 @@ def test_pickle_round_trip_mid_stream_keeps_working() -> None:
     assert restored.stats("m") == JoinStats(predictions=3, labels=3, joined=2, expired=1, duplicates=1)
 
 
+_pending = st.builds(
+    PendingPrediction,
+    model=st.sampled_from(["a", "b"]),
+    window=st.none() | st.integers(0, 10**6),
+    prediction=st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    score=st.none() | st.floats(0, 1),
+    probabilities=st.none() | st.dictionaries(st.text(max_size=3), st.floats(0, 1), max_size=3),
+    features=st.binary(max_size=30) | st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False), max_size=3),
+    # Any instant of these years in any offset: read back in UTC, the same instant to the microsecond.
+    predicted_at=st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1), timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-7, minutes=-30))])),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_pending, max_size=20))
+def test_waiting_predictions_survive_a_pickle_exactly(pendings: list[PendingPrediction]) -> None:
+    join = LabelJoin(ttl_s=10**9, capacity=100)
+    for i, pending in enumerate(pendings):
+        join.add_prediction(f"p{i}", pending)
+    restored: LabelJoin = pickle.loads(pickle.dumps(join))
+    for i, pending in enumerate(pendings):
+        pair = restored.add_label(f"p{i}", True, datetime(2100, 1, 2, tzinfo=timezone.utc))
+        assert pair is not None and pair.prediction == pending
+
+
+def test_a_join_pickled_before_the_columns_still_loads() -> None:
+    join = LabelJoin(ttl_s=60, capacity=10)
+    join.add_prediction("p1", prediction(0))
+    old = LabelJoin.__new__(LabelJoin)
+    old.__setstate__(dict(join.__dict__))  # the state as pickled then: the waiting objects themselves
+    pair = old.add_label("p1", False, at(1))
+    assert pair is not None and pair.prediction == prediction(0)
+
+
 def test_arguments_and_times_are_checked() -> None:
     with pytest.raises(ValueError, match="ttl_s"):
         LabelJoin(ttl_s=0, capacity=1)
