@@ -49,7 +49,7 @@ from streams.analysis import (
     WindowOutcome,
     analyse,
     evaluate_performance,
-    follow_parent,
+    start_analysis_process,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
 from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
@@ -156,7 +156,7 @@ class StreamWorker:
         self._pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=follow_parent,
+            initializer=start_analysis_process,
             initargs=(os.getpid(),),
         )
         self.app = self._build_app()
