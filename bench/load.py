@@ -10,7 +10,7 @@ One run, on the local broker (``streammon broker start``):
    and reference sizes below) consumes the same predictions with the labels at 100 % and
    then, with a fresh consumer group, at 10 %. Its rate is read off its own ``/metrics``
    (accepted predictions over time, from the first to the last); its RSS is read from
-   ``/proc`` as it passes 100k and 1M events; its event-loop lag is the worker's own
+   ``/proc`` as it passes 100k, 250k, 500k and 1M events; its event-loop lag is the worker's own
    ``streammon_event_loop_lag_seconds`` histogram;
 4. alert latency: with the worker caught up, drifted windows are produced one at a time
    and the time from the produce acknowledgement of a window's last event to its alert on
@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,7 +65,8 @@ console = Console(stderr=True)
 MODELS = ("credit-risk", "fraud", "churn")
 NUMERIC = [f"x{i}" for i in range(16)]
 CATEGORICAL = {f"c{i}": [f"v{j}" for j in range(5 + i)] for i in range(4)}
-RSS_MARKS = (100_000, 1_000_000)
+# The label join fills to its capacity (100,000 per partition) by about 330k events at 10 % labels: flat after that.
+RSS_MARKS = (100_000, 250_000, 500_000, 1_000_000)
 # Labels are produced this many predictions after their own, interleaved with the predictions.
 LABELS_BEHIND = 2000
 
@@ -240,7 +242,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
     if profile is not None:
         out = profile / f"{name.replace(' ', '-').replace('%', 'pct')}.txt"
         profile.mkdir(parents=True, exist_ok=True)
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(worker.pid), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen([py_spy(), "record", "--pid", str(worker.pid), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = WorkerRun(name, predictions, labels, 0.0)
     topic = settings.kafka.predictions_topic
     first: tuple[float, float] | None = None
@@ -421,6 +423,15 @@ def faust_floor(bootstrap: str, topic: str, n: int) -> float:
     return float(orjson.loads(found.group())["rate"])
 
 
+def py_spy() -> str:
+    """The py-spy executable: the virtualenv's (``.[bench]``), or one on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install -e '.[bench]'")
+    return found
+
+
 def profile_summary(raw: Path, top: int = 18) -> list[tuple[float, str]]:
     """Share of the worker's samples under each of its own functions (inclusive), from a py-spy raw profile."""
     inclusive: dict[str, int] = {}
@@ -465,14 +476,16 @@ def report(args: argparse.Namespace, n: int, raw_rate: float, faust_rate: float,
         lines.append(f"| streammon worker, labels {run.name} | {run.rate:,.0f} | {messages:,.0f} | {run.rate / raw_rate:.3f} |")
     lines += [
         "",
-        "| worker run | labels joined to their prediction | RSS after 100k events (worker + analysis process) | after 1M | event-loop ticks late > 100 ms | loop lag histogram (ticks at or under, s) | windows closed | last checkpoint |",
-        "|---|---|---|---|---|---|---|---|",
+        "| worker run | labels joined to their prediction | "
+        + " | ".join(f"RSS after {m // 1000:,}k events (worker + analysis process)" for m in RSS_MARKS)
+        + " | event-loop ticks late > 100 ms | loop lag histogram (ticks at or under, s) | windows closed | last checkpoint |",
+        "|---|---|" + "---|" * len(RSS_MARKS) + "---|---|---|---|",
     ]
     for run in runs:
         rss = [f"{run.rss_mb[m]:.0f} + {run.child_rss_mb.get(m, 0):.0f} MB" if m in run.rss_mb else "-" for m in RSS_MARKS]
         histogram = ", ".join(f"{le}: {count}" for le, count in run.lag_buckets.items())
         lines.append(
-            f"| labels {run.name} | {run.joined:,} of {run.labels:,} | {rss[0]} | {rss[1]} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
+            f"| labels {run.name} | {run.joined:,} of {run.labels:,} | {' | '.join(rss)} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
         )
     if latencies:
         p50, p99 = np.percentile(latencies, [50, 99])
@@ -504,6 +517,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None, help="record each worker run with py-spy into this folder")
     args = parser.parse_args()
+    if args.profile is not None:
+        py_spy()  # before minutes of producing, not after
     n = 100_000 if args.quick else args.events
     output = args.output or (None if args.quick else Path(__file__).parent / "results" / "load.md")
     started = time.perf_counter()
