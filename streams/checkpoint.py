@@ -7,9 +7,9 @@ that names the slot, the number of chunks and their checksum. Two slots
 alternate, so a worker killed while writing leaves the previous checkpoint
 whole: the manifest still points to it.
 
-The worker acknowledges input messages to Faust only once a checkpoint that
-reflects them is written, so the committed offsets never run ahead of the
-saved state; on restart, messages below the checkpoint's offsets are skipped.
+The worker commits input offsets only once a checkpoint that reflects them
+is written, so the committed offsets never run ahead of the saved state; on
+restart, messages below the checkpoint's offsets are skipped.
 Together these give every input message exactly one effect on the state.
 
 Pickle runs code when it loads: the state topic must be writable by the
@@ -29,27 +29,20 @@ import orjson
 from streams.alerting import read_latest
 from streams.settings import KafkaSettings
 
-__all__ = ["CHUNK_BYTES", "checkpoint_records", "load_checkpoint", "load_checkpoints", "pack", "partition_checkpoint"]
+__all__ = ["CHUNK_BYTES", "load_checkpoints", "pack", "partition_checkpoint"]
 
 CHUNK_BYTES = 512 * 1024
 _FORMAT = 1
 
 
-def checkpoint_records(state: object, name: str, generation: int) -> list[tuple[bytes, bytes]]:
-    """The (key, value) records of one checkpoint, to be sent in order: chunks, then the manifest.
+def pack(pickled: bytes, name: str, generation: int) -> list[tuple[bytes, bytes]]:
+    """The (key, value) records of a checkpoint from its pickled state, to be sent in order: chunks, then the manifest.
 
-    >>> records = checkpoint_records({"offsets": {("t", 0): 7}}, "group", generation=3)
+    Compressing and hashing release the GIL, so the worker runs this in a thread.
+
+    >>> records = pack(pickle.dumps({"offsets": {("t", 0): 7}}), "group", generation=3)
     >>> [key.decode() for key, _ in records]
     ['group/1/0', 'group/manifest']
-    """
-    return pack(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), name, generation)
-
-
-def pack(pickled: bytes, name: str, generation: int) -> list[tuple[bytes, bytes]]:
-    """The records of a checkpoint from its pickled state.
-
-    Compressing and hashing release the GIL: the worker runs this in a thread, so
-    only pickling (a consistent snapshot) holds up its event loop.
     """
     payload = zlib.compress(pickled, level=1)
     slot = generation % 2
@@ -76,25 +69,14 @@ def partition_checkpoint(group: str, partition: int) -> str:
     return f"{group}/p{partition}"
 
 
-def load_checkpoint(kafka: KafkaSettings, topic: str, name: str) -> tuple[Any, int] | None:
-    """The latest whole checkpoint of ``name`` on ``topic`` and its generation, or None when there is none.
-
-    Raises
-    ------
-    ValueError
-        When the manifest's chunks do not match its checksum (the topic was
-        written by something else, or compaction lost a chunk).
-    """
-    return load_checkpoints(kafka, topic, [name]).get(name)
-
-
 def load_checkpoints(kafka: KafkaSettings, topic: str, names: Iterable[str]) -> dict[str, tuple[Any, int]]:
     """The latest whole checkpoint of each of ``names`` that has one, reading the topic once.
 
     Raises
     ------
     ValueError
-        As :func:`load_checkpoint`.
+        When a manifest's chunks do not match its checksum (the topic was
+        written by something else, or compaction lost a chunk).
     """
     latest = read_latest(kafka, topic, decode=_identity)
     found = {}

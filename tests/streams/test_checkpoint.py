@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import pickle
 
 import pytest
 
 from streams import checkpoint
-from streams.checkpoint import CHUNK_BYTES, checkpoint_records, load_checkpoint
+from streams.checkpoint import CHUNK_BYTES, load_checkpoints, pack
+from streams.settings import KafkaSettings
 
 
 def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -18,9 +20,13 @@ def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     return latest
 
 
+def checkpoint_records(state: object, name: str, generation: int) -> list[tuple[bytes, bytes]]:
+    return pack(pickle.dumps(state), name, generation)
+
+
 def load_from(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes]) -> object:
     monkeypatch.setattr(checkpoint, "read_latest", lambda *args, **kwargs: latest)
-    return load_checkpoint("unused:9092", "state", "group")
+    return load_checkpoints(KafkaSettings(), "state", ["group"]).get("group")
 
 
 def test_a_large_state_is_cut_into_chunks_and_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
