@@ -43,7 +43,7 @@ restarted worker neither repeats a notification nor loses a pending resolve.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -243,27 +243,6 @@ class Dispatcher:
             if notification is not None:
                 notifications.append(notification)
         return notifications
-
-    def forget(self, fingerprints: Collection[str]) -> None:
-        """Drop these alerts from every group, without notifying; a group left empty goes.
-
-        >>> from datetime import datetime, timezone
-        >>> from monitors.routing import RouteConfig
-        >>> route = Route.build(RouteConfig(receiver="team", group_by=("model",), group_wait_s=30,
-        ...                                 group_interval_s=300, repeat_interval_s=14400))
-        >>> dispatcher = Dispatcher(route)
-        >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        >>> alert = Alert({"model": "churn", "kind": "data_drift"}, {}, t0)
-        >>> dispatcher.add(alert, t0)
-        >>> dispatcher.forget({alert.fingerprint})
-        >>> dispatcher.firing(), dispatcher.flush(t0 + timedelta(seconds=30))
-        ([], [])
-        """
-        for key, group in list(self._groups.items()):
-            for fingerprint in fingerprints:
-                group.alerts.pop(fingerprint, None)
-            if not group.alerts:
-                del self._groups[key]
 
     def firing(self) -> list[Alert]:
         """Every firing alert, once each (an alert may sit in several groups), sorted by labels."""

@@ -4,14 +4,18 @@ Window observations go through an alert lifecycle (``for``, ``keep_firing_for``,
 hysteresis); every state change is published to the alerts topic, the source of
 truth, keyed by the alert's fingerprint. A lifecycle belongs to the input
 partition its models come from and is checkpointed with that partition's state,
-so it moves with the partition when workers rebalance. The dispatcher groups alerts per route
-and decides when a group is notified (``group_wait``, ``group_interval``,
-``repeat_interval``); silences and inhibition rules mute alerts at that point;
-deliveries retry per receiver without blocking the stream.
+so it moves with the partition when workers rebalance. Each partition has a
+dispatcher too: it groups the partition's alerts per route and decides when a
+group is notified (``group_wait``, ``group_interval``, ``repeat_interval``);
+silences and inhibition rules (over every alert firing on this worker) mute
+alerts at that point; deliveries retry per receiver without blocking the stream.
 
-The dispatcher's state is written to a compacted topic after each change and
-read back at start, so a restart neither pages again for what was delivered nor
-loses a pending resolve. Silences live in their own
+A partition's dispatcher state is written to a compacted topic, under the
+partition's own key, after each change and when the partition is handed over;
+its next owner (the same worker after a restart, or another one) reads it back
+on assignment, so neither pages again for what was delivered nor loses a
+pending resolve. With the default ``group_by`` (model and kind) a group's
+alerts come from one model, so from one partition. Silences live in their own
 compacted topic, which every worker reads whole.
 """
 
@@ -49,7 +53,6 @@ from streams.kafka_clients import client_options
 from streams.receivers import (
     AlertmanagerReceiver,
     Deliveries,
-    Receiver,
     build_receivers,
 )
 from streams.settings import KafkaSettings, Settings, route_tree
@@ -57,7 +60,15 @@ from streams.settings import KafkaSettings, Settings, route_tree
 log = logging.getLogger(__name__)
 
 Send = Callable[[str, bytes | None, bytes], Awaitable[None]]
-STATE_KEY = b"alert-manager"
+
+
+def state_key(group: str, partition: int) -> bytes:
+    """The alert-state topic's key for the dispatcher state of one input partition of a consumer group.
+
+    >>> state_key("streammon-worker", 2)
+    b'streammon-worker/p2'
+    """
+    return f"{group}/p{partition}".encode()
 
 
 def utc_now() -> datetime:
@@ -66,38 +77,29 @@ def utc_now() -> datetime:
 
 
 class _Muter:
-    """Silences and inhibition rules, as the dispatcher asks them."""
+    """Silences and inhibition rules, as the dispatchers ask them."""
 
     def __init__(self, silences: Silences, inhibitor: Inhibitor) -> None:
         self.silences = silences
         self.inhibitor = inhibitor
+        # Inhibiting alerts may fire on another partition than the alerts they mute:
+        # the labels of every alert firing on this worker, set before each flush.
+        self.firing: Sequence[Mapping[str, str]] = ()
 
     def muted(self, labels: Mapping[str, str], now: datetime, firing: Sequence[Mapping[str, str]]) -> bool:
-        return bool(self.silences.silenced_by(labels, now)) or self.inhibitor.inhibited(labels, firing)
+        return bool(self.silences.silenced_by(labels, now)) or self.inhibitor.inhibited(labels, self.firing)
 
 
 class AlertService:
     """Everything between a window's observations and the receivers."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        send: Send,
-        state: Mapping[str, Any] | None = None,
-        silences: Iterable[Silence] = (),
-    ) -> None:
+    def __init__(self, settings: Settings, send: Send, silences: Iterable[Silence] = ()) -> None:
         alerting = settings.alerting
         self.settings = settings
         self._send = send
         self._route = route_tree(alerting.route)
-        self.dispatcher = Dispatcher(self._route)
-        if state:
-            try:
-                self.dispatcher = Dispatcher.restore(self._route, state["dispatcher"])
-            except (KeyError, ValueError) as exc:
-                # A state written under another routing configuration may not fit
-                # this one; starting clean beats not starting.
-                log.warning("cannot restore the saved alert state (%s); starting without it", exc)
+        # The dispatcher of each input partition this worker owns.
+        self.dispatchers: dict[int, Dispatcher] = {}
         self.silences = Silences()
         for silence in silences:
             self.silences.put(silence)
@@ -106,15 +108,14 @@ class AlertService:
             for r in alerting.inhibit_rules
         ]
         self._muter = _Muter(self.silences, Inhibitor(rules))
-        receivers = build_receivers(alerting.receivers, send_kafka=self._send)
-        self._keep_alive_in_alertmanager(receivers)
+        self._receivers = build_receivers(alerting.receivers, send_kafka=self._send)
         self.deliveries = Deliveries(
-            receivers,
+            self._receivers,
             on_result=lambda receiver, outcome, attempts: metrics.NOTIFICATIONS.labels(
                 receiver=receiver, outcome=outcome
             ).inc(),
         )
-        self._dirty = False
+        self._dirty: set[int] = set()  # partitions whose dispatcher changed since it was saved
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -128,71 +129,101 @@ class AlertService:
 
     async def observe(
         self,
+        partition: int | None,
         lifecycle: AlertLifecycle,
         observations: Sequence[Observation],
         window: Window | None,
         snapshot: SnapshotRef | None,
     ) -> list[Alert]:
-        """Feed one window's (or one freshness check's) observations to their partition's lifecycle; publish and return the alerts that changed state."""
+        """Feed one window's (or one freshness check's) observations to their partition's lifecycle; publish and return the alerts that changed state.
+
+        ``partition`` None (or one this worker no longer owns) publishes the
+        changes without notifying them: the partition's new owner does.
+        """
         async with self._lock:
             now = utc_now()
             changes = lifecycle.observe(observations, now)
+            dispatcher = self.dispatchers.get(partition) if partition is not None else None
             for alert in changes:
-                self.dispatcher.add(alert, now)
+                if dispatcher is not None:
+                    dispatcher.add(alert, now)
                 event = alert_event(alert, window, snapshot, self.settings.alerting.conditions.runbook_url)
                 await self._send(self.settings.kafka.alerts_topic, alert.fingerprint.encode(), encode(event))
                 metrics.ALERTS.labels(kind=alert.labels.get("kind", ""), status=alert.status).inc()
                 log.warning(
                     "alert %s %s: %s", alert.status, alert.labels.get("severity", ""), alert.annotations.get("summary", "")
                 )
-            self._dirty = self._dirty or bool(changes)
+            if partition is not None and dispatcher is not None and changes:
+                self._dirty.add(partition)
             return changes
 
-    async def hand_over(self, alerts: Sequence[Alert]) -> None:
-        """Stop notifying about these alerts: their partition moved to another worker, which notifies them now."""
-        async with self._lock:
-            self.dispatcher.forget({alert.fingerprint for alert in alerts})
-            self._dirty = True
+    async def take_over(self, partition: int, saved: Mapping[str, Any] | None, firing: Sequence[Alert]) -> None:
+        """Notify about a partition's alerts from now on, where its previous owner left off.
 
-    async def take_over(self, alerts: Sequence[Alert]) -> None:
-        """Notify about these firing alerts from now on: their partition came from another worker.
-
-        They join their groups as new: a group this worker has not notified pages
-        after ``group_wait``, which may repeat a page the previous owner sent
-        (a page twice rather than none).
+        ``saved`` is the partition's dispatcher state as its previous owner (or
+        this worker before a restart) last wrote it, ``firing`` the alerts its
+        restored lifecycle holds. Groups the previous owner notified are not
+        notified again; an alert the saved state lacks (the state was lost, or
+        the route changed) joins its group as new and pages after ``group_wait``.
         """
         async with self._lock:
+            dispatcher = Dispatcher(self._route)
+            if saved:
+                try:
+                    dispatcher = Dispatcher.restore(self._route, saved["dispatcher"])
+                except (KeyError, ValueError) as exc:
+                    # A state written under another routing configuration may not fit
+                    # this one; starting clean beats not starting.
+                    log.warning("partition %d: cannot restore its alert dispatch state (%s); starting without it", partition, exc)
             now = utc_now()
-            for alert in alerts:
-                self.dispatcher.add(alert, now)
-            self._dirty = self._dirty or bool(alerts)
+            # The saved state may be newer than the lifecycle's checkpoint: an update it
+            # already holds, or one older than it, changes nothing (see Dispatcher.add).
+            for alert in firing:
+                dispatcher.add(alert, now)
+            self._keep_alive_in_alertmanager(dispatcher.firing())
+            self.dispatchers[partition] = dispatcher
+            self._dirty.add(partition)
+
+    async def hand_over(self, partition: int) -> None:
+        """Save a partition's dispatcher state for its next owner, and stop notifying its alerts."""
+        async with self._lock:
+            dispatcher = self.dispatchers.pop(partition, None)
+            self._dirty.discard(partition)
+            if dispatcher is not None:
+                await self._save_locked(partition, dispatcher)
 
     async def tick(self) -> None:
-        """Send the notifications that are due; save the state first if it changed."""
+        """Send the notifications that are due; save a partition's state first if it changed."""
+        delivering = []
         async with self._lock:
             now = utc_now()
-            notifications = self.dispatcher.flush(now, self._muter)
-            if notifications or self._dirty:
-                await self._save_locked()
-        for notification in notifications:
+            self._muter.firing = [alert.labels for d in self.dispatchers.values() for alert in d.firing()]
+            for partition, dispatcher in self.dispatchers.items():
+                notifications = dispatcher.flush(now, self._muter)
+                if notifications or partition in self._dirty:
+                    await self._save_locked(partition, dispatcher)
+                delivering += notifications
+        for notification in delivering:
             self.deliveries.submit(notification)
 
     async def save(self) -> None:
-        """Write the lifecycle's and dispatcher's state to the compacted state topic."""
+        """Write every owned partition's dispatcher state to the compacted alert-state topic."""
         async with self._lock:
-            await self._save_locked()
+            for partition, dispatcher in self.dispatchers.items():
+                await self._save_locked(partition, dispatcher)
 
-    async def _save_locked(self) -> None:
-        state = {"dispatcher": self.dispatcher.snapshot()}
-        await self._send(self.settings.kafka.alert_state_topic, STATE_KEY, orjson.dumps(state))
-        self._dirty = False
+    async def _save_locked(self, partition: int, dispatcher: Dispatcher) -> None:
+        state = {"dispatcher": dispatcher.snapshot()}
+        kafka = self.settings.kafka
+        await self._send(kafka.alert_state_topic, state_key(kafka.group_id, partition), orjson.dumps(state))
+        self._dirty.discard(partition)
 
-    def _keep_alive_in_alertmanager(self, receivers: Mapping[str, Receiver]) -> None:
-        # Alertmanager resolves an alert nobody re-posts; after a restart, the
-        # restored firing alerts must be re-posted like those delivered since.
-        for alert in self.dispatcher.firing():
+    def _keep_alive_in_alertmanager(self, alerts: Sequence[Alert]) -> None:
+        # Alertmanager resolves an alert nobody re-posts; after a restart or a hand-over,
+        # the adopted firing alerts must be re-posted like those delivered since.
+        for alert in alerts:
             for route in self._route.match(alert.labels):
-                receiver = receivers.get(route.receiver)
+                receiver = self._receivers.get(route.receiver)
                 if isinstance(receiver, AlertmanagerReceiver):
                     receiver.adopt([alert])
 
@@ -251,9 +282,11 @@ class _Blank(dict[str, str]):
         return ""
 
 
-def load_alert_state(kafka: KafkaSettings) -> dict[str, Any] | None:
-    """The last saved alert-manager state on the compacted state topic, if any."""
-    return read_latest(kafka, kafka.alert_state_topic).get(STATE_KEY)
+def load_alert_states(kafka: KafkaSettings, partitions: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The last saved dispatcher state of each of these input partitions that has one."""
+    latest = read_latest(kafka, kafka.alert_state_topic)
+    keys = {p: state_key(kafka.group_id, p) for p in partitions}
+    return {p: latest[key] for p, key in keys.items() if key in latest}
 
 
 def load_silences(kafka: KafkaSettings) -> list[Silence]:

@@ -39,7 +39,7 @@ from monitors.segments import SegmentBuckets
 from monitors.silences import Silence
 from monitors.watch import WindowJob
 from streams import metrics
-from streams.alerting import AlertService, follow_topic, utc_now
+from streams.alerting import AlertService, follow_topic, load_alert_states, utc_now
 from streams.analysis import (
     EVENT_TIME_COLUMN,
     SCORE_COLUMN,
@@ -124,7 +124,6 @@ class StreamWorker:
         self,
         settings: Settings,
         reference: list[dict[str, Any]] | None = None,
-        alert_state: Mapping[str, Any] | None = None,
         silences: Iterable[Silence] = (),
     ) -> None:
         self.settings = settings
@@ -160,7 +159,7 @@ class StreamWorker:
             initargs=(os.getpid(),),
         )
         self.app = self._build_app()
-        self.alerting = AlertService(settings, self._send, alert_state, silences)
+        self.alerting = AlertService(settings, self._send, silences)
 
     def _build_app(self) -> faust.App:
         kafka = self.settings.kafka
@@ -250,11 +249,11 @@ class StreamWorker:
 
     async def _check_freshness(self) -> None:
         async with self._state_lock:
-            for state in self.states.values():
+            for p, state in self.states.items():
                 if state.freshness is not None:
                     observations = state.freshness.observe(utc_now())
                     if observations:
-                        await self.alerting.observe(state.lifecycle, observations, window=None, snapshot=None)
+                        await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the broker's acknowledgement: alert state written here must
@@ -297,6 +296,7 @@ class StreamWorker:
         kafka = self.settings.kafka
         names = {p: partition_checkpoint(kafka.group_id, p) for p in gained}
         saved = await asyncio.to_thread(load_checkpoints, kafka, kafka.state_topic, list(names.values())) if gained else {}
+        dispatch = await asyncio.to_thread(load_alert_states, kafka, gained) if gained else {}
         resumed: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
             for p in gained:
@@ -305,6 +305,8 @@ class StreamWorker:
                 for key, command in self._commands.items():
                     self._apply_command(state, key, command)
                 self.states[p], self._generations[p] = state, generation
+                # Before the partition's first message: its alerts have a dispatcher to go to.
+                await self.alerting.take_over(p, dispatch.get(p), state.lifecycle.firing())
                 resumed += [(state, key, job) for key, job in state.unpublished.items()]
                 log.info(
                     "partition %d: %s",
@@ -313,7 +315,6 @@ class StreamWorker:
                     if checkpoint is not None
                     else "no checkpoint, starting fresh",
                 )
-        await self.alerting.take_over([a for p in gained for a in self.states[p].lifecycle.firing()])
         # Results computed before a crash or a hand-over but not published: compute and publish
         # them again (their keys are stable, so a duplicate downstream is recognisable).
         for state, key, job in resumed:
@@ -330,10 +331,9 @@ class StreamWorker:
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
         await self._checkpoint(lost)
         async with self._state_lock:
-            gone = [self.states.pop(p) for p in sorted(lost)]
-            for p in lost:
-                del self._generations[p]
-        await self.alerting.hand_over([alert for state in gone for alert in state.lifecycle.firing()])
+            for p in sorted(lost):
+                del self.states[p], self._generations[p]
+                await self.alerting.hand_over(p)
         log.info("partitions %s handed over", ", ".join(map(str, sorted(lost))))
 
     async def _process(self, inputs: InputConsumer, batch: Mapping[Any, list[ConsumerRecord[bytes, bytes]]]) -> None:
@@ -489,11 +489,11 @@ class StreamWorker:
         joined = state.labels.counts(model).joined
         if detection is not None and detection.worsened:
             state.detections[model] = joined
-            await self.alerting.observe(state.lifecycle, errors.observe(model), window=None, snapshot=None)
+            await self.alerting.observe(self._partition(state), state.lifecycle, errors.observe(model), window=None, snapshot=None)
         elif model in state.detections and joined - state.detections[model] >= self.settings.window.size:
             # As many labelled predictions as a window holds, without a new rise: clear.
             del state.detections[model]
-            await self.alerting.observe(state.lifecycle, errors.observe(model), window=None, snapshot=None)
+            await self.alerting.observe(self._partition(state), state.lifecycle, errors.observe(model), window=None, snapshot=None)
 
     async def _promote(self, state: WorkerState, promotion: Promotion) -> None:
         model = promotion.model
@@ -518,6 +518,10 @@ class StreamWorker:
             promotion.deployed_score,
             promotion.labelled,
         )
+
+    def _partition(self, state: WorkerState) -> int | None:
+        """The input partition whose state this is; None once it was handed over (an analysis that outlived it)."""
+        return next((p for p, owned in self.states.items() if owned is state), None)
 
     def _may_learn(self, state: WorkerState, model: str) -> bool:
         """Whether labels look trustworthy enough to learn from."""
@@ -620,7 +624,7 @@ class StreamWorker:
         if estimate is not None:
             report = report.model_copy(update={"estimate": estimate})
             observations += self._estimate_observations(state, job, estimate)
-        changes = await self.alerting.observe(state.lifecycle, observations, report.window, report.snapshot)
+        changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         state.unpublished.pop(key, None)
@@ -719,7 +723,7 @@ class StreamWorker:
                     job.model, result, state.reference_results.get(job.model), context
                 )
                 changes = await self.alerting.observe(
-                    state.lifecycle, observations, window=None, snapshot=outcome.report.snapshot
+                    self._partition(state), state.lifecycle, observations, window=None, snapshot=outcome.report.snapshot
                 )
         report = outcome.report.model_copy(
             update={

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from streams import metrics
 from streams.admin import ensure_topics, require_copartitioned
-from streams.alerting import load_alert_state, load_silences
+from streams.alerting import load_silences
 from streams.app import StreamWorker
 from streams.errors import ConfigError
 from streams.logs import LogFormat
@@ -38,8 +38,8 @@ def run_worker(settings: Settings, log_format: LogFormat = "text") -> None:
     reference = load_reference(settings)
     kafka = settings.kafka
     require_copartitioned(kafka)
-    # Each input partition's state is restored from its checkpoint when the partition is assigned.
-    stream_worker = StreamWorker(settings, reference, load_alert_state(kafka), load_silences(kafka))
+    # Each input partition's state (and its alerts' dispatch) is restored when the partition is assigned.
+    stream_worker = StreamWorker(settings, reference, load_silences(kafka))
     metrics.serve(settings.worker.metrics_host, settings.worker.metrics_port)
     log.info(
         "worker for %s: windows of %d events or %.0f s, reference %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from kafka import KafkaProducer
 from streams.events import AlertEvent, WindowReport
 from streams.settings import Settings
 from streams.silences import create_silence, list_silences
-from tests.helpers import TopicReader
+from tests.helpers import RunningWorker, TopicReader, free_port, metric, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -227,12 +228,7 @@ def test_an_inhibition_rule_mutes_the_dependent_alerts(settings, start_worker, t
 
 def test_a_worker_restart_pages_nothing_twice_and_keeps_the_resolve(settings, start_worker, topic_reader, tmp_path: Path) -> None:
     stream = Stream("restart", seed=6)
-    reference = tmp_path / "reference.csv"
-    pd.DataFrame([orjson.loads(e)["features"] | {"prediction": orjson.loads(e)["prediction"]} for e in stream.rows(REFERENCE)]).to_csv(
-        reference, index=False
-    )
-    settings = alerting_settings(settings)
-    settings = settings.model_copy(update={"reference": settings.reference.model_copy(update={"path": reference})})
+    settings = _with_reference_file(alerting_settings(settings), stream, tmp_path / "reference.csv")
 
     first = start_worker(settings)
     produce(settings, stream.windows(1.5, 1.5), b"restart")
@@ -251,6 +247,54 @@ def test_a_worker_restart_pages_nothing_twice_and_keeps_the_resolve(settings, st
     assert [n["status"] for n in sent] == ["firing", "resolved"], "the restart paged again, or lost the resolve"
     changes = alerts(records, settings)
     assert [a.status for a in changes if a.labels["feature"] == "f00"] == ["firing", "resolved"]
+
+
+def _with_reference_file(settings: Settings, stream: Stream, path: Path) -> Settings:
+    """Windows from the first event on: the reference comes from a file, not from the stream."""
+    pd.DataFrame([orjson.loads(e)["features"] | {"prediction": orjson.loads(e)["prediction"]} for e in stream.rows(REFERENCE)]).to_csv(
+        path, index=False
+    )
+    return settings.model_copy(update={"reference": settings.reference.model_copy(update={"path": path})})
+
+
+def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(settings, start_worker, topic_reader, tmp_path: Path) -> None:
+    stream = Stream("handover", seed=9)
+    settings = _with_reference_file(alerting_settings(settings), stream, tmp_path / "reference.csv")
+    ports = {}
+
+    def start(port: int) -> RunningWorker:
+        worker = start_worker(settings.model_copy(update={"worker": settings.worker.model_copy(update={"metrics_port": port})}))
+        ports[id(worker)] = port
+        return worker
+
+    first, second = start(free_port()), start(free_port())
+    # The group has settled once the worker that joined first gave its partitions up, and both got some.
+    wait_until(
+        lambda: any("handed over" in w.log() for w in (first, second))
+        and all(re.search(r"partition \d+: ", w.log()) for w in (first, second)),
+        60,
+        "both workers in the group",
+    )
+    produce(settings, stream.windows(1.5, 1.5), b"handover")
+    reader = reader_for(topic_reader, settings)
+    reader.until(settled(settings, 2), 120, "2 drifted windows", first)
+    reader.until(lambda r: len(notifications(r, settings)) >= 1, 30, "the page", first)
+
+    def windows_of(worker: RunningWorker) -> float:
+        return metric(ports[id(worker)], "streammon_windows_closed_total", model="handover")
+
+    owner, heir = (first, second) if windows_of(first) else (second, first)
+    assert windows_of(heir) == 0, "the model's partition moved before the page"
+    owner.process.terminate()
+    assert owner.process.wait(timeout=60) == 0
+    # Still drifted, then back to normal: the heir carries the firing group on, then resolves it.
+    produce(settings, stream.windows(1.5, 0), b"handover")
+    records = reader.until(
+        lambda r: any(n["status"] == "resolved" for n in notifications(r, settings)), 120, "the resolve by the heir", heir
+    )
+    assert windows_of(heir) >= 2, "the windows after the hand-over were not the heir's"
+    sent = notifications(records, settings)
+    assert [n["status"] for n in sent] == ["firing", "resolved"], "the hand-over paged again, or lost the resolve"
 
 
 def test_alerts_reach_a_real_alertmanager_and_resolve_there(settings, start_worker, topic_reader, alertmanager) -> None:
