@@ -115,17 +115,6 @@ class _ModelMonitors:
 _monitors: dict[tuple[str, tuple[str, str] | None], tuple[tuple[int, int], _ModelMonitors]] = {}
 
 
-# Reports are batch work beside a stream: where CPUs are short, the worker's event
-# loop (consuming, checkpointing) gets them first, and the reports wait.
-ANALYSIS_NICENESS = 10
-
-
-def start_analysis_process(parent_pid: int) -> None:
-    """Initializer of the worker's analysis process: a lower CPU priority than the worker's, and an exit with it."""
-    os.nice(ANALYSIS_NICENESS)
-    follow_parent(parent_pid)
-
-
 def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     """Make this analysis process exit when the worker that started it is gone (even after ``kill -9``).
 

@@ -49,7 +49,7 @@ from streams.analysis import (
     WindowOutcome,
     analyse,
     evaluate_performance,
-    start_analysis_process,
+    follow_parent,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
 from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
@@ -155,7 +155,7 @@ class StreamWorker:
         self._pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_analysis_process,
+            initializer=follow_parent,
             initargs=(os.getpid(),),
         )
         self.app = self._build_app()

@@ -1,13 +1,10 @@
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
 from monitors.watch import DriftWatch
-from streams.analysis import ANALYSIS_NICENESS, AnalysisSpec, WindowOutcome, analyse, start_analysis_process
+from streams.analysis import AnalysisSpec, WindowOutcome, analyse
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
@@ -38,9 +35,3 @@ def test_a_window_whose_values_all_have_the_wrong_type_still_reports_its_quality
     report = result.report
     assert report.features == [] and report.prediction is None
     assert {(q.check, q.feature) for q in report.quality} >= {("schema", "a"), ("schema", "b")}
-
-
-def test_the_analysis_process_runs_at_a_lower_priority_than_the_worker() -> None:
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=spawn, initializer=start_analysis_process, initargs=(os.getpid(),)) as pool:
-        assert pool.submit(os.nice, 0).result() == min(19, os.nice(0) + ANALYSIS_NICENESS)
