@@ -228,8 +228,10 @@ def rss_mb(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
+    """The worker's analysis process: a checkpoint's forked child shares the worker's pages, and is not counted."""
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return [p for p in pids if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()]
     except OSError:
         return []
 

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import pickle
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -51,7 +50,7 @@ from streams.analysis import (
     evaluate_performance,
     follow_parent,
 )
-from streams.checkpoint import load_checkpoints, pack, partition_checkpoint
+from streams.checkpoint import load_checkpoints, pack, partition_checkpoint, snapshot
 from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
@@ -115,9 +114,9 @@ class StreamWorker:
     :mod:`streams.checkpoint`); messages below the restored state's offsets are
     skipped, so each has exactly one effect on the state.
 
-    Every change to a partition's state holds ``_state_lock``, so a checkpoint
-    can pickle the state in a thread, under the lock, while the event loop goes
-    on with everything else.
+    Every change to a partition's state holds ``_state_lock`` (changes span
+    awaits: a batch, a result and its sends), so a checkpoint that forks its
+    snapshot under the lock sees a state between changes, not within one.
     """
 
     def __init__(
@@ -760,14 +759,21 @@ class StreamWorker:
                     continue  # handed over meanwhile
                 self._generations[p] += 1
                 generation = self._generations[p]
-                # Pickled under the lock, in a thread: the snapshot is of one consistent moment (every
-                # change to a state holds the lock), and the event loop runs on meanwhile.
-                pickled = await asyncio.to_thread(pickle.dumps, state, pickle.HIGHEST_PROTOCOL)
+                # Forked under the lock: the snapshot is of one consistent moment (every change to a
+                # state holds the lock); a child pickles it while the worker goes on.
+                taken = snapshot(state)
                 offsets = dict(state.offsets)
                 statuses = [self._status(state, model) for model in state.labels.models]
             started = asyncio.get_running_loop().time()
             name = partition_checkpoint(self.settings.kafka.group_id, p)
-            records = await asyncio.to_thread(pack, pickled, name, generation)
+            try:
+                payload = await asyncio.to_thread(taken.payload)
+            except RuntimeError:
+                log.exception("checkpoint %d of partition %d could not be taken; retrying at the next interval", generation, p)
+                if self._generations.get(p) == generation:
+                    self._generations[p] -= 1
+                continue
+            records = await asyncio.to_thread(pack, payload, name, generation)  # hashing 30 MB takes a while
             try:
                 # The chunks in parallel, then the manifest that points to them.
                 await asyncio.gather(*(self._send(self.settings.kafka.state_topic, k, v) for k, v in records[:-1]))

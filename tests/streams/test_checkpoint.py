@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
+import zlib
 
 import pytest
 
 from streams import checkpoint
-from streams.checkpoint import CHUNK_BYTES, load_checkpoints, pack
+from streams.checkpoint import CHUNK_BYTES, dump, load_checkpoints, pack, snapshot
 from streams.settings import KafkaSettings
 
 
@@ -21,7 +23,7 @@ def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 
 
 def checkpoint_records(state: object, name: str, generation: int) -> list[tuple[bytes, bytes]]:
-    return pack(pickle.dumps(state), name, generation)
+    return pack(dump(state), name, generation)
 
 
 def load_from(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes]) -> object:
@@ -55,3 +57,18 @@ def test_chunks_that_do_not_match_their_manifest_are_refused(monkeypatch: pytest
 
 def test_no_manifest_means_no_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_from(monkeypatch, {}) is None
+
+
+def test_a_snapshot_is_the_state_as_it_was_when_taken() -> None:
+    state = {"rows": list(range(100_000)), "offsets": 7}
+    taken = snapshot(state)
+    state["rows"].clear()  # the worker goes on changing its state meanwhile
+    state["offsets"] = 8
+    restored = zlib.decompress(taken.payload())
+    assert pickle.loads(restored) == {"rows": list(range(100_000)), "offsets": 7}
+
+
+def test_a_snapshot_that_cannot_be_pickled_fails_in_the_parent() -> None:
+    taken = snapshot({"lock": threading.Lock()})
+    with pytest.raises(RuntimeError, match="snapshot process"):
+        taken.payload()
