@@ -21,7 +21,7 @@ Results are printed and written to ``bench/results/load.md``; copy them into
 BENCHMARKS.md. ``--quick`` is a smoke run (100k events) that writes nothing unless given
 ``--output``.
 
-    .venv/bin/python bench/load.py            # 1M events; about 15 minutes on 2 cores
+    .venv/bin/python bench/load.py            # 1M events; about 9 minutes on 2 cores
     .venv/bin/python bench/load.py --quick
 """
 
