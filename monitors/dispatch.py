@@ -217,10 +217,15 @@ class Dispatcher:
                 group = self._new_group(route, key, route.group_labels(alert.labels), now)
             group.alerts[fingerprint] = alert
 
-    def flush(self, now: datetime, muter: Muter | None = None) -> list[Notification]:
+    def flush(
+        self, now: datetime, muter: Muter | None = None, firing: Sequence[Mapping[str, str]] | None = None
+    ) -> list[Notification]:
         """Evaluate every group whose tick is due at ``now``; return the notifications to send.
 
         Notifications come in routing-tree order (depth first), then by group key.
+        ``firing`` is what the muter's inhibition rules see firing: the labels of
+        this dispatcher's firing alerts by default, or of more (the alerts of
+        other dispatchers beside this one).
 
         Raises
         ------
@@ -236,7 +241,8 @@ class Dispatcher:
         )
         if not due:
             return []
-        firing = [alert.labels for alert in self.firing()] if muter is not None else []
+        if firing is None:
+            firing = [alert.labels for alert in self.firing()] if muter is not None else []
         notifications = []
         for group in due:
             notification = self._tick(group, now, muter, firing)

@@ -82,12 +82,9 @@ class _Muter:
     def __init__(self, silences: Silences, inhibitor: Inhibitor) -> None:
         self.silences = silences
         self.inhibitor = inhibitor
-        # Inhibiting alerts may fire on another partition than the alerts they mute:
-        # the labels of every alert firing on this worker, set before each flush.
-        self.firing: Sequence[Mapping[str, str]] = ()
 
     def muted(self, labels: Mapping[str, str], now: datetime, firing: Sequence[Mapping[str, str]]) -> bool:
-        return bool(self.silences.silenced_by(labels, now)) or self.inhibitor.inhibited(labels, self.firing)
+        return bool(self.silences.silenced_by(labels, now)) or self.inhibitor.inhibited(labels, firing)
 
 
 class AlertService:
@@ -197,9 +194,10 @@ class AlertService:
         delivering = []
         async with self._lock:
             now = utc_now()
-            self._muter.firing = [alert.labels for d in self.dispatchers.values() for alert in d.firing()]
+            # Inhibiting alerts may fire on another partition than the alerts they mute.
+            firing = [alert.labels for d in self.dispatchers.values() for alert in d.firing()]
             for partition, dispatcher in self.dispatchers.items():
-                notifications = dispatcher.flush(now, self._muter)
+                notifications = dispatcher.flush(now, self._muter, firing)
                 if notifications or partition in self._dirty:
                     await self._save_locked(partition, dispatcher)
                 delivering += notifications

@@ -529,3 +529,13 @@ def test_property_spacing_resolve_once_and_firing_alerts_reach_the_receiver(
         for node in route.match(alert.labels):
             notification = last[node.group_key(alert.labels)]
             assert alert.fingerprint in {a.fingerprint for a in notification.firing}
+
+
+def test_the_muter_sees_the_firing_alerts_it_is_given_not_only_the_dispatchers_own() -> None:
+    """A worker's dispatchers (one per partition) are muted by what fires on any of them."""
+    dispatcher = Dispatcher(make_route(group_wait_s=0))
+    dispatcher.add(firing("age"), at(0))
+    everywhere = [labels("age"), labels("salary", model="fraud")]
+    muter = MuteFeatures()
+    dispatcher.flush(at(0), muter, firing=everywhere)
+    assert [seen for _, seen in muter.calls] == [everywhere]
