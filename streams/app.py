@@ -768,19 +768,13 @@ class StreamWorker:
             name = partition_checkpoint(self.settings.kafka.group_id, p)
             try:
                 payload = await asyncio.to_thread(taken.payload)
-            except RuntimeError:
-                log.exception("checkpoint %d of partition %d could not be taken; retrying at the next interval", generation, p)
-                if self._generations.get(p) == generation:
-                    self._generations[p] -= 1
-                continue
-            records = await asyncio.to_thread(pack, payload, name, generation)  # hashing 30 MB takes a while
-            try:
+                records = await asyncio.to_thread(pack, payload, name, generation)  # hashing 30 MB takes a while
                 # The chunks in parallel, then the manifest that points to them.
                 await asyncio.gather(*(self._send(self.settings.kafka.state_topic, k, v) for k, v in records[:-1]))
                 await self._send(self.settings.kafka.state_topic, *records[-1])
             except Exception:
-                # Not saved, so not committed: the next checkpoint reflects these messages too.
-                log.exception("checkpoint %d of partition %d could not be written; retrying at the next interval", generation, p)
+                # Not taken or not saved, so not committed: the next checkpoint reflects these messages too.
+                log.exception("checkpoint %d of partition %d could not be taken or written; retrying at the next interval", generation, p)
                 # The retry writes the same slot again, not the one the manifest points to: were it
                 # interrupted too, the previous checkpoint must still be whole.
                 if self._generations.get(p) == generation:
