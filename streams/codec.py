@@ -205,17 +205,7 @@ def _utf8(raw: bytes) -> str | None:
 def _unrepresentable(event: BaseModel) -> Iterator[tuple[str, str]]:
     """(field, reason) for each value ``encode`` could not write back as it is."""
     for name, value in event:
-        if type(value) is dict:
-            # Features and the like: dozens of plain values an event, checked on the per-event path.
-            for key, item in value.items():
-                kind = type(item)
-                if kind is str or kind is bool or item is None or (kind is float and math.isfinite(item)):
-                    continue
-                if kind is int and _MIN_INT <= item <= _MAX_INT:
-                    continue
-                yield from _check(f"{name}.{_name(key)}", item)
-        else:
-            yield from _check(name, value)
+        yield from _check(name, value)
 
 
 def _check(where: str, value: Any) -> Iterator[tuple[str, str]]:
@@ -229,6 +219,12 @@ def _check(where: str, value: Any) -> Iterator[tuple[str, str]]:
         yield where, f"out of the supported range ({_EARLIEST.year} to {_LATEST.year - 1})"
     elif isinstance(value, dict):
         for key, item in value.items():
+            # Features and the like: dozens of plain values an event, passed here without a generator each.
+            kind = type(item)
+            if kind is str or kind is bool or item is None or (kind is float and math.isfinite(item)):
+                continue
+            if kind is int and _MIN_INT <= item <= _MAX_INT:
+                continue
             yield from _check(f"{where}.{_name(key)}", item)
 
 
