@@ -65,10 +65,30 @@ console = Console(stderr=True)
 MODELS = ("credit-risk", "fraud", "churn")
 NUMERIC = [f"x{i}" for i in range(16)]
 CATEGORICAL = {f"c{i}": [f"v{j}" for j in range(5 + i)] for i in range(4)}
-# The label join fills to its capacity (100,000 per partition) by about 330k events at 10 % labels: flat after that.
+# At 10 % labels the label join fills to its capacity (100,000 per partition) by about 330k events
+# (100,000 / 0.9 a partition, 3 partitions): memory should level off after that.
 RSS_MARKS = (100_000, 250_000, 500_000, 1_000_000)
 # Labels are produced this many predictions after their own, interleaved with the predictions.
 LABELS_BEHIND = 2000
+
+
+@dataclass
+class LoopLag:
+    """A worker's ``streammon_event_loop_lag_seconds`` histogram: ticks at or under each bound (s)."""
+
+    buckets: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ticks(self) -> int:
+        return self.buckets.get("+Inf", 0)
+
+    @property
+    def late(self) -> int:
+        """Ticks more than 100 ms late."""
+        return self.ticks - self.buckets.get("0.1", 0)
+
+    def histogram(self) -> str:
+        return ", ".join(f"{le}: {count}" for le, count in self.buckets.items())
 
 
 @dataclass
@@ -81,9 +101,7 @@ class WorkerRun:
     seconds: float
     rss_mb: dict[int, float] = field(default_factory=dict)
     child_rss_mb: dict[int, float] = field(default_factory=dict)
-    lag_over_100ms: int = 0
-    lag_samples: int = 0
-    lag_buckets: dict[str, int] = field(default_factory=dict)
+    lag: LoopLag = field(default_factory=LoopLag)
     checkpoint_mb: float = 0.0
     joined: int = 0
     windows: int = 0
@@ -227,11 +245,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def loop_lag(families: dict[str, list[tuple[dict[str, str], float]]]) -> tuple[int, int, dict[str, int]]:
-    """From a worker's metrics: its event-loop ticks, those more than 100 ms late, and the lag histogram's buckets."""
-    buckets = {ls["le"]: int(v) for ls, v in families.get("streammon_event_loop_lag_seconds_bucket", [])}
-    samples = int(total(families, "streammon_event_loop_lag_seconds_count"))
-    return samples, samples - buckets.get("0.1", 0), buckets
+def loop_lag(families: dict[str, list[tuple[dict[str, str], float]]]) -> LoopLag:
+    """A worker's event-loop lag histogram, from its metrics."""
+    return LoopLag({ls["le"]: int(v) for ls, v in families.get("streammon_event_loop_lag_seconds_bucket", [])})
 
 
 def children(pid: int) -> list[int]:
@@ -282,7 +298,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
             assert first is not None
             run.seconds = now - first[0]
             run.predictions = int(accepted - first[1])
-        run.lag_samples, run.lag_over_100ms, run.lag_buckets = loop_lag(families)
+        run.lag = loop_lag(families)
         run.windows = int(total(families, "streammon_windows_closed_total"))
         run.checkpoint_mb = total(families, "streammon_checkpoint_bytes") / 1e6
         run.joined = int(total(families, "streammon_labelled_total"))
@@ -297,7 +313,7 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
 # -- alert latency ---------------------------------------------------------
 
 
-async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> tuple[list[float], tuple[int, int, dict[str, int]]]:
+async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> tuple[list[float], LoopLag]:
     """Seconds from the acknowledgement of a drifted window's last event to its first alert, per drifted window, and the worker's event-loop lag meanwhile.
 
     One model, windows of ``window.size`` events: a drifted window (four features
@@ -467,7 +483,7 @@ def report(
     faust_rate: float,
     runs: list[WorkerRun],
     latencies: list[float],
-    latency_lag: tuple[int, int, dict[str, int]],
+    latency_lag: LoopLag,
     costs: dict[int, float],
     seconds: float,
 ) -> str:
@@ -500,9 +516,8 @@ def report(
     ]
     for run in runs:
         rss = [f"{run.rss_mb[m]:.0f} + {run.child_rss_mb.get(m, 0):.0f} MB" if m in run.rss_mb else "-" for m in RSS_MARKS]
-        histogram = ", ".join(f"{le}: {count}" for le, count in run.lag_buckets.items())
         lines.append(
-            f"| labels {run.name} | {run.joined:,} of {run.labels:,} | {' | '.join(rss)} | {run.lag_over_100ms} of {run.lag_samples} | {histogram} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
+            f"| labels {run.name} | {run.joined:,} of {run.labels:,} | {' | '.join(rss)} | {run.lag.late} of {run.lag.ticks} | {run.lag.histogram()} | {run.windows} | {run.checkpoint_mb:.1f} MB |"
         )
     if latencies:
         p50, p99 = np.percentile(latencies, [50, 99])
@@ -512,10 +527,8 @@ def report(
             f"(its CreateTime), over {len(latencies)} drifted windows of 1,000 events (one model, reference 1,000, each followed by "
             f"a normal window that resolves the alerts; after one warm-up cycle): **p50 {p50:.2f} s, p99 {p99:.2f} s**, max {max(latencies):.2f} s.",
             "",
-            f"Event-loop lag of that worker, which keeps up with its input while each window is analysed: {latency_lag[1]} of "
-            f"{latency_lag[0]} ticks more than 100 ms late (histogram, ticks at or under, s: "
-            + ", ".join(f"{le}: {count}" for le, count in latency_lag[2].items())
-            + ").",
+            f"Event-loop lag of that worker, which keeps up with its input while each window is analysed: {latency_lag.late} of "
+            f"{latency_lag.ticks} ticks more than 100 ms late (histogram, ticks at or under, s: {latency_lag.histogram()}).",
         ]
     if args.profile is not None:
         for run in runs:
@@ -565,12 +578,12 @@ def main() -> None:
         run_worker(tenth, "10 %", n, n // 10, workdir, args.profile),
     ]
     for run in runs:
-        console.print(f"labels {run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag_over_100ms}/{run.lag_samples}")
+        console.print(f"labels {run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag.late}/{run.lag.ticks}")
     latency = bench_settings(args.bootstrap, f"{prefix}-latency", f"{prefix}-latency.labels", workdir, "latency")
     latency = latency.model_copy(update={"window": latency.window.model_copy(update={"size": 1000}), "reference": latency.reference.model_copy(update={"size": 1000})})
     ensure_topics(latency.kafka)
     latencies, latency_lag = asyncio.run(alert_latency(latency, 5 if args.quick else 30, workdir))
-    console.print(f"alert latency p50 {np.percentile(latencies, 50):.2f} s, p99 {np.percentile(latencies, 99):.2f} s; loop lag >100ms {latency_lag[1]}/{latency_lag[0]}")
+    console.print(f"alert latency p50 {np.percentile(latencies, 50):.2f} s, p99 {np.percentile(latencies, 99):.2f} s; loop lag >100ms {latency_lag.late}/{latency_lag.ticks}")
     costs = evidently_cost((1000, 5000) if args.quick else (1000, 5000, 20_000, 50_000), 3 if args.quick else 5)
     text = report(args, n, raw_rate, faust_rate, runs, latencies, latency_lag, costs, time.perf_counter() - started)
     print(text)
