@@ -17,7 +17,9 @@ from monitors.fingerprint import fingerprint
 from streams.admin import ensure_topics
 from streams.codec import encode
 from streams.events import AlertEvent, Window
+from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -147,10 +149,6 @@ def test_silences_are_created_listed_and_expired_from_the_cli(settings: Settings
 
 def test_the_worker_logs_one_json_object_per_line(settings, tmp_path) -> None:
     """`--log-format json`: the worker's records and its libraries' (Faust, aiokafka), nothing else on the stream."""
-    from streams.admin import ensure_topics
-    from streams.runner import spawn_worker, stop_worker
-    from tests.helpers import wait_until
-
     ensure_topics(settings.kafka)
     log_file = tmp_path / "worker.log"
     worker = spawn_worker(settings, tmp_path / "worker.yaml", log_file, log_format="json")
