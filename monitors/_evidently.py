@@ -73,7 +73,9 @@ with warnings.catch_warnings():
         Regression,
         Report,
     )
+    from evidently.core.metric_types import MetricConfig, SingleValue, single_value_location
     from evidently.core.report import Snapshot
+    from evidently.core.serialization import ReportModel, SnapshotModel
     from evidently.legacy.calculations.stattests import get_stattest
     from evidently.legacy.calculations.stattests.registry import (
         StatTest,
@@ -92,6 +94,7 @@ with warnings.catch_warnings():
         Precision,
         Recall,
         RocAuc,
+        ValueDrift,
     )
     from evidently.presets import DataDriftPreset
 
@@ -107,6 +110,7 @@ __all__ = [
     "chi2_homogeneity_p_value",
     "classification_quality",
     "distance",
+    "drift_scores_snapshot",
     "parse_quality",
     "parse_value_drift",
     "positive_label",
@@ -450,6 +454,7 @@ class DriftReport:
         self._definition = DataDefinition(numerical_columns=list(numerical), categorical_columns=list(categorical))
         # Built once: a Dataset is not changed by the reports that read it.
         self._reference = Dataset.from_pandas(reference[self._columns], data_definition=self._definition)
+        self._clean_reference = {c: _clean(self._reference.column(c).data) for c in self._columns}
 
     def run(
         self,
@@ -476,6 +481,107 @@ class DriftReport:
         dataset = Dataset.from_pandas(current[self._columns], data_definition=self._definition)
         snapshot = Report([preset], include_tests=True).run(dataset, self._reference, timestamp=timestamp)
         return parse_value_drift(snapshot.dict(), self._kinds), snapshot
+
+    def scores(
+        self, current: pd.DataFrame, *, methods: Mapping[str, str | None], thresholds: Mapping[str, float | None]
+    ) -> dict[str, ColumnDrift]:
+        """Per-column drift as :meth:`run` reports it, without building a report.
+
+        Each column goes through the very test a report's ``ValueDrift`` metric
+        runs (Evidently's registered stattest, on the values Evidently keeps:
+        NaN and infinities dropped), so scores and decisions are the report's;
+        what is skipped is the report around them, whose plots cost about 40
+        times the tests (20 columns: about 30 ms here, against 1 to 2 s).
+
+        Raises
+        ------
+        ValueError
+            On a column without usable values, as a report does.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(2)
+        >>> reference = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b"], 300)})
+        >>> current = pd.DataFrame({"x": rng.normal(1.0, size=200), "c": rng.choice(["a", "b"], 200)})
+        >>> report = DriftReport(reference, numerical=["x"], categorical=["c"])
+        >>> scores = report.scores(current, methods={"x": "ks"}, thresholds={"x": 0.01})
+        >>> scores == report.run(current, methods={"x": "ks"}, thresholds={"x": 0.01})[0]
+        True
+        """
+        return {
+            column: self._score(column, current[column], methods.get(column), thresholds.get(column))
+            for column in self._columns
+        }
+
+    def _score(self, column: str, values: pd.Series, method: str | None, threshold: float | None) -> ColumnDrift:
+        kind = _COLUMN_TYPES[self._kinds[column]]
+        reference, current = self._clean_reference[column], _clean(values)
+        for data, which in ((reference, "reference"), (current, "current")):
+            if data.empty:
+                raise ValueError(f"An empty column {column!r} was provided for drift calculation in the {which} dataset.")
+        stattest = get_stattest(reference, current, kind, method)
+        result = stattest(reference, current, kind, threshold)
+        return ColumnDrift(
+            column=column,
+            score=float(result.drift_score),
+            method=str(stattest.display_name),
+            threshold=float(result.actual_threshold),
+            drifted=bool(result.drifted),
+        )
+
+
+def drift_scores_snapshot(
+    columns: Mapping[str, ColumnDrift],
+    *,
+    methods: Mapping[str, str | None],
+    thresholds: Mapping[str, float | None],
+    timestamp: datetime | None = None,
+) -> Snapshot:
+    """An Evidently snapshot of per-column drift scores alone, without a report's plots.
+
+    Each column is the ``ValueDrift`` metric a :class:`DriftReport` puts in its
+    snapshot, with the same configuration (column, method, threshold) and so
+    the same metric id: a dashboard panel plotting a column's drift reads one
+    series from full reports and from these alike. Writing one costs
+    milliseconds and about 10 KB on disk, against a second and about 560 KB
+    for a report with its plots.
+
+    ``methods`` and ``thresholds`` are what the report was asked for
+    (:meth:`DriftReport.run`); where a column's is None, Evidently's choice is
+    added to the configuration, as a report resolves it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> reference = pd.DataFrame({"x": rng.normal(size=300)})
+    >>> report = DriftReport(reference, numerical=["x"], categorical=[])
+    >>> current = pd.DataFrame({"x": rng.normal(1.0, size=200)})
+    >>> scores = report.scores(current, methods={"x": "ks"}, thresholds={"x": 0.01})
+    >>> snapshot = drift_scores_snapshot(scores, methods={"x": "ks"}, thresholds={"x": 0.01})
+    >>> [metric] = snapshot.dict()["metrics"]
+    >>> metric["config"]["method"], metric["config"]["threshold"], metric["value"] == scores["x"].score
+    ('ks', 0.01, True)
+    """
+    results: dict[str, SingleValue] = {}
+    for column, drift in columns.items():
+        metric = ValueDrift(column=column, method=methods.get(column), threshold=thresholds.get(column))
+        params = metric.dict(exclude_none=True)
+        params.update(method=params.get("method", drift.method), threshold=params.get("threshold", drift.threshold))
+        result = SingleValue(value=drift.score, display_name=f"Value drift for {column}")
+        result.metric_value_location = single_value_location(MetricConfig(metric_id=metric.metric_id, params=params))
+        results[metric.get_metric_id()] = result
+    model = SnapshotModel(
+        report=ReportModel(items=[]),
+        name=None,
+        timestamp=timestamp or datetime.now(),
+        metadata={},
+        tags=[],
+        metric_results=results,
+        top_level_metrics=list(results),
+        widgets=[],
+        tests_widgets=[],
+    )
+    return Snapshot.load_model(model)
 
 
 # --- Model quality -----------------------------------------------------------

@@ -1,8 +1,13 @@
 """Drift: does a window of events still look like the reference, feature by feature?
 
 :class:`DriftMonitor` compares each window with a fixed reference, one column at
-a time, with Evidently's ``DataDriftPreset``, and returns a :class:`DriftResult`
-of plain values together with Evidently's snapshot (to store in a workspace).
+a time, with the tests of Evidently's ``DataDriftPreset``, and returns a
+:class:`DriftResult` of plain values together with an Evidently snapshot (to
+store in a workspace). Deciding takes milliseconds: each column's test is run
+without the report around it, whose plots cost about 40 times as much, and the
+snapshot holds the scores alone (:meth:`DriftMonitor.run`). The full report,
+plots included, is built on demand for the windows people open
+(:meth:`DriftMonitor.report`); its decisions are the same.
 
 Evidently's per-column decisions are not an alerting policy as they come: with
 its default thresholds each column is tested at 5 %, so a window of 20 stationary
@@ -38,11 +43,13 @@ import pandas as pd
 
 from monitors._evidently import (
     P_VALUE_DISPLAY_NAMES,
+    ColumnDrift,
     DriftReport,
     Kind,
     Method,
     Snapshot,
     check_method,
+    drift_scores_snapshot,
     resolve_method,
     usable_values,
 )
@@ -154,6 +161,17 @@ class DriftResult:
         if not self.features:
             return 0.0
         return len(self.drifted_features) / len(self.features)
+
+
+@dataclass
+class _Plan:
+    """How one window's columns are tested: what Evidently is asked, and why."""
+
+    methods: dict[str, str | None] = field(default_factory=dict)
+    thresholds: dict[str, float | None] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, str] = field(default_factory=dict)  # methods Evidently is left to choose, as foreseen here
+    family: list[str] = field(default_factory=list)  # p-value columns decided by alpha, through the correction
 
 
 _EVIDENTLY_DEFAULT = "evidently default"
@@ -500,61 +518,84 @@ class DriftMonitor:
         return self._calibrations[key]
 
     def run(self, current: pd.DataFrame, *, timestamp: datetime | None = None) -> tuple[DriftResult, Snapshot]:
-        """Compare one window with the reference.
+        """Compare one window with the reference, in milliseconds.
+
+        Each column is scored by the test Evidently's report would run on it
+        (:meth:`~monitors._evidently.DriftReport.scores`), so the result is the
+        one :meth:`report` gives; the snapshot holds the scores alone, without
+        the report's plots.
 
         Parameters
         ----------
         current
             The window's rows; it must hold every tested column.
         timestamp
-            Time to stamp Evidently's snapshot with (Evidently uses its clock
-            when None).
+            Time to stamp the snapshot with (Evidently uses its clock when None).
+
+        Returns
+        -------
+        The drift result, and an Evidently snapshot of its scores.
+        """
+        plan = self._plan(current)
+        columns = self._report.scores(current, methods=plan.methods, thresholds=plan.thresholds)
+        snapshot = drift_scores_snapshot(columns, methods=plan.methods, thresholds=plan.thresholds, timestamp=timestamp)
+        return self._decide(current, plan, columns), snapshot
+
+    def report(self, current: pd.DataFrame, *, timestamp: datetime | None = None) -> tuple[DriftResult, Snapshot]:
+        """Compare one window with the reference through Evidently's full report, plots included.
+
+        The same result as :meth:`run`, about 40 times slower: for the windows
+        people open (those that change an alert, one per interval).
 
         Returns
         -------
         The drift result, and Evidently's snapshot of the report.
         """
+        plan = self._plan(current)
+        columns, snapshot = self._report.run(current, methods=plan.methods, thresholds=plan.thresholds, timestamp=timestamp)
+        return self._decide(current, plan, columns), snapshot
+
+    def _plan(self, current: pd.DataFrame) -> _Plan:
+        """Each column's method and threshold for this window, and the columns the correction decides."""
         if not isinstance(current, pd.DataFrame) or len(current) == 0:
             raise ValueError("current must be a DataFrame with at least one row")
         missing = [c for c in self._kinds_by_column if c not in current.columns]
         if missing:
             raise ValueError(f"current lacks tested columns: {missing}")
 
-        methods: dict[str, str | None] = {}
-        thresholds: dict[str, float | None] = {}
-        sources: dict[str, str] = {}
-        expected: dict[str, str] = {}  # methods Evidently is left to choose, as foreseen here
-        family: list[str] = []  # p-value columns decided by alpha, through the correction
+        plan = _Plan()
         for column, kind in self._kinds_by_column.items():
             method = self._methods[column]
-            methods[column] = None if method is None else method.name
+            plan.methods[column] = None if method is None else method.name
             if column in self._thresholds:
-                thresholds[column] = self._thresholds[column]
-                sources[column] = _PER_FEATURE
+                plan.thresholds[column] = self._thresholds[column]
+                plan.sources[column] = _PER_FEATURE
                 continue
             if self.alpha is None:
-                thresholds[column] = None
-                sources[column] = _EVIDENTLY_DEFAULT
+                plan.thresholds[column] = None
+                plan.sources[column] = _EVIDENTLY_DEFAULT
                 continue
             if method is None:
                 method = resolve_method(self._reference[column], current[column], kind, None)
-                expected[column] = method.display_name
+                plan.expected[column] = method.display_name
             if method.p_value:
-                family.append(column)
+                plan.family.append(column)
                 # Bonferroni's cut-off, the lowest of the corrections: Evidently's
                 # snapshot never flags a column the correction below does not.
-                thresholds[column] = self.alpha / self._n_tested
-                sources[column] = self._family_source()
+                plan.thresholds[column] = self.alpha / self._n_tested
+                plan.sources[column] = self._family_source()
             elif self.calibrate_distances:
                 calibrated = self._calibrated(column, kind, method, current[column])
-                thresholds[column] = None if calibrated is None else calibrated.threshold
-                sources[column] = _TOO_SMALL if calibrated is None else calibrated.describe()
+                plan.thresholds[column] = None if calibrated is None else calibrated.threshold
+                plan.sources[column] = _TOO_SMALL if calibrated is None else calibrated.describe()
             else:
-                thresholds[column] = None
-                sources[column] = _EVIDENTLY_DEFAULT
+                plan.thresholds[column] = None
+                plan.sources[column] = _EVIDENTLY_DEFAULT
+        return plan
 
-        columns, snapshot = self._report.run(current, methods=methods, thresholds=thresholds, timestamp=timestamp)
-        for column, display_name in expected.items():
+    def _decide(self, current: pd.DataFrame, plan: _Plan, columns: Mapping[str, ColumnDrift]) -> DriftResult:
+        """The window's result from its columns' scores: the correction decides its family."""
+        for column, display_name in plan.expected.items():
             if columns[column].method != display_name:
                 raise RuntimeError(
                     f"Evidently tested column {column!r} with {columns[column].method!r}, "
@@ -562,24 +603,23 @@ class DriftMonitor:
                 )
 
         decided = {c: (columns[c].threshold, columns[c].drifted) for c in columns}
-        if self.alpha is not None and family:
+        if self.alpha is not None and plan.family:
             # Columns outside the family count in m as p-values of 1: never rejected.
-            p_values = [_p_value(columns[c].score) for c in family]
-            p_values += [1.0] * (self._n_tested - len(family))
+            p_values = [_p_value(columns[c].score) for c in plan.family]
+            p_values += [1.0] * (self._n_tested - len(plan.family))
             decision = correct(p_values, self.alpha, self.correction)
-            for column, rejected in zip(family, decision.rejected):
+            for column, rejected in zip(plan.family, decision.rejected):
                 decided[column] = (decision.threshold, rejected)
 
         def drift(column: str) -> FeatureDrift:
             c = columns[column]
             threshold, drifted = decided[column]
-            return FeatureDrift(c.column, c.score, c.method, threshold, drifted, sources[column])
+            return FeatureDrift(c.column, c.score, c.method, threshold, drifted, plan.sources[column])
 
-        result = DriftResult(
+        return DriftResult(
             features=tuple(drift(c) for c in self._features),
             prediction=None if self.prediction is None else drift(self.prediction),
             n_current=len(current),
             n_reference=len(self._reference),
             correction="none" if self.alpha is None else self.correction,
         )
-        return result, snapshot

@@ -282,7 +282,7 @@ def test_bonferroni_is_the_previous_behaviour_and_bh_flags_at_least_as_much() ->
     results = {}
     for correction in ("bonferroni", "bh"):
         monitor = DriftMonitor(reference, correction=correction, **options)  # type: ignore[arg-type]
-        result, snapshot = monitor.run(current)
+        result, snapshot = monitor.report(current)
         evidently = {c: FeatureDrift(d.column, d.score, d.method, d.threshold, d.drifted)
                      for c, d in parse_value_drift(snapshot.dict(), kinds).items()}
         results[correction] = (result, evidently)
@@ -392,7 +392,7 @@ def test_distance_methods_get_calibrated_thresholds_and_stationary_windows_pass(
     calibrations = monitor.distance_thresholds
     assert all(f.threshold == calibrations[(f.feature, ids[f.method], 500)].threshold for f in result.features)
 
-    shifted, snapshot = monitor.run(frame(rng, 500, shift={"x1": 0.4}, **DISTANCE_COLUMNS))
+    shifted, snapshot = monitor.report(frame(rng, 500, shift={"x1": 0.4}, **DISTANCE_COLUMNS))
     assert names(shifted) == ["x1"]
     x1 = next(f for f in shifted.features if f.feature == "x1")
     assert x1.score >= x1.threshold
