@@ -47,6 +47,7 @@ read from individual metrics (``Accuracy``, ``Precision``, ``Recall``,
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -168,13 +169,15 @@ def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     >>> chi2_homogeneity_p_value(ref, pd.Series(["a"] * 80 + ["b"] * 20)) < 1e-4
     True
     """
-    counts = pd.concat([reference.value_counts(), current.value_counts()], axis=1).fillna(0)
-    rare = counts.sum(axis=1) < RARE_CATEGORY_COUNT
+    # Counted in Python: a window's few categories do not pay for pandas' alignment (~1 ms a column).
+    ref, cur = Counter(reference.dropna().tolist()), Counter(current.dropna().tolist())
+    table = np.array([[ref[c], cur[c]] for c in ref.keys() | cur.keys()], dtype=float).reshape(-1, 2)
+    rare = table.sum(axis=1) < RARE_CATEGORY_COUNT
     if rare.any():
-        counts = pd.concat([counts[~rare], counts[rare].sum().to_frame().T])
-    if len(counts) < 2:
+        table = np.vstack([table[~rare], table[rare].sum(axis=0)])
+    if len(table) < 2:
         return 1.0
-    return float(chi2_contingency(counts.to_numpy().T, correction=False).pvalue)
+    return float(chi2_contingency(table.T, correction=False).pvalue)
 
 
 def _chi2_homogeneity(
@@ -285,7 +288,10 @@ def check_method(name: str, kind: Kind) -> Method:
 
 
 def _clean(values: pd.Series) -> pd.Series:
-    # As Evidently does before testing a column (get_one_column_drift).
+    # As Evidently does before testing a column (get_one_column_drift): a float
+    # column's finite values, without replace's cost where that is all it takes.
+    if pd.api.types.is_float_dtype(values.dtype):
+        return values[np.isfinite(values.to_numpy())]
     return values.replace([-np.inf, np.inf], np.nan).dropna()
 
 

@@ -185,6 +185,11 @@ def _category(value: object) -> str:
     return str(value)
 
 
+def _categories(column: ColumnProfile, values: pd.Series) -> pd.Series:
+    """Values of a column's own type as categories (strings are their own category)."""
+    return values if column.dtype == "string" else values.map(_category)
+
+
 @dataclass(frozen=True)
 class _Column:
     """One feature in one window: its nulls, the types of its values, its values of the expected type."""
@@ -835,7 +840,7 @@ class DataQualityMonitor:
 
     def _unseen(self, column: ColumnProfile, window: _Column) -> QualityFinding:
         assert column.categories is not None
-        categories = window.own.map(_category)
+        categories = _categories(column, window.own)
         unseen = categories[~categories.isin(column.categories)]
         what = "of values in unseen categories"
         if len(unseen):
@@ -846,7 +851,7 @@ class DataQualityMonitor:
     def _constant(self, column: ColumnProfile, window: _Column) -> QualityFinding:
         n = len(window.own)
         if column.mode_share < 1 and n > 0 and column.mode_share ** (n - 1) < self.alpha:
-            values = window.own.map(_category) if column.kind == "categorical" else window.own.astype(float)
+            values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
             if values.nunique() == 1:
                 first = window.own.iloc[0]
                 shown = repr(str(first)) if column.dtype == "string" else _category(first)

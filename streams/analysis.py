@@ -23,6 +23,7 @@ from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
 from monitors.performance import PerformanceJob, PerformanceResult, Task, evaluate
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
+from monitors.retention import Retention
 from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
@@ -64,6 +65,7 @@ class AnalysisSpec:
     task: Task = "classification"
     workspace: Path | None = None
     project: str = "streammon"
+    retention: Retention = Retention()
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,23 @@ def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
-def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
-    """Analyse one closed window against its reference: drift and data quality."""
+@dataclass(frozen=True)
+class _Prepared:
+    """One window as its analyses see it: all its rows, and the rows drift is tested on."""
+
+    monitors: _ModelMonitors
+    current: pd.DataFrame
+    versions: list[str]
+    tested: pd.DataFrame
+    name: str
+
+    @property
+    def drift(self) -> DriftMonitor | None:
+        """The drift monitor of the tested columns; None when the window left every column empty."""
+        return self.monitors.drift(tuple(self.tested.columns)) if len(self.tested.columns) else None
+
+
+def _prepare(job: WindowJob, spec: AnalysisSpec) -> _Prepared:
     monitors = _monitors_for(job, spec)
     current = job.window.columns.frame()
     versions = sorted({str(v) for v in current[VERSION_COLUMN].dropna()}) if VERSION_COLUMN in current else []
@@ -140,9 +157,27 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
     conformed = _conform(sample, monitors.reference)
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
-    tested = tuple(c for c in conformed.columns if conformed[c].notna().any())
-    if tested:
-        result, snapshot = monitors.drift(tested).run(conformed[list(tested)], timestamp=job.window.end)
+    tested = [c for c in conformed.columns if conformed[c].notna().any()]
+    segment = _segment(job)
+    name = f"{job.model} [{segment}]" if segment else job.model
+    return _Prepared(monitors, current, versions, conformed[tested], f"{name} window {job.window.index}")
+
+
+def _segment(job: WindowJob) -> str | None:
+    return f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
+
+
+def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
+    """Analyse one closed window against its reference: drift and data quality, in milliseconds.
+
+    The window's drift scores are stored in the workspace as a snapshot without
+    plots; :func:`full_report` puts Evidently's full report in its place for
+    the windows people open.
+    """
+    prepared = _prepare(job, spec)
+    monitors, current, drift = prepared.monitors, prepared.current, prepared.drift
+    if drift is not None:
+        result, snapshot = drift.run(prepared.tested, timestamp=job.window.end)
     else:  # nothing usable to compare: the schema check says why
         result, snapshot = DriftResult((), None, len(current), len(monitors.reference)), None
     seconds = (job.window.end - job.window.start).total_seconds()
@@ -154,11 +189,10 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         events=len(job.window),
         closed_by=job.window.reason,
     )
-    segment = f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
-    name = f"{job.model} [{segment}]" if segment else job.model
-    snapshot_ref = _store(snapshot, f"{name} window {job.window.index}", spec) if snapshot is not None else None
+    segment = _segment(job)
+    snapshot_ref = _store(snapshot, prepared.name, spec) if snapshot is not None else None
     conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
-    context = {"window": f"{name} window {job.window.index} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
+    context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:
         context["snapshot"] = snapshot_ref.snapshot_id
     observations = tuple(conditions.observe(job.model, result, context)) + tuple(
@@ -170,7 +204,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         key=f"{job.model}/{segment or '*'}/{job.window.index}/drift/v1",
         model=job.model,
         segment=segment,
-        model_versions=versions,
+        model_versions=prepared.versions,
         window=window,
         reference_events=len(job.reference),
         quality=[_quality_out(f) for f in findings if f.value >= f.warning_at],
@@ -182,6 +216,21 @@ def analyse(job: WindowJob, spec: AnalysisSpec) -> WindowOutcome:
         snapshot=snapshot_ref,
     )
     return WindowOutcome(report, observations)
+
+
+def full_report(job: WindowJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:
+    """Put Evidently's full drift report of a window, plots included, in place of its scores-only snapshot.
+
+    The report is of the rows :func:`analyse` tested, with the same methods and
+    thresholds, so it shows the decisions the window's alerts were made with;
+    it keeps the snapshot's id, so whatever points to the window's snapshot
+    (its report event, its alerts) opens the full report.
+    """
+    prepared = _prepare(job, spec)
+    if prepared.drift is None or spec.workspace is None:
+        return
+    _, report = prepared.drift.report(prepared.tested, timestamp=job.window.end)
+    _workspace(spec).replace(snapshot, report, prepared.name)
 
 
 def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> PerformanceOutcome:
@@ -243,10 +292,14 @@ def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """
     current = current.reindex(columns=reference.columns)
     for column in reference.columns:
-        if pd.api.types.is_numeric_dtype(reference[column]) and not pd.api.types.is_bool_dtype(reference[column]):
+        if _is_number(reference[column]) and not _is_number(current[column]):  # a column of numbers is kept as it is
             values = current[column].map(lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
             current[column] = pd.to_numeric(values, errors="coerce")
     return current
+
+
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
@@ -256,13 +309,16 @@ def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=max_rows, random_state=seed).reset_index(drop=True)
 
 
-def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | None:
-    if spec.workspace is None:
-        return None
+def _workspace(spec: AnalysisSpec) -> EvidentlyWorkspace:
+    assert spec.workspace is not None
     key = (spec.workspace, spec.project)
     if key not in _workspaces:
-        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project)
-    return _workspaces[key].add(snapshot, name)
+        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention)
+    return _workspaces[key]
+
+
+def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | None:
+    return None if spec.workspace is None else _workspace(spec).add(snapshot, name)
 
 
 def _quality_out(finding: QualityFinding) -> QualityOut:

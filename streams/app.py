@@ -11,9 +11,12 @@ error and coordinates; nothing is dropped silently.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import math
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -32,6 +35,7 @@ from monitors.cbpe import (
     reconcile,
 )
 from monitors.challenger import Promotion
+from monitors.full_reports import FullReportPolicy
 from monitors.labels import LabelledPair, PendingPrediction
 from monitors.performance import PerformanceConditions, PerformanceJob
 from monitors.segments import SegmentBuckets
@@ -49,6 +53,7 @@ from streams.analysis import (
     analyse,
     evaluate_performance,
     follow_parent,
+    full_report,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint, snapshot
 from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
@@ -64,15 +69,19 @@ from streams.events import (
     ModelStatus,
     PredictionEvent,
     PromotionEvent,
+    SnapshotRef,
+    WindowReport,
 )
 from streams.settings import Settings
 from streams.worker_state import WorkerState, new_state
 
 log = logging.getLogger(__name__)
 
-# Analyses queued beyond this make the consumer wait: memory stays bounded when
-# windows close faster than Evidently can analyse them.
+# Analyses queued beyond this (or twice the analysis processes, if more) make the
+# consumer wait: memory stays bounded when windows close faster than they are analysed.
 MAX_PENDING_ANALYSES = 4
+# How often, at most, the log says that analyses hold the consumer back.
+BEHIND_WARNING_INTERVAL_S = 60.0
 _KEPT_ESTIMATES = 200
 SHUTDOWN_GRACE_S = 20.0
 LOOP_TICK_S = 0.1
@@ -104,6 +113,7 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         task=settings.performance.task,
         workspace=settings.workspace.path.resolve(),
         project=settings.workspace.project,
+        retention=settings.workspace.retention(),
     )
 
 
@@ -144,15 +154,24 @@ class StreamWorker:
             max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled
         )
         self._pending: set[asyncio.Future[None]] = set()
+        # The latest result task of each ordered stream (a model's or segment's windows, a
+        # model's performance versions): the next one publishes after it.
+        self._tails: dict[tuple[str, tuple[str, str] | None, str], asyncio.Future[None]] = {}
+        self._unanalysed: dict[asyncio.Future[None], datetime] = {}  # window analyses not returned, by window end
+        self._full_reports: set[asyncio.Future[None]] = set()
+        self.full_report_policy = FullReportPolicy(settings.workspace.full_report_interval)
+        self._warned_behind_at = -math.inf
         self.inputs: InputConsumer | None = None  # created in the worker's event loop
         self._stopping = False
         self._state_lock = asyncio.Lock()
         self._anchors: dict[tuple[int, str], tuple[datetime, float]] = {}
         self._untrustworthy: set[str] = set()
-        # spawn, not fork: the child must not inherit the event loop and Kafka sockets.
-        # Its process starts with the first window, not here.
+        # spawn, not fork: a child must not inherit the event loop and Kafka sockets.
+        # The processes start with the first windows, not here.
+        processes = settings.worker.analysis_processes or max(1, (os.cpu_count() or 1) - 1)
+        self._max_pending = max(MAX_PENDING_ANALYSES, 2 * processes)
         self._pool = ProcessPoolExecutor(
-            max_workers=1,
+            max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=follow_parent,
             initargs=(os.getpid(),),
@@ -232,6 +251,7 @@ class StreamWorker:
             metrics.EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
 
     async def _measure_consumer_lag(self) -> None:
+        self._measure_analysis_backlog()
         if self.inputs is None:
             return
         offsets = {tp: offset for state in self.states.values() for tp, offset in state.offsets.items()}
@@ -591,17 +611,56 @@ class StreamWorker:
     # -- results -----------------------------------------------------------
 
     async def _submit(self, state: WorkerState, key: str, job: WindowJob | PerformanceJob) -> None:
-        while len(self._pending) >= MAX_PENDING_ANALYSES:
-            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        """Hand a result to the analysis processes; its stream's results are published in order."""
+        await self._room_for_analysis()
         if isinstance(job, WindowJob):
             metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
-            task = asyncio.ensure_future(self._analyse_and_publish(state, key, job))
+            stream = (job.model, job.segment, "drift")
+            task = asyncio.ensure_future(self._analyse_and_publish(state, key, job, self._tails.get(stream)))
+            self._unanalysed[task] = job.window.end
         else:
-            task = asyncio.ensure_future(self._evaluate_and_publish(state, key, job))
+            stream = (job.model, None, "performance")
+            task = asyncio.ensure_future(self._evaluate_and_publish(state, key, job, self._tails.get(stream)))
+        self._tails[stream] = task
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        metrics.ANALYSES_QUEUED.set(len(self._pending))
+        task.add_done_callback(functools.partial(self._finished, stream))
 
-    async def _analyse_and_publish(self, state: WorkerState, key: str, job: WindowJob) -> None:
+    def _finished(self, stream: tuple[str, tuple[str, str] | None, str], task: asyncio.Future[None]) -> None:
+        self._pending.discard(task)
+        self._unanalysed.pop(task, None)
+        if self._tails.get(stream) is task:
+            del self._tails[stream]
+        metrics.ANALYSES_QUEUED.set(len(self._pending))
+
+    async def _room_for_analysis(self) -> None:
+        """Wait while the analyses queued are at their bound: the consumer slows down, nothing is dropped."""
+        if len(self._pending) < self._max_pending:
+            return
+        now = time.monotonic()
+        if now - self._warned_behind_at >= BEHIND_WARNING_INTERVAL_S:
+            self._warned_behind_at = now
+            log.warning(
+                "window analyses are behind: %d queued, the oldest %.0f s of event time behind the input; reading "
+                "waits for them (more worker.analysis_processes, larger window.size, or fewer segments.top_k help)",
+                len(self._pending),
+                self._measure_analysis_backlog(),
+            )
+        while len(self._pending) >= self._max_pending:
+            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+
+    def _measure_analysis_backlog(self) -> float:
+        """Seconds of event time from the end of the oldest window not analysed yet to the newest event read."""
+        clocks = [state.event_time for state in self.states.values() if state.event_time is not None]
+        behind = 0.0
+        if self._unanalysed and clocks:
+            behind = max(0.0, (max(clocks) - min(self._unanalysed.values())).total_seconds())
+        metrics.ANALYSIS_BEHIND.set(behind)
+        return behind
+
+    async def _analyse_and_publish(
+        self, state: WorkerState, key: str, job: WindowJob, previous: asyncio.Future[None] | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -613,10 +672,33 @@ class StreamWorker:
                 state.unpublished.pop(key, None)
             return
         metrics.ANALYSIS_SECONDS.observe(loop.time() - started)
+        self._unanalysed.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        if previous is not None:
+            await asyncio.wait([previous])  # the window before it is published first
         async with self._state_lock:
-            await self._publish_window(state, key, job, outcome)
+            report = await self._publish_window(state, key, job, outcome)
+        if report.snapshot is not None and self.full_report_policy.wants(
+            job.window.start, job.window.end, alert_changes=len(report.alerts)
+        ):
+            self._start_full_report(job, report.snapshot, "alert" if report.alerts else "interval")
 
-    async def _publish_window(self, state: WorkerState, key: str, job: WindowJob, outcome: WindowOutcome) -> None:
+    def _start_full_report(self, job: WindowJob, snapshot: SnapshotRef, reason: str) -> None:
+        """Build the window's Evidently report with its plots in the background, in place of its scores-only run."""
+
+        async def build() -> None:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._pool, full_report, job, self.spec, snapshot)
+            except Exception:
+                log.exception("full report of %s window %d failed", job.model, job.window.index)
+                return
+            metrics.FULL_REPORTS.labels(model=job.model, reason=reason).inc()
+
+        task = asyncio.ensure_future(build())
+        self._full_reports.add(task)
+        task.add_done_callback(self._full_reports.discard)
+
+    async def _publish_window(self, state: WorkerState, key: str, job: WindowJob, outcome: WindowOutcome) -> WindowReport:
         report = outcome.report
         observations = list(outcome.observations)
         estimate = self._estimate(state, job)
@@ -637,6 +719,7 @@ class StreamWorker:
             len(report.features),
             len(changes),
         )
+        return report
 
     def _estimate(self, state: WorkerState, job: WindowJob) -> EstimateOut | None:
         """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
@@ -689,7 +772,9 @@ class StreamWorker:
             calibration.ece or 0.0,
         )
 
-    async def _evaluate_and_publish(self, state: WorkerState, key: str, job: PerformanceJob) -> None:
+    async def _evaluate_and_publish(
+        self, state: WorkerState, key: str, job: PerformanceJob, previous: asyncio.Future[None] | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
             outcome: PerformanceOutcome = await loop.run_in_executor(self._pool, evaluate_performance, job, self.spec)
@@ -699,6 +784,8 @@ class StreamWorker:
             async with self._state_lock:
                 state.unpublished.pop(key, None)
             return
+        if previous is not None:
+            await asyncio.wait([previous])  # the model's earlier versions and windows are published first
         async with self._state_lock:
             await self._publish_performance(state, key, job, outcome)
 

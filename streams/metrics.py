@@ -31,8 +31,14 @@ ANALYSIS_FAILURES = Counter("streammon_analysis_failures", "Window analyses that
 ANALYSIS_SECONDS = Histogram(
     "streammon_window_analysis_seconds",
     "Time from a window's close to its analysis result.",
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
+ANALYSES_QUEUED = Gauge("streammon_analyses_queued", "Window analyses waiting for an analysis process or running.")
+ANALYSIS_BEHIND = Gauge(
+    "streammon_analysis_behind_seconds",
+    "Event time from the end of the oldest window not yet analysed to the newest event read (0: none waiting).",
+)
+FULL_REPORTS = Counter("streammon_full_reports", "Evidently reports with plots written, by model and reason.", ["model", "reason"])
 JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
 JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the feature join since start.")
 

@@ -41,6 +41,7 @@ from pydantic_settings import (
 )
 
 from monitors.matchers import parse_matchers
+from monitors.retention import Retention
 from monitors.routing import Route, RouteConfig
 from streams.errors import ConfigError
 from streams.receivers import ReceiverConfig
@@ -453,10 +454,34 @@ class OnlineSettings(_Section):
 
 
 class WorkspaceSettings(_Section):
-    """The local Evidently workspace that receives one snapshot per window."""
+    """The local Evidently workspace that receives one snapshot per window, within bounds on disk.
+
+    A run is removed once older than ``max_age`` (from the later of its
+    window's end and the time it was written); then the oldest go while the
+    runs' files add up to more than ``max_bytes``. ``null`` turns a bound off.
+    """
 
     path: Path = Path("streammon-workspace")
     project: str = "streammon"
+    max_age: Duration | None = Field(
+        default=7 * 86400.0, gt=0, description="runs older than this are removed (e.g. 7d, 12h); null: kept at any age"
+    )
+    max_bytes: int | None = Field(
+        default=5_000_000_000,
+        gt=0,
+        description="bytes the runs' files may take in all; the oldest runs are removed past it; null: no limit",
+    )
+
+    full_report_interval: Duration | None = Field(
+        default=3600.0,
+        gt=0,
+        description="event time between the full Evidently reports (plots included) of each model or segment, besides "
+        "those of windows that change an alert; null: only those",
+    )
+
+    def retention(self) -> Retention:
+        """The bounds, as the workspace applies them."""
+        return Retention(max_age_s=self.max_age, max_bytes=self.max_bytes)
 
 
 class WorkerSettings(_Section):
@@ -468,6 +493,11 @@ class WorkerSettings(_Section):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     state_dir: Path = Path(".streammon")
     join_capacity: int = Field(default=100_000, ge=1)
+    analysis_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="processes that analyse closed windows in parallel; null: the machine's CPUs less one, at least one",
+    )
     checkpoint_interval: Duration = Field(
         default=5.0, gt=0, description="how often the worker's state is saved with the offsets it reflects"
     )

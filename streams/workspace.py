@@ -1,24 +1,93 @@
-"""The local Evidently workspace: one project, one run per analysed window.
+"""The local Evidently workspace: one project, one run per analysed window, kept within bounds.
 
 Open it with ``evidently ui --workspace <path>``.
+
+Evidently 0.7.23 keeps a local workspace as files, one JSON file per run::
+
+    <path>/<project id>/metadata.json
+    <path>/<project id>/snapshots/<run id>.json     # {"report": ..., "name": ...,
+                                                    #  "timestamp": ..., ...}
+
+Disk is bounded (:class:`monitors.retention.Retention`): runs older than the
+age bound are removed, then the oldest until the runs' files add up to at most
+the size bound. A run's age is measured from the later of its snapshot's
+timestamp (the window's end, in event time) and the time its file was
+written: a replay of last month's events keeps its runs for the age bound
+after they were written instead of losing them as they arrive. Runs are
+removed with Evidently's own ``Workspace.delete_run``; a running ``evidently
+ui`` keeps listing what it loaded until its project is reloaded, as it does
+for new runs.
+
+Cost: the workspace keeps an index of its runs (time, size, and their total
+and oldest time). Each ``add`` indexes the new run (a ``stat`` and the first
+4 KB of its file) and checks the bounds against the index's total and oldest
+time; only when one is crossed are the runs sorted and the oldest removed. The
+snapshot folder is rescanned (a ``stat`` per file, and the head of the files
+not seen before) at most every ``rescan_interval_s``, to see what other
+processes sharing the folder added or removed: between rescans the bounds can
+be exceeded by what other processes wrote meanwhile. A run another process
+removed first is not an error. Only the snapshot files count towards
+``max_bytes`` (not the project's metadata), by their length in bytes.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
+import time
+import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from evidently.ui.workspace import Workspace
-
 from monitors._evidently import Snapshot
+from monitors.retention import Retention, StoredRun
 from streams.events import SnapshotRef
+
+# Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/_evidently.py).
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
+    from evidently.ui.storage.local.base import SNAPSHOTS_DIR_NAME
+    from evidently.ui.workspace import Workspace
+
+__all__ = ["EvidentlyWorkspace"]
+
+log = logging.getLogger(__name__)
+
+"""Seven days and 5 GB: the defaults of ``workspace.max_age`` and ``workspace.max_bytes``."""
+
+_RUN_FILE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.json$")
+# The top-level keys as Evidently 0.7.23 writes them (SnapshotModel's field order);
+# a file laid out otherwise is read whole.
+_TIMESTAMP = re.compile(rb', "name": (?:null|"(?:[^"\\]|\\.)*"), "timestamp": "([^"]+)", "metadata": ')
+_HEAD_BYTES = 4096
 
 
 class EvidentlyWorkspace:
-    """A project in a local Evidently workspace, created on first use."""
+    """A project in a local Evidently workspace, created on first use, kept within ``retention``.
 
-    def __init__(self, path: Path, project: str) -> None:
+    Parameters
+    ----------
+    path
+        The workspace's folder (created if missing).
+    project
+        The project's name; found by name, or created.
+    retention
+        Bounds on the project's runs, by age and total size of their files.
+        ``Retention()`` keeps everything.
+    rescan_interval_s
+        How often, at most, ``add`` rescans the snapshot folder for runs that
+        other processes added or removed.
+    """
+
+    def __init__(
+        self, path: Path, project: str, retention: Retention = Retention(), rescan_interval_s: float = 60.0
+    ) -> None:
         self.path = path
         self.project = project
+        self.retention = retention
+        self.rescan_interval_s = rescan_interval_s
         path.mkdir(parents=True, exist_ok=True)
         self._workspace = Workspace(str(path))
         found = self._workspace.search_project(project)
@@ -27,8 +96,151 @@ class EvidentlyWorkspace:
         else:
             created = self._workspace.create_project(project, description="Drift reports from streammon, one run per window.")
             self._project_id = str(created.id)
+        self._snapshots = path / self._project_id / SNAPSHOTS_DIR_NAME
+        # The index: each run's size and the time its age runs from; what it sums to, and its oldest time.
+        self._runs: dict[str, StoredRun] = {}
+        self._files: dict[str, tuple[int, int]] = {}  # each run file's size and mtime when indexed
+        self._unread: set[str] = set()  # runs whose snapshot could not be read (being written): by file time until it can
+        self._bytes = 0
+        self._oldest: datetime | None = None
+        self._next_rescan = time.monotonic()  # the first add scans
+
+    @property
+    def project_id(self) -> str:
+        """The Evidently project's id."""
+        return self._project_id
 
     def add(self, snapshot: Snapshot, name: str) -> SnapshotRef:
-        """Store one snapshot, without its data, and say where it went."""
+        """Store one snapshot, without its data, and say where it went.
+
+        Then applies the retention bounds (see the module's docstring for
+        the cost); a failure to remove old runs is logged, not raised.
+        """
         ref = self._workspace.add_run(self._project_id, snapshot, include_data=False, name=name)
-        return SnapshotRef(workspace=str(self.path.resolve()), project_id=self._project_id, snapshot_id=str(ref.id))
+        snapshot_id = str(ref.id)
+        if self._bounded:
+            try:
+                self._index(snapshot_id)
+                self._enforce(rescan=time.monotonic() >= self._next_rescan)
+            except OSError as exc:
+                log.warning("workspace %s: could not remove old runs: %s", self.path, exc)
+        return SnapshotRef(workspace=str(self.path.resolve()), project_id=self._project_id, snapshot_id=snapshot_id)
+
+    def replace(self, ref: SnapshotRef, snapshot: Snapshot, name: str) -> None:
+        """Store ``snapshot`` as the run ``ref`` points to, in place of what it held.
+
+        Whatever points to the run (a report event, an alert) then opens the
+        new snapshot. Evidently 0.7.23 has no call to update a run: the local
+        workspace's own store writes it under the run's id.
+        """
+        snapshot.set_name(name)
+        self._workspace.state.write_snapshot(ref.project_id, ref.snapshot_id, snapshot.to_snapshot_model())
+        if self._bounded:
+            self._index(ref.snapshot_id)
+
+    def enforce_retention(self) -> list[str]:
+        """Rescan the project's runs and remove those past the bounds, now.
+
+        Returns
+        -------
+        list of str
+            The ids of the runs removed, oldest first.
+        """
+        return self._enforce(rescan=True)
+
+    @property
+    def _bounded(self) -> bool:
+        return self.retention.max_age_s is not None or self.retention.max_bytes is not None
+
+    def _enforce(self, rescan: bool) -> list[str]:
+        if rescan:
+            self._rescan()
+        now = datetime.now(timezone.utc)
+        if not self._past_bounds(now):
+            return []
+        removed = self.retention.to_remove(self._runs.values(), now)
+        for run_id in removed:
+            try:
+                self._workspace.delete_run(self._project_id, run_id)
+            except FileNotFoundError:
+                pass  # another process sharing the workspace removed it first
+            self._unread.discard(run_id)
+            self._files.pop(run_id, None)
+            del self._runs[run_id]
+        self._summarize()
+        if removed:
+            log.debug("workspace %s: removed %d runs past retention", self.path, len(removed))
+        return removed
+
+    def _past_bounds(self, now: datetime) -> bool:
+        """Whether the index holds a run to remove: O(1), so that an add within bounds sorts nothing."""
+        max_age_s, max_bytes = self.retention.max_age_s, self.retention.max_bytes
+        too_big = max_bytes is not None and self._bytes > max_bytes
+        too_old = max_age_s is not None and self._oldest is not None and now - self._oldest > timedelta(seconds=max_age_s)
+        return too_big or too_old
+
+    def _rescan(self) -> None:
+        """Refresh the index from the snapshot folder: a ``stat`` per file, the head of the files not seen before."""
+        self._next_rescan = time.monotonic() + self.rescan_interval_s
+        try:
+            entries = list(os.scandir(self._snapshots))
+        except FileNotFoundError:
+            entries = []  # no run yet
+        runs: dict[str, StoredRun] = {}
+        for entry in entries:
+            found = _RUN_FILE.match(entry.name)
+            if found is None:
+                continue
+            run_id = found.group(1).lower()
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            known = self._runs.get(run_id)
+            if known is not None and self._files.get(run_id) == (stat.st_size, stat.st_mtime_ns) and run_id not in self._unread:
+                runs[run_id] = known
+            else:
+                runs[run_id] = self._stored_run(run_id, Path(entry.path), stat)
+        self._runs = runs
+        self._files = {run_id: self._files[run_id] for run_id in runs}
+        self._unread &= set(runs)
+        self._summarize()
+
+    def _index(self, run_id: str) -> None:
+        file = self._snapshots / f"{run_id}.json"
+        run = self._stored_run(run_id, file, file.stat())
+        replaced = self._runs.get(run_id)
+        self._runs[run_id] = run
+        self._bytes += run.size - (replaced.size if replaced is not None else 0)
+        self._oldest = run.timestamp if self._oldest is None else min(self._oldest, run.timestamp)
+
+    def _stored_run(self, run_id: str, file: Path, stat: os.stat_result) -> StoredRun:
+        written_at = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
+        snapshot_time = _snapshot_time(file)
+        if snapshot_time is None:
+            self._unread.add(run_id)
+        else:
+            self._unread.discard(run_id)
+        since = written_at if snapshot_time is None else max(snapshot_time, written_at)
+        self._files[run_id] = (stat.st_size, stat.st_mtime_ns)
+        return StoredRun(run_id, since, stat.st_size)
+
+    def _summarize(self) -> None:
+        self._bytes = sum(run.size for run in self._runs.values())
+        self._oldest = min((run.timestamp for run in self._runs.values()), default=None)
+
+
+def _snapshot_time(file: Path) -> datetime | None:
+    """The snapshot's timestamp, read from the head of its file (the whole file if need be); None if unreadable."""
+    try:
+        with file.open("rb") as f:
+            found = _TIMESTAMP.search(f.read(_HEAD_BYTES))
+            text = found.group(1).decode() if found is not None else str(json.loads(file.read_bytes())["timestamp"])
+        return _aware(datetime.fromisoformat(text))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # being written by another process, or not a snapshot
+
+
+def _aware(moment: datetime) -> datetime:
+    # Evidently stamps a snapshot with its naive local time when given none.
+    return moment if moment.tzinfo is not None else moment.astimezone()

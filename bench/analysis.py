@@ -1,0 +1,152 @@
+"""Cost of one window analysis at the default settings, split into its parts (in process, no broker).
+
+A window of 1,000 events against a reference of 2,000 (the defaults), 20 features (16
+numeric, 4 categorical) and the prediction, as the worker hands it to an analysis
+process: each part is timed over ``--repeats`` windows after a warm-up, and the
+median is reported. Also timed: Evidently's full report of the same window (built
+only for the windows people open) and the bytes on disk of both kinds of snapshot.
+
+    .venv/bin/python bench/analysis.py                 # prints a Markdown table
+    .venv/bin/python bench/analysis.py --output bench/results/analysis.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from monitors.watch import DriftWatch, WindowJob  # noqa: E402
+from streams import analysis  # noqa: E402
+from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN, AnalysisSpec  # noqa: E402
+from streams.app import analysis_spec  # noqa: E402
+from streams.events import PREDICTION_COLUMN  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NUMERIC = [f"x{i}" for i in range(16)]
+CATEGORICAL = {f"c{i}": [f"v{j}" for j in range(5 + i)] for i in range(4)}
+
+
+def rows(rng: np.random.Generator, n: int, start: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        row: dict[str, Any] = {c: float(v) for c, v in zip(NUMERIC, rng.normal(size=len(NUMERIC)))}
+        row.update({c: str(rng.choice(levels)) for c, levels in CATEGORICAL.items()})
+        score = float(rng.random())
+        row.update({PREDICTION_COLUMN: int(score > 0.5), VERSION_COLUMN: "v1", EVENT_TIME_COLUMN: T0 + timedelta(milliseconds=start + i), SCORE_COLUMN: score})
+        out.append(row)
+    return out
+
+
+def jobs(window: int, reference: int, count: int) -> list[WindowJob]:
+    rng = np.random.default_rng(0)
+    watch = DriftWatch(window_size=window, window_duration_s=3600, reference_size=reference)
+    found: list[WindowJob] = []
+    for i, row in enumerate(rows(rng, reference + window * count, 0)):
+        found += watch.add("model", row[EVENT_TIME_COLUMN], row)
+    return found
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
+    analysis.analyse(windows[0], spec)  # warm-up: the reference's profile and drift set-up, once per reference
+    parts: dict[str, list[float]] = {k: [] for k in ("prepare", "drift", "quality", "store", "whole")}
+    for job in windows[1:]:
+        prepared = analysis._prepare(job, spec)
+        parts["prepare"].append(timed(lambda: analysis._prepare(job, spec)))
+        drift = prepared.drift
+        assert drift is not None
+        result: list[Any] = []
+        parts["drift"].append(timed(lambda: result.append(drift.run(prepared.tested, timestamp=job.window.end))))
+        parts["quality"].append(timed(lambda: prepared.monitors.quality.check(prepared.current, window_seconds=1.0)))
+        snapshot = result[0][1]
+        parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec)))
+        parts["whole"].append(timed(lambda: analysis.analyse(job, spec)))
+    return {k: median_ms(v) for k, v in parts.items()}
+
+
+def measure_full(spec: AnalysisSpec, windows: list[WindowJob], repeats: int) -> float:
+    samples = []
+    for job in windows[1 : repeats + 1]:
+        outcome = analysis.analyse(job, spec)
+        assert outcome.report.snapshot is not None
+        samples.append(timed(lambda: analysis.full_report(job, spec, outcome.report.snapshot)))
+    return median_ms(samples)
+
+
+def snapshot_bytes(workspace: Path) -> list[int]:
+    return [f.stat().st_size for f in workspace.rglob("snapshots/*.json")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=30, help="windows timed (after one warm-up)")
+    parser.add_argument("--full-repeats", type=int, default=5, help="full reports timed")
+    parser.add_argument("--output", type=Path, default=None, help="write the Markdown table here too")
+    args = parser.parse_args()
+
+    settings = Settings()
+    window, reference = settings.window.size, settings.reference.size
+    windows = jobs(window, reference, args.repeats + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = replace(analysis_spec(settings), workspace=Path(tmp) / "light")
+        parts = measure(spec, windows)
+        light = snapshot_bytes(Path(tmp) / "light")
+        full_spec = replace(spec, workspace=Path(tmp) / "full")
+        full_ms = measure_full(full_spec, windows, args.full_repeats)
+        full = snapshot_bytes(Path(tmp) / "full")
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "## One window analysis, split into its parts",
+        "",
+        f"Command: `.venv/bin/python bench/analysis.py`; {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, commit {commit}; in process, no broker. Settings: the defaults "
+        f"(windows of {window:,}, reference of {reference:,}); 20 features (16 numeric, 4 categorical) and the "
+        f"prediction; median of {args.repeats} windows after a warm-up.",
+        "",
+        "| part | ms |",
+        "|---|---|",
+        f"| prepare (window to a frame, sample, coerce to the reference's types) | {parts['prepare']:.1f} |",
+        f"| drift: 21 column tests, BH correction, scores-only snapshot | {parts['drift']:.1f} |",
+        f"| data quality checks | {parts['quality']:.1f} |",
+        f"| store the scores-only snapshot in the workspace | {parts['store']:.1f} |",
+        f"| **whole analysis** (the above, observations and report event) | **{parts['whole']:.1f}** |",
+        f"| Evidently's full report of the window, plots included, stored (only where people look) | {full_ms:.0f} |",
+        "",
+        f"Analyses per second on one core: **{1000 / parts['whole']:.0f}**. Snapshot bytes on disk: "
+        f"scores only {statistics.median(light):,.0f}, full report {statistics.median(full):,.0f} (medians).",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.output is not None:
+        args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
