@@ -171,7 +171,9 @@ def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     """
     # Counted in Python: a window's few categories do not pay for pandas' alignment (~1 ms a column).
     ref, cur = Counter(reference.dropna().tolist()), Counter(current.dropna().tolist())
-    table = np.array([[ref[c], cur[c]] for c in ref.keys() | cur.keys()], dtype=float).reshape(-1, 2)
+    # In the order the categories first appear, not a set's: the same samples give the same bits in every process.
+    categories = [*ref, *(c for c in cur if c not in ref)]
+    table = np.array([[ref[c], cur[c]] for c in categories], dtype=float).reshape(-1, 2)
     rare = table.sum(axis=1) < RARE_CATEGORY_COUNT
     if rare.any():
         table = np.vstack([table[~rare], table[rare].sum(axis=0)])

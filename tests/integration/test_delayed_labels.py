@@ -160,13 +160,16 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
         return (
             status is not None
             and status.joined == labels_sent
+            and status.expired > 0  # missing labels expire once the label stream is 30 minutes past them
             and all(
                 w in performance and performance[w].labelled == scenario.labelled_in(w)
                 for w in [None, *range(WINDOWS)]
             )
         )
 
-    records = reader.until(settled, 150, "every label joined and every window's quality up to date", worker)
+    records = reader.until(
+        settled, 150, "every label joined, missing ones expired and every window's quality up to date", worker
+    )
 
     status = latest_status(records[kafka.model_status_topic])
     assert status is not None

@@ -94,6 +94,24 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
     assert sorted(run["name"] for run in runs) == [f"credit-risk window {i}" for i in range(5)]
     assert alert.snapshot.snapshot_id in {run["id"] for run in runs}
 
+    # Whoever follows the alert lands on Evidently's full report, plots included; a window that
+    # changed no alert keeps its scores where the UI plots them over time, without plots.
+    folder = Path(alert.snapshot.workspace) / alert.snapshot.project_id / "snapshots"
+    wait_until(lambda: _stored(folder, alert.snapshot.snapshot_id).get("widgets"), 60, "the full report of the alert's window")
+    assert reports[3].snapshot == alert.snapshot
+    quiet = _stored(folder, reports[0].snapshot.snapshot_id)
+    assert quiet["widgets"] == []
+    scores = {r["metric_value_location"]["metric"]["params"]["column"]: r["value"] for r in quiet["metric_results"].values()}
+    assert scores == {f.feature: f.score for f in [*reports[0].features, reports[0].prediction]}
+
+
+def _stored(folder: Path, snapshot_id: str) -> dict[str, object]:
+    """A run's snapshot as Evidently stored it; empty while it is being rewritten."""
+    try:
+        return orjson.loads((folder / f"{snapshot_id}.json").read_bytes())
+    except orjson.JSONDecodeError:
+        return {}
+
 
 def _runs_listed_by_evidently_ui(workspace: Path, project_id: str) -> list[dict[str, object]]:
     port = free_port()

@@ -1,0 +1,74 @@
+"""Windows analysed by several processes at once: every window reported, each model's in window order."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from streams.events import WindowReport
+from streams.settings import Settings
+from tests.helpers import children_of
+
+pytestmark = pytest.mark.integration
+
+MODELS = ("pool-a", "pool-b", "pool-c", "pool-d", "pool-e")
+REFERENCE, WINDOW, WINDOWS = 300, 100, 12
+START = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def events(model: str, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    n = REFERENCE + WINDOW * WINDOWS
+    # Every other window drifts, so some analyses (and their full reports) take longer than others.
+    shift = [0.0 if i < REFERENCE or ((i - REFERENCE) // WINDOW) % 2 == 0 else 2.0 for i in range(n)]
+    return [
+        orjson.dumps(
+            {
+                "model": model,
+                "model_version": "1",
+                "prediction_id": f"{model}-{i}",
+                "event_time": (START + timedelta(seconds=i)).isoformat(),
+                "features": {"a": float(rng.normal(shift[i])), "b": float(rng.normal()), "c": str(rng.choice(["x", "y"]))},
+                "prediction": int(rng.integers(0, 2)),
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def test_several_analysis_processes_publish_each_models_windows_in_order(settings, start_worker, topic_reader) -> None:
+    settings = Settings.model_validate(
+        {
+            **settings.model_dump(mode="json", by_alias=True),
+            "window": {"size": WINDOW, "duration_s": 3600},
+            "reference": {"size": REFERENCE},
+            "worker": {**settings.worker.model_dump(mode="json"), "analysis_processes": 3},
+        }
+    )
+    worker = start_worker(settings)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    streams = {model: events(model, seed) for seed, model in enumerate(MODELS)}
+    for model, values in streams.items():  # model after model: one model's windows close back to back
+        for value in values:
+            producer.send(settings.kafka.predictions_topic, key=model.encode(), value=value)
+    producer.flush()
+    producer.close()
+
+    reader = topic_reader(settings.kafka.reports_topic)
+    records = reader.until(
+        lambda r: len(r[settings.kafka.reports_topic]) >= len(MODELS) * WINDOWS, 180, "every window's report", worker
+    )
+    reports = [WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]]
+    assert sorted((r.model, r.window.index) for r in reports) == sorted((m, i) for m in MODELS for i in range(WINDOWS))
+    assert {r.drifted_features > 0 for r in reports if r.window.index % 2} == {True}
+
+    # The worker logs each report as it publishes it: per model, the windows come in order.
+    published = re.findall(r"(pool-\w) window (\d+) \(", worker.log())
+    for model in MODELS:
+        assert [int(i) for m, i in published if m == model] == list(range(WINDOWS))
+    assert len(children_of(worker.process.pid)) >= 3, "the windows were not analysed by several processes"
