@@ -46,6 +46,7 @@ read from individual metrics (``Accuracy``, ``Precision``, ``Recall``,
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, rankdata
+from sklearn import metrics as sk_metrics
 from sklearn.exceptions import UndefinedMetricWarning
 
 # Importing Evidently 0.7.23 emits DeprecationWarnings that are not ours to fix:
@@ -570,14 +572,36 @@ def drift_scores_snapshot(
     >>> metric["config"]["method"], metric["config"]["threshold"], metric["value"] == scores["x"].score
     ('ks', 0.01, True)
     """
-    results: dict[str, SingleValue] = {}
+    values = []
     for column, drift in columns.items():
-        metric = ValueDrift(column=column, method=methods.get(column), threshold=thresholds.get(column))
-        params = metric.dict(exclude_none=True)
-        params.update(method=params.get("method", drift.method), threshold=params.get("threshold", drift.threshold))
-        result = SingleValue(value=drift.score, display_name=f"Value drift for {column}")
-        result.metric_value_location = single_value_location(MetricConfig(metric_id=metric.metric_id, params=params))
-        results[metric.get_metric_id()] = result
+        asked = (("column", column), ("method", methods.get(column)), ("threshold", thresholds.get(column)))
+        resolved = (("method", methods.get(column) or drift.method), ("threshold", drift.threshold))
+        values.append((_located(ValueDrift, asked, resolved), drift.score))
+    return _values_snapshot(values, timestamp)
+
+
+_Params = tuple[tuple[str, Any], ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _located(metric_class: type[Any], asked: _Params, resolved: _Params) -> tuple[str, MetricConfig, str]:
+    """A metric's id, configuration (what it was asked, and what a report resolves) and display name.
+
+    Cached: building a metric and its calculation costs more than the value it
+    holds, and a stream's windows ask the same metrics again and again.
+    """
+    metric = metric_class(**dict(asked))
+    params = {**dict(resolved), **metric.dict(exclude_none=True)}
+    return metric.get_metric_id(), MetricConfig(metric_id=metric.metric_id, params=params), metric.to_calculation().display_name()
+
+
+def _values_snapshot(values: Sequence[tuple[tuple[str, MetricConfig, str], float]], timestamp: datetime | None) -> Snapshot:
+    """A snapshot of single-valued metrics, each given as (:func:`_located` metric, value), without plots."""
+    results: dict[str, SingleValue] = {}
+    for (metric_id, config, display_name), value in values:
+        result = SingleValue(value=value, display_name=display_name)
+        result.metric_value_location = single_value_location(config)
+        results[metric_id] = result
     model = SnapshotModel(
         report=ReportModel(items=[]),
         name=None,
@@ -642,6 +666,7 @@ def drift_scores_snapshot(
 # 10,000 pairs. Cheap next to a drift report, but not a per-event cost.
 
 _LABELS_TASK = "labels"
+_MULTICLASS_METRICS = (("accuracy", Accuracy), ("precision", Precision), ("recall", Recall), ("f1", F1Score))
 _SCORES_TASK = "scores"
 _VALUES_TASK = "values"
 
@@ -761,6 +786,7 @@ def classification_quality(
     *,
     pos_label: Any = None,
     timestamp: datetime | None = None,
+    plots: bool = True,
 ) -> tuple[dict[str, float], Snapshot | None]:
     """Accuracy, precision, recall, F1 and ROC AUC of predicted classes against labels.
 
@@ -778,6 +804,11 @@ def classification_quality(
         with more than two classes.
     timestamp
         Stamps the snapshot (Evidently uses its clock when None).
+    plots
+        False computes the metrics with the scikit-learn calls Evidently's
+        report makes, without the report (a few milliseconds instead of about
+        80), and returns a snapshot of their values alone, under the report's
+        metric ids.
 
     Returns
     -------
@@ -817,10 +848,11 @@ def classification_quality(
                 MulticlassClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction")
             ],
         )
-        expected = ["accuracy", "precision", "recall", "f1"]
-        metrics = [metric(classification_name=_LABELS_TASK) for metric in (Accuracy, Precision, Recall, F1Score)]
-        snapshot = _run_quality(frame, definition, metrics, timestamp)
-        return parse_quality(snapshot.dict(), expected), snapshot
+        asked = [(name, metric(classification_name=_LABELS_TASK)) for name, metric in _MULTICLASS_METRICS]
+        if not plots:
+            return _classification_values(frame, asked, None, None, timestamp)
+        snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
+        return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
 
     positive = positive_label(classes) if pos_label is None else pos_label
     true_positives = sum(1 for v in labels if v == positive)
@@ -842,6 +874,7 @@ def classification_quality(
         asked.append(("f1", F1Score(classification_name=_LABELS_TASK)))
     numerical: list[str] = []
     score_values = np.asarray([np.nan if v is None else v for v in scores or ()], dtype=float)
+    column = None
     if scores is not None and 0 < true_positives < len(labels) and np.all(np.isfinite(score_values)):
         # Named apart from every class: Evidently reads a probability column
         # whose name is a class as that class's probability.
@@ -852,6 +885,8 @@ def classification_quality(
             BinaryClassification(name=_SCORES_TASK, target="target", prediction_probas=column, pos_label=evidently_pos)
         )
         asked.append(("roc_auc", RocAuc(classification_name=_SCORES_TASK)))
+    if not plots:
+        return _classification_values(frame, asked, evidently_pos, column, timestamp)
     definition = DataDefinition(
         categorical_columns=["target", "prediction"],
         numerical_columns=numerical,
@@ -859,6 +894,37 @@ def classification_quality(
     )
     snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
     return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
+
+
+def _classification_values(
+    frame: pd.DataFrame, asked: Sequence[tuple[str, Any]], pos: str | None, score: str | None, timestamp: datetime | None
+) -> tuple[dict[str, float], Snapshot]:
+    """The metrics Evidently's report computes (evidently/legacy/calculations/classification_performance.py), and their snapshot.
+
+    ``pos`` is the positive class of a binary task (None: macro averages), ``score``
+    the column of the positive class's probability.
+    """
+    target, predicted = frame["target"], frame["prediction"]
+    binary = pos is not None and len(set(target) | set(predicted)) == 2
+    averaging: dict[str, Any] = {"pos_label": pos} if binary else {"average": "macro"}
+    computed: dict[str, float] = {}
+    with warnings.catch_warnings():
+        _quiet_quality_warnings()
+        for name, _ in asked:
+            if name == "accuracy":
+                computed[name] = float(sk_metrics.accuracy_score(target, predicted))
+            elif name == "roc_auc":
+                assert score is not None and pos is not None
+                # As Evidently does: the macro average over the [positive, negative] columns of probabilities.
+                probability = frame[score].to_numpy()
+                truth = np.column_stack([target == pos, target != pos]).astype(int)
+                computed[name] = float(sk_metrics.roc_auc_score(truth, np.column_stack([probability, 1 - probability]), average="macro"))
+            else:
+                scorer = {"precision": sk_metrics.precision_score, "recall": sk_metrics.recall_score, "f1": sk_metrics.f1_score}[name]
+                computed[name] = float(scorer(target, predicted, **averaging))
+    kept = {name: value for name, value in computed.items() if not np.isnan(value)}
+    located = [(_located(type(metric), tuple(metric.dict(exclude_none=True).items()), ()), computed[name]) for name, metric in asked]
+    return kept, _values_snapshot(located, timestamp)
 
 
 def regression_quality(

@@ -313,7 +313,7 @@ def _missing(value: Any) -> bool:
 
 
 def evaluate(
-    job: PerformanceJob, task: Task, *, timestamp: datetime | None = None, pos_label: Any = None
+    job: PerformanceJob, task: Task, *, timestamp: datetime | None = None, pos_label: Any = None, plots: bool = True
 ) -> tuple[PerformanceResult, Snapshot | None]:
     """Evaluate one version of a window with Evidently.
 
@@ -325,7 +325,10 @@ def evaluate(
 
     Cost (2 cores, Evidently 0.7.23), for 1,000 pairs: 0.076 s for a binary
     classifier with scores, 0.032 s multiclass, 0.090 s for a regressor (0.25 s
-    for 10,000 binary pairs); run it off the event loop.
+    for 10,000 binary pairs); run it off the event loop. With ``plots`` False,
+    a classifier's metrics are computed without Evidently's report, as it
+    computes them, and the snapshot holds their values alone (a few
+    milliseconds); a regressor is always evaluated by the report.
 
     Returns
     -------
@@ -353,7 +356,9 @@ def evaluate(
     snapshot: Snapshot | None
     if task == "classification":
         scores = [pair[2] for pair, _ in kept]
-        metrics, snapshot = classification_quality(predictions, labels, scores, pos_label=pos_label, timestamp=timestamp)
+        metrics, snapshot = classification_quality(
+            predictions, labels, scores, pos_label=pos_label, timestamp=timestamp, plots=plots
+        )
     else:
         try:
             numbers = [float(p) for p in predictions], [float(v) for v in labels]

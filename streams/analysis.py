@@ -234,12 +234,14 @@ def full_report(job: WindowJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> No
 
 
 def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> PerformanceOutcome:
-    """Evaluate one version of a window's model quality on its labelled predictions."""
-    result, snapshot = evaluate(job, spec.task)
+    """Evaluate one version of a window's model quality on its labelled predictions.
+
+    Its snapshot holds the metrics' values; :func:`full_performance_report`
+    puts Evidently's report, plots included, in its place where people look.
+    """
+    result, snapshot = evaluate(job, spec.task, plots=False)
+    snapshot_ref = _store(snapshot, _performance_name(job), spec) if snapshot is not None else None
     where = "reference" if job.window is None else str(job.window)
-    snapshot_ref = (
-        _store(snapshot, f"{job.model} window {where} performance v{job.version}", spec) if snapshot is not None else None
-    )
     report = PerformanceReport(
         key=f"{job.model}/*/{where}/performance/v{job.version}",
         version=job.version,
@@ -257,6 +259,17 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
         snapshot=snapshot_ref,
     )
     return PerformanceOutcome(result, report)
+
+
+def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:
+    """Put Evidently's model quality report, plots included, in place of a version's values-only snapshot."""
+    _, report = evaluate(job, spec.task)
+    if report is not None and spec.workspace is not None:
+        _workspace(spec).replace(snapshot, report, _performance_name(job))
+
+
+def _performance_name(job: PerformanceJob) -> str:
+    return f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
 
 
 def _monitors_for(job: WindowJob, spec: AnalysisSpec) -> _ModelMonitors:

@@ -17,7 +17,7 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -53,6 +53,7 @@ from streams.analysis import (
     analyse,
     evaluate_performance,
     follow_parent,
+    full_performance_report,
     full_report,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint, snapshot
@@ -67,6 +68,7 @@ from streams.events import (
     FeatureEvent,
     LabelEvent,
     ModelStatus,
+    PerformanceReport,
     PredictionEvent,
     PromotionEvent,
     SnapshotRef,
@@ -680,17 +682,25 @@ class StreamWorker:
         if report.snapshot is not None and self.full_report_policy.wants(
             job.window.start, job.window.end, alert_changes=len(report.alerts)
         ):
-            self._start_full_report(job, report.snapshot, "alert" if report.alerts else "interval")
+            reason = "alert" if report.alerts else "interval"
+            self._start_full_report(full_report, job, report.snapshot, reason, f"{job.model} window {job.window.index}")
 
-    def _start_full_report(self, job: WindowJob, snapshot: SnapshotRef, reason: str) -> None:
-        """Build the window's Evidently report with its plots in the background, in place of its scores-only run."""
+    def _start_full_report(
+        self,
+        build_report: Callable[[Any, AnalysisSpec, SnapshotRef], None],
+        job: WindowJob | PerformanceJob,
+        snapshot: SnapshotRef,
+        reason: str,
+        what: str,
+    ) -> None:
+        """Build a result's Evidently report with its plots in the background, in place of its values-only run."""
 
         async def build() -> None:
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(self._pool, full_report, job, self.spec, snapshot)
+                await loop.run_in_executor(self._pool, build_report, job, self.spec, snapshot)
             except Exception:
-                log.exception("full report of %s window %d failed", job.model, job.window.index)
+                log.exception("full report of %s failed", what)
                 return
             metrics.FULL_REPORTS.labels(model=job.model, reason=reason).inc()
 
@@ -787,9 +797,16 @@ class StreamWorker:
         if previous is not None:
             await asyncio.wait([previous])  # the model's earlier versions and windows are published first
         async with self._state_lock:
-            await self._publish_performance(state, key, job, outcome)
+            report = await self._publish_performance(state, key, job, outcome)
+        # The reference period's quality is what every window is judged against: worth its plots too.
+        if report.snapshot is not None and (report.alerts or job.window is None):
+            reason = "alert" if report.alerts else "reference"
+            what = f"{job.model} window {job.window} performance v{job.version}"
+            self._start_full_report(full_performance_report, job, report.snapshot, reason, what)
 
-    async def _publish_performance(self, state: WorkerState, key: str, job: PerformanceJob, outcome: PerformanceOutcome) -> None:
+    async def _publish_performance(
+        self, state: WorkerState, key: str, job: PerformanceJob, outcome: PerformanceOutcome
+    ) -> PerformanceReport:
         result = outcome.result
         changes = []
         reconciled: dict[str, float] = {}
@@ -831,6 +848,7 @@ class StreamWorker:
             job.predictions,
             ", ".join(f"{name} {value:.3f}" for name, value in sorted(result.metrics.items())) or "no metrics yet",
         )
+        return report
 
     # -- checkpoints -------------------------------------------------------
 
