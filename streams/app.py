@@ -159,7 +159,8 @@ class StreamWorker:
         # The latest result task of each ordered stream (a model's or segment's windows, a
         # model's performance versions): the next one publishes after it.
         self._tails: dict[tuple[str, tuple[str, str] | None, str], asyncio.Future[None]] = {}
-        self._unanalysed: dict[asyncio.Future[None], datetime] = {}  # window analyses not returned, by window end
+        # Window analyses not returned yet: the state they belong to, and the window's end.
+        self._unanalysed: dict[asyncio.Future[None], tuple[WorkerState, datetime]] = {}
         self._full_reports: set[asyncio.Future[None]] = set()
         self.full_report_policy = FullReportPolicy(settings.workspace.full_report_interval)
         self._warned_behind_at = -math.inf
@@ -619,7 +620,7 @@ class StreamWorker:
             metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
             stream = (job.model, job.segment, "drift")
             task = asyncio.ensure_future(self._analyse_and_publish(state, key, job, self._tails.get(stream)))
-            self._unanalysed[task] = job.window.end
+            self._unanalysed[task] = (state, job.window.end)
         else:
             stream = (job.model, None, "performance")
             task = asyncio.ensure_future(self._evaluate_and_publish(state, key, job, self._tails.get(stream)))
@@ -652,11 +653,15 @@ class StreamWorker:
             await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
 
     def _measure_analysis_backlog(self) -> float:
-        """Seconds of event time from the end of the oldest window not analysed yet to the newest event read."""
-        clocks = [state.event_time for state in self.states.values() if state.event_time is not None]
+        """Seconds of event time from the end of the oldest window not analysed yet to the newest event read.
+
+        Within each partition, whose event clock the window follows (partitions
+        read from one backlog may be far apart in event time); the most of them.
+        """
         behind = 0.0
-        if self._unanalysed and clocks:
-            behind = max(0.0, (max(clocks) - min(self._unanalysed.values())).total_seconds())
+        for state, end in self._unanalysed.values():
+            if state.event_time is not None:
+                behind = max(behind, (state.event_time - end).total_seconds())
         metrics.ANALYSIS_BEHIND.set(behind)
         return behind
 

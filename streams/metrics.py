@@ -36,7 +36,7 @@ ANALYSIS_SECONDS = Histogram(
 ANALYSES_QUEUED = Gauge("streammon_analyses_queued", "Window analyses waiting for an analysis process or running.")
 ANALYSIS_BEHIND = Gauge(
     "streammon_analysis_behind_seconds",
-    "Event time from the end of the oldest window not yet analysed to the newest event read (0: none waiting).",
+    "Event time from the end of the oldest window not yet analysed to the newest event read on its partition (0: none waiting).",
 )
 FULL_REPORTS = Counter("streammon_full_reports", "Evidently reports with plots written, by model and reason.", ["model", "reason"])
 JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
