@@ -74,11 +74,13 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
-    analysis.analyse(windows[0], spec)  # warm-up: the reference's profile and drift set-up, once per reference
+    # As the worker sends them: the reference packed once (all these windows share it).
+    reference = analysis.ReferenceRows.of(windows[0])
+    analysis.analyse(windows[0], spec, reference)  # warm-up: the reference's profile and drift set-up, once per reference
     parts: dict[str, list[float]] = {k: [] for k in ("prepare", "drift", "quality", "store", "whole")}
     for job in windows[1:]:
-        prepared = analysis._prepare(job, spec)
-        parts["prepare"].append(timed(lambda: analysis._prepare(job, spec)))
+        prepared = analysis._prepare(job, spec, reference)
+        parts["prepare"].append(timed(lambda: analysis._prepare(job, spec, reference)))
         drift = prepared.drift
         assert drift is not None
         result: list[Any] = []
@@ -86,16 +88,17 @@ def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
         parts["quality"].append(timed(lambda: prepared.monitors.quality.check(prepared.current, window_seconds=1.0)))
         snapshot = result[0][1]
         parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec)))
-        parts["whole"].append(timed(lambda: analysis.analyse(job, spec)))
+        parts["whole"].append(timed(lambda: analysis.analyse(job, spec, reference)))
     return {k: median_ms(v) for k, v in parts.items()}
 
 
 def measure_full(spec: AnalysisSpec, windows: list[WindowJob], repeats: int) -> float:
     samples = []
+    reference = analysis.ReferenceRows.of(windows[0])
     for job in windows[1 : repeats + 1]:
-        outcome = analysis.analyse(job, spec)
+        outcome = analysis.analyse(job, spec, reference)
         assert outcome.report.snapshot is not None
-        samples.append(timed(lambda: analysis.full_report(job, spec, outcome.report.snapshot)))
+        samples.append(timed(lambda: analysis.full_report(job, spec, outcome.report.snapshot, reference)))
     return median_ms(samples)
 
 

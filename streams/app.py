@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -49,6 +50,7 @@ from streams.analysis import (
     VERSION_COLUMN,
     AnalysisSpec,
     PerformanceOutcome,
+    ReferenceRows,
     WindowOutcome,
     analyse,
     evaluate_performance,
@@ -162,6 +164,7 @@ class StreamWorker:
         # Window analyses not returned yet: the state they belong to, and the window's end.
         self._unanalysed: dict[asyncio.Future[None], tuple[WorkerState, datetime]] = {}
         self._full_reports: set[asyncio.Future[None]] = set()
+        self._references: dict[tuple[str, tuple[str, str] | None], ReferenceRows] = {}  # packed, by model and segment
         self.full_report_policy = FullReportPolicy(settings.workspace.full_report_interval)
         self._warned_behind_at = -math.inf
         self.inputs: InputConsumer | None = None  # created in the worker's event loop
@@ -665,13 +668,22 @@ class StreamWorker:
         metrics.ANALYSIS_BEHIND.set(behind)
         return behind
 
+    def _packed_reference(self, job: WindowJob) -> ReferenceRows:
+        """The job's reference, packed once per version of it."""
+        packed = self._references.get((job.model, job.segment))
+        if packed is None or packed.version != (job.reference_version, len(job.reference)):
+            packed = self._references[(job.model, job.segment)] = ReferenceRows.of(job)
+        return packed
+
     async def _analyse_and_publish(
         self, state: WorkerState, key: str, job: WindowJob, previous: asyncio.Future[None] | None
     ) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        reference = self._packed_reference(job)
+        job = replace(job, reference=())  # sent packed, apart
         try:
-            outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec)
+            outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec, reference)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("analysis of %s window %d failed", job.model, job.window.index)
@@ -688,7 +700,8 @@ class StreamWorker:
             job.window.start, job.window.end, alert_changes=len(report.alerts)
         ):
             reason = "alert" if report.alerts else "interval"
-            self._start_full_report(full_report, job, report.snapshot, reason, f"{job.model} window {job.window.index}")
+            build = functools.partial(full_report, reference=reference)
+            self._start_full_report(build, job, report.snapshot, reason, f"{job.model} window {job.window.index}")
 
     def _start_full_report(
         self,
