@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -12,7 +13,7 @@ from kafka import KafkaProducer
 
 from streams.events import WindowReport
 from streams.settings import Settings
-from tests.helpers import children_of
+from tests.helpers import children_of, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +68,13 @@ def test_several_analysis_processes_publish_each_models_windows_in_order(setting
     assert sorted((r.model, r.window.index) for r in reports) == sorted((m, i) for m in MODELS for i in range(WINDOWS))
     assert {r.drifted_features > 0 for r in reports if r.window.index % 2} == {True}
 
-    # The worker logs each report as it publishes it: per model, the windows come in order.
-    published = re.findall(r"(pool-\w) window (\d+) \(", worker.log())
+    # The worker logs each report once the broker has it: per model, the windows come in order.
+    def published() -> list[tuple[str, str]]:
+        return re.findall(r"(pool-\w) window (\d+) \(", worker.log())
+
+    wait_until(lambda: len(published()) >= len(MODELS) * WINDOWS, 30, "every report in the worker's log")
+    logged = published()
     for model in MODELS:
-        assert [int(i) for m, i in published if m == model] == list(range(WINDOWS))
-    assert len(children_of(worker.process.pid)) >= 3, "the windows were not analysed by several processes"
+        assert [int(i) for m, i in logged if m == model] == list(range(WINDOWS))
+    pool = [pid for pid in children_of(worker.process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(pool) == 3, "the windows were not analysed by the 3 processes asked for"
