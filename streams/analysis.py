@@ -81,14 +81,24 @@ class ReferenceRows:
     only for a version it has not seen.
     """
 
-    version: tuple[int, int]
+    version: int
     count: int
     data: bytes
 
     @classmethod
     def of(cls, job: WindowJob) -> ReferenceRows:
         """The reference of ``job``, packed."""
-        return cls((job.reference_version, len(job.reference)), len(job.reference), pickle.dumps(job.reference, protocol=5))
+        return cls(job.reference_version, len(job.reference), pickle.dumps(job.reference, protocol=5))
+
+    @staticmethod
+    def key_of(job: WindowJob) -> tuple[int, int]:
+        """What tells one reference of a model (or segment) from another: its version and size."""
+        return job.reference_version, len(job.reference)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """This reference's :meth:`key_of`."""
+        return self.version, self.count
 
     def rows(self) -> list[Mapping[str, Any]]:
         """The reference's rows."""
@@ -304,7 +314,7 @@ def _performance_name(job: PerformanceJob) -> str:
 def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> _ModelMonitors:
     key = (job.model, job.segment)
     cached = _monitors.get(key)
-    if cached is not None and cached[0] == packed.version:
+    if cached is not None and cached[0] == packed.key:
         return cached[1]
     # The profile sees every reference row (it is computed once); Evidently a bounded sample.
     full = pd.DataFrame.from_records(packed.rows())
@@ -321,7 +331,7 @@ def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> 
         min_rows=spec.min_rows,
     )
     monitors = _ModelMonitors(reference, spec, quality)
-    _monitors[key] = (packed.version, monitors)
+    _monitors[key] = (packed.key, monitors)
     return monitors
 
 
