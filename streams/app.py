@@ -671,7 +671,7 @@ class StreamWorker:
     def _packed_reference(self, job: WindowJob) -> ReferenceRows:
         """The job's reference, packed once per version of it."""
         packed = self._references.get((job.model, job.segment))
-        if packed is None or packed.version != (job.reference_version, len(job.reference)):
+        if packed is None or packed.key != ReferenceRows.key_of(job):
             packed = self._references[(job.model, job.segment)] = ReferenceRows.of(job)
         return packed
 
@@ -711,7 +711,16 @@ class StreamWorker:
         reason: str,
         what: str,
     ) -> None:
-        """Build a result's Evidently report with its plots in the background, in place of its values-only run."""
+        """Build a result's Evidently report with its plots in the background, in place of its values-only run.
+
+        At most as many as analyses may be queued: a storm of alert changes must not
+        queue seconds-long reports without end ahead of the windows still to analyse.
+        Beyond that a result keeps its values-only run (the alert still points to it).
+        """
+        if len(self._full_reports) >= self._max_pending:
+            metrics.FULL_REPORTS_SKIPPED.labels(model=job.model).inc()
+            log.debug("full report of %s skipped: %d already queued", what, len(self._full_reports))
+            return
 
         async def build() -> None:
             loop = asyncio.get_running_loop()
