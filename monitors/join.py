@@ -1,7 +1,10 @@
 """A bounded two-sided join by key: whichever side arrives first waits for the other.
 
 Memory is bounded by ``capacity`` waiting items; past it the oldest waiting
-item is evicted and counted, never kept without limit.
+item is evicted and counted, never kept without limit. A caller that can wait
+for the other side instead (a worker reading both sides from Kafka) asks
+:meth:`KeyedJoin.knows` and the side counts first, and holds the item back
+rather than let the join evict (see :mod:`monitors.backpressure`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,26 @@ class KeyedJoin(Generic[L, R]):
 
     def __len__(self) -> int:
         return len(self._left) + len(self._right)
+
+    @property
+    def waiting_left(self) -> int:
+        """Left items waiting for their right item."""
+        return len(self._left)
+
+    @property
+    def waiting_right(self) -> int:
+        """Right items waiting for their left item."""
+        return len(self._right)
+
+    def knows(self, key: Hashable) -> bool:
+        """Whether an item with ``key`` waits: adding its partner pairs it rather than making it wait.
+
+        >>> join = KeyedJoin(capacity=4)
+        >>> _ = join.add_left("p1", "prediction 1")
+        >>> join.knows("p1"), join.knows("p2")
+        (True, False)
+        """
+        return key in self._left or key in self._right
 
     def add_left(self, key: Hashable, item: L) -> tuple[L, R] | None:
         """Add a left item; return the pair if its right item was waiting."""

@@ -18,7 +18,9 @@ time-to-live (``ttl``) of *event time*:
 :meth:`LabelJoin.expire`; nothing here reads a clock. Deadlines sit in a heap,
 so expiring is cheap whatever the order event times arrive in. Memory is
 bounded by ``capacity`` waiting items (predictions and labels together), past
-which the oldest arrival is evicted and counted. Every outcome is counted per
+which the oldest arrival is evicted and counted; a caller that can wait for the
+other side instead asks :meth:`LabelJoin.knows` first and holds the item back
+(see :mod:`monitors.backpressure`). Every outcome is counted per
 model in :class:`JoinStats`.
 """
 
@@ -169,6 +171,8 @@ class JoinStats:
         label (ignored), counted like ``labels``.
     evicted
         Waiting predictions and labels dropped because the join was full.
+    evicted_at
+        Event time of the latest item evicted (None: never).
     waiting
         Predictions now waiting for their label.
 
@@ -186,6 +190,7 @@ class JoinStats:
     duplicates: int = 0
     evicted: int = 0
     waiting: int = 0
+    evicted_at: datetime | None = None
 
     @property
     def coverage(self) -> float:
@@ -319,6 +324,27 @@ class LabelJoin:
 
     def __len__(self) -> int:
         return len(self._predictions) + len(self._labels)
+
+    @property
+    def waiting_predictions(self) -> int:
+        """Predictions waiting for their label."""
+        return len(self._predictions)
+
+    @property
+    def waiting_labels(self) -> int:
+        """Labels waiting for their prediction."""
+        return len(self._labels)
+
+    def knows(self, prediction_id: str) -> bool:
+        """Whether ``prediction_id`` waits or was joined: a prediction or label with it would not wait.
+
+        >>> from datetime import datetime, timezone
+        >>> join = LabelJoin(ttl_s=60, capacity=10)
+        >>> _ = join.add_label("p1", True, datetime(2026, 1, 1, tzinfo=timezone.utc))
+        >>> join.knows("p1"), join.knows("p2")
+        (True, False)
+        """
+        return prediction_id in self._predictions or prediction_id in self._labels or prediction_id in self._joined
 
     def __getstate__(self) -> dict[str, Any]:
         # Up to ``capacity`` waiting predictions are pickled as a few flat columns, not as
@@ -527,8 +553,10 @@ class LabelJoin:
                 counters = self._of(prediction.prediction.model)
                 counters.evicted += 1
                 counters.waiting -= 1
+                counters.evicted_at = prediction.prediction.predicted_at
             else:
                 _, label = self._labels.popitem(last=False)
                 counters = self._of(label.model or "")
                 counters.evicted += 1
+                counters.evicted_at = label.labelled_at
                 label.settle(counters)

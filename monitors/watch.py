@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from monitors.reference import StreamReference
@@ -55,6 +55,12 @@ class DriftWatch:
         one is compared with the last ``rolling_windows`` closed windows
         (a drift then shows in the windows where it starts, and fades as the
         reference absorbs it).
+
+    Each model has an event-time clock of its own, moved on by its own events
+    (:meth:`advance`): the model's windows and its segments' close by time when
+    the model's clock passes their span, in the order events are read, so the
+    same input gives the same windows however fast it is read. No other model's
+    events move it.
 
     A reference can also be replaced while the stream runs
     (:meth:`set_reference`); every reference has a version, so analyses that
@@ -109,6 +115,67 @@ class DriftWatch:
         self._replaced: dict[str | None, tuple[tuple[Row, ...], int]] = {}
         self._rolled: dict[tuple[str, Segment | None], tuple[deque[tuple[Row, ...]], int]] = {}
         self._version = 0
+        self._clocks: dict[str, datetime] = {}
+        # Per model: its window keys, and an event time no later than the earliest deadline of their open windows.
+        self._keys: dict[str, set[tuple[str, Segment | None]]] = {}
+        self._due: dict[str, datetime] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A checkpoint from before the per-model clocks: they start with the next events.
+        state.setdefault("_clocks", {})
+        state.setdefault("_keys", {})
+        state.setdefault("_due", {})
+        self.__dict__.update(state)
+
+    def clock(self, model: str) -> datetime | None:
+        """The latest event time of ``model`` (None before its first event)."""
+        return self._clocks.get(model)
+
+    def advance(self, model: str, now: datetime) -> list[WindowJob]:
+        """Move the event-time clock of ``model`` to ``now`` (never back); close its windows (its segments' too) that span past it.
+
+        Call it with each event's time before adding the event.
+
+        Examples
+        --------
+        >>> from datetime import datetime, timedelta, timezone
+        >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        >>> watch = DriftWatch(window_size=100, window_duration_s=60, reference_size=1)
+        >>> for i in range(3):
+        ...     _ = watch.add("m", t0 + timedelta(seconds=i), {"x": i})
+        ...     _ = watch.add("m", t0 + timedelta(seconds=i), {"x": i}, segment=("region", "eu"))
+        >>> watch.advance("other", t0 + timedelta(hours=9))   # another model's clock: nothing closes
+        []
+        >>> [(j.segment, len(j.window), j.window.reason) for j in watch.advance("m", t0 + timedelta(seconds=61))]
+        [(None, 2, 'time'), (('region', 'eu'), 2, 'time')]
+        """
+        clock = self._clocks.get(model)
+        if clock is None or now > clock:
+            self._clocks[model] = now
+        return self._close_due(model, self._clocks[model])
+
+    def expire_idle(self, idle_s: float) -> list[WindowJob]:
+        """Close the windows that span past each model's clock moved on by ``idle_s`` seconds of silence.
+
+        For an input read to its end: its last windows close although no later event comes.
+        """
+        jobs: list[WindowJob] = []
+        for model, clock in list(self._clocks.items()):
+            jobs += self._close_due(model, clock + timedelta(seconds=idle_s))
+        return jobs
+
+    def _close_due(self, model: str, now: datetime) -> list[WindowJob]:
+        due = self._due.get(model)
+        if due is None or now < due:
+            return []
+        keys = self._keys.get(model, set())
+        jobs = self._jobs(self._windows.expire(now, sorted(keys, key=lambda k: (k[1] is not None, repr(k)))))
+        deadlines = [d for d in map(self._windows.deadline, keys) if d is not None]
+        if deadlines:
+            self._due[model] = min(deadlines)
+        else:
+            del self._due[model]
+        return jobs
 
     def add(self, model: str, event_time: datetime, row: Row, segment: Segment | None = None) -> list[WindowJob]:
         """Take one event of ``model`` (or of one ``(key, value)`` segment of it); return the jobs of the windows it closed.
@@ -118,6 +185,12 @@ class DriftWatch:
         key = (model, segment)
         if not self._replacement(model) and self._references.offer(key, row):
             return []
+        self._keys.setdefault(model, set()).add(key)
+        # Any window this event opens has its deadline one span from now: a lower bound of the model's deadlines.
+        opens_by = event_time + timedelta(seconds=self.window_duration_s)
+        due = self._due.get(model)
+        if due is None or opens_by < due:
+            self._due[model] = opens_by
         return self._jobs(self._windows.add(key, event_time, row))
 
     def set_reference(self, rows: Sequence[Row], model: str | None = None) -> int:

@@ -13,7 +13,7 @@ window has already been analysed.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -116,10 +116,23 @@ class TumblingWindows:
             closed.append(self._close(key, "count"))
         return closed
 
-    def expire(self, now: datetime) -> list[ClosedWindow]:
-        """Close every window whose span has elapsed by event time ``now``."""
-        due = [key for key, window in self._open.items() if now - window.opened_at >= self._duration]
+    def expire(self, now: datetime, keys: Iterable[Hashable] | None = None) -> list[ClosedWindow]:
+        """Close every window (of ``keys``, if given) whose span has elapsed by event time ``now``."""
+        candidates = self._open if keys is None else [key for key in keys if key in self._open]
+        due = [key for key in candidates if now - self._open[key].opened_at >= self._duration]
         return [self._close(key, "time") for key in due]
+
+    def deadline(self, key: Hashable) -> datetime | None:
+        """Event time at which ``key``'s open window has spanned ``duration_s`` (None: no open window).
+
+        >>> from datetime import datetime, timezone
+        >>> windows = TumblingWindows(size=10, duration_s=60)
+        >>> _ = windows.add("m", datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+        >>> windows.deadline("m").isoformat(), windows.deadline("other")
+        ('2026-01-01T00:01:00+00:00', None)
+        """
+        window = self._open.get(key)
+        return None if window is None else window.opened_at + self._duration
 
     def flush(self) -> list[ClosedWindow]:
         """Close every open window, whatever its size."""

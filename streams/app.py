@@ -25,9 +25,10 @@ from typing import Any, cast
 
 import faust
 import orjson
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 
 from monitors.alerts import Observation
+from monitors.backpressure import Admission, admit
 from monitors.cbpe import (
     Calibration,
     CBPEConditions,
@@ -92,6 +93,13 @@ LOOP_TICK_S = 0.1
 LAG_INTERVAL_S = 2.0
 # Quality alerts that make a model's labelled pairs untrustworthy to learn from.
 _UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
+
+
+class Held:
+    """A message not applied: its input waits until a full join has room (see :mod:`monitors.backpressure`)."""
+
+
+HELD = Held()
 
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
@@ -170,7 +178,11 @@ class StreamWorker:
         self.inputs: InputConsumer | None = None  # created in the worker's event loop
         self._stopping = False
         self._state_lock = asyncio.Lock()
-        self._anchors: dict[tuple[int, str], tuple[datetime, float]] = {}
+        # Per partition: since when (monotonic) it has had nothing new to process.
+        self._idle_since: dict[int, float] = {}
+        # Input partitions held because their next item would wait in a full join: which join.
+        self._holds: dict[TopicPartition, str] = {}
+        self._warned_eviction = False
         self._untrustworthy: set[str] = set()
         # spawn, not fork: a child must not inherit the event loop and Kafka sockets.
         # The processes start with the first windows, not here.
@@ -275,7 +287,8 @@ class StreamWorker:
     async def _check_freshness(self) -> None:
         async with self._state_lock:
             for p, state in self.states.items():
-                if state.freshness is not None:
+                # A worker that is behind has the data still to read: silence is judged only once caught up.
+                if state.freshness is not None and self._idle_s(p, state, self.settings.kafka.predictions_topic) is not None:
                     observations = state.freshness.observe(utc_now())
                     if observations:
                         await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
@@ -363,7 +376,6 @@ class StreamWorker:
 
     async def _process(self, inputs: InputConsumer, batch: Mapping[Any, list[ConsumerRecord[bytes, bytes]]]) -> None:
         """Apply a batch of input messages to the state, then start the analyses it made due."""
-        kafka = self.settings.kafka
         due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
             for tp, records in batch.items():
@@ -373,50 +385,151 @@ class StreamWorker:
                     # (or after it was revoked): read it again later, from its state's offsets.
                     inputs.rewind(tp, records[0].offset)
                     continue
+                self._idle_since[tp.partition] = time.monotonic()
                 for record in records:
-                    if not self._take(state, record):
+                    if state.reflects(record.topic, record.partition, record.offset):
+                        metrics.child(metrics.EVENTS, record.topic, "skipped").inc()
                         continue
-                    if record.topic == kafka.labels_topic:
-                        await self._label(state, record)
-                    else:
-                        pair = await self._join(state, record)
-                        if pair is not None:
-                            due += [(state, key, job) for key, job in await self._observe(state, *pair)]
+                    taken = await self._take(state, inputs, record, due)
+                    if taken is HELD:
+                        # Read again from this message once the join has room (see monitors.backpressure).
+                        inputs.hold(tp, record.offset)
+                        break
+                    state.consumed(record.topic, record.partition, record.offset)
+                    if isinstance(taken, datetime):
+                        inputs.saw(tp, taken.timestamp())
+                        self._expire_labels(state)
+            self._release_held(inputs)
             metrics.JOIN_PENDING.set(sum(len(state.features) for state in self.states.values()))
             metrics.JOIN_EVICTED.set(sum(state.features.evicted for state in self.states.values()))
+            inputs.align({tp: offset for state in self.states.values() for tp, offset in state.offsets.items()})
         for state, key, job in due:
             await self._submit(state, key, job)
 
-    def _take(self, state: WorkerState, record: ConsumerRecord[bytes, bytes]) -> bool:
-        """Whether to process this message: False when the state already reflects it."""
-        if state.reflects(record.topic, record.partition, record.offset):
-            metrics.child(metrics.EVENTS, record.topic, "skipped").inc()
-            return False
-        state.consumed(record.topic, record.partition, record.offset)
-        return True
-
-    async def _label(self, state: WorkerState, record: ConsumerRecord[bytes, bytes]) -> None:
-        label = await self._accept(LabelEvent, record)
-        if label is None:
-            return
-        state.advance_labels(label.event_time)
-        pair = state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
-        if pair is not None:
-            await self._labelled(state, pair)
-
-    async def _join(
-        self, state: WorkerState, record: ConsumerRecord[bytes, bytes]
-    ) -> tuple[PredictionEvent, FeatureEvent | None] | None:
-        """Decode a prediction or feature event; return the prediction once its features are known."""
-        if record.topic == self.settings.kafka.predictions_topic:
+    async def _take(
+        self,
+        state: WorkerState,
+        inputs: InputConsumer,
+        record: ConsumerRecord[bytes, bytes],
+        due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]],
+    ) -> datetime | Held | None:
+        """Apply one message: its event time, HELD when a full join must wait for the other input, None when dead-lettered."""
+        kafka = self.settings.kafka
+        if record.topic == kafka.labels_topic:
+            label = await self._accept(LabelEvent, record)
+            if label is None:
+                return None
+            if not state.labels.knows(label.prediction_id) and not self._admit(
+                inputs, record.partition, "labels", kafka.labels_topic, kafka.predictions_topic,
+                state.labels.waiting_labels, state.labels.waiting_predictions, state.labels.capacity,
+            ):
+                return HELD
+            state.advance_labels(label.event_time)
+            pair = state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
+            if pair is not None:
+                await self._labelled(state, pair)
+            return label.event_time
+        if record.topic == kafka.predictions_topic:
             prediction = await self._accept(PredictionEvent, record)
             if prediction is None:
                 return None
-            if prediction.features:
-                return prediction, None
-            return state.features.add_left(prediction.prediction_id, prediction)
-        features = await self._accept(FeatureEvent, record)
-        return None if features is None else state.features.add_right(features.prediction_id, features)
+            if not prediction.features and not state.features.knows(prediction.prediction_id):
+                if not self._admit(
+                    inputs, record.partition, "features", kafka.predictions_topic, kafka.features_topic,
+                    state.features.waiting_left, state.features.waiting_right, state.features.capacity,
+                ):
+                    return HELD
+                state.features.add_left(prediction.prediction_id, prediction)
+                return prediction.event_time
+            if not self._admit_prediction(state, inputs, record.partition, prediction.prediction_id):
+                return HELD
+            joined = (
+                (prediction, None) if prediction.features else state.features.add_left(prediction.prediction_id, prediction)
+            )
+            event_time = prediction.event_time
+        else:
+            features = await self._accept(FeatureEvent, record)
+            if features is None:
+                return None
+            if not state.features.knows(features.prediction_id):
+                if not self._admit(
+                    inputs, record.partition, "features", kafka.features_topic, kafka.predictions_topic,
+                    state.features.waiting_right, state.features.waiting_left, state.features.capacity,
+                ):
+                    return HELD
+            elif not self._admit_prediction(state, inputs, record.partition, features.prediction_id):
+                return HELD
+            joined = state.features.add_right(features.prediction_id, features)
+            event_time = features.event_time
+        if joined is not None:
+            due += [(state, key, job) for key, job in await self._observe(state, *joined)]
+        return event_time
+
+    def _admit_prediction(self, state: WorkerState, inputs: InputConsumer, partition: int, prediction_id: str) -> bool:
+        """Whether a prediction about to reach the label join may (a prediction whose label waits always may)."""
+        kafka, labels = self.settings.kafka, state.labels
+        return labels.knows(prediction_id) or self._admit(
+            inputs, partition, "labels", kafka.predictions_topic, kafka.labels_topic,
+            labels.waiting_predictions, labels.waiting_labels, labels.capacity,
+        )
+
+    def _admit(
+        self, inputs: InputConsumer, partition: int, join: str, topic: str, partner: str, mine: int, theirs: int, capacity: int
+    ) -> bool:
+        """Whether an item of ``topic`` that would wait in ``join`` may be added now; False: hold its input."""
+        state = self.states[partition]
+        admission = admit(
+            mine=mine,
+            theirs=theirs,
+            capacity=capacity,
+            partner_unread=inputs.unread(partner, partition, state.offsets.get((partner, partition), 0)),
+            partner_held=inputs.held(partner, partition),
+        )
+        if admission is Admission.HOLD:
+            inputs.release(TopicPartition(partner, partition))  # its items are what fills the join now
+            self._holds[TopicPartition(topic, partition)] = join
+            return False
+        if admission is Admission.EVICT and not self._warned_eviction:
+            self._warned_eviction = True
+            log.warning(
+                "the %s join of partition %d is full (%d waiting) and evicts its oldest items: %s "
+                "(counted as evicted in the model status; raise %s if this is not expected)",
+                join,
+                partition,
+                mine + theirs,
+                "their partners are not in the input yet"
+                if not inputs.unread(partner, partition, state.offsets.get((partner, partition), 0))
+                else f"{topic} and {partner} each wait for items the other has not reached",
+                "labels.capacity" if join == "labels" else "worker.join_capacity",
+            )
+        return True
+
+    def _release_held(self, inputs: InputConsumer) -> None:
+        """Read held inputs again once their join has room, or their partner input is read to its end."""
+        kafka = self.settings.kafka
+        for tp, join in list(self._holds.items()):
+            state = self.states.get(tp.partition)
+            if state is None or not inputs.held(tp.topic, tp.partition):
+                del self._holds[tp]  # handed over, or released by its partner's hold
+                continue
+            size, capacity = (
+                (len(state.labels), state.labels.capacity) if join == "labels" else (len(state.features), state.features.capacity)
+            )
+            partners = {kafka.predictions_topic, kafka.labels_topic if join == "labels" else kafka.features_topic} - {tp.topic}
+            drained = not any(inputs.unread(t, tp.partition, state.offsets.get((t, tp.partition), 0)) for t in partners)
+            if size < capacity or drained:
+                inputs.release(tp)
+                del self._holds[tp]
+
+    def _expire_labels(self, state: WorkerState) -> None:
+        """Settle the label waits that the event time read so far has passed.
+
+        A label is late against the label stream's own clock, and it cannot be
+        expected before its prediction was made: the earlier clock decides.
+        """
+        if state.event_time is not None and state.label_time is not None:
+            for _, expired in state.labels.expire(min(state.event_time, state.label_time)):
+                metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
 
     async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
         """Decode one message, or dead-letter it and return None."""
@@ -424,6 +537,14 @@ class StreamWorker:
             decoded = decode(model, record.value, max_bytes=self.settings.worker.max_message_bytes)
         except DecodeError as exc:
             await self._dead_letter(record, str(exc))
+            return None
+        skew = decoded.event_time.timestamp() - time.time()
+        if skew > self.settings.worker.max_future_skew:
+            await self._dead_letter(
+                record,
+                f"event_time {decoded.event_time.isoformat()} is {skew:.0f} s ahead of the worker's clock "
+                f"(worker.max_future_skew is {self.settings.worker.max_future_skew:.0f} s)",
+            )
             return None
         metrics.child(metrics.EVENTS, record.topic, "accepted").inc()
         return decoded
@@ -444,7 +565,8 @@ class StreamWorker:
         model = prediction.model
         destination = "window" if state.watch.reference_ready(model) else "reference"
         metrics.child(metrics.ROWS, model, destination).inc()
-        jobs = state.watch.add(model, prediction.event_time, row)
+        jobs = state.watch.advance(model, prediction.event_time)
+        jobs += state.watch.add(model, prediction.event_time, row)
         window = state.watch.window_index(model)
         for segment in self._segments(state, prediction):
             jobs += state.watch.add(model, prediction.event_time, row, segment)
@@ -573,33 +695,33 @@ class StreamWorker:
 
     # -- time --------------------------------------------------------------
 
-    def _event_now(self, clock: tuple[int, str], latest: datetime | None) -> datetime | None:
-        """Event time now on one input's clock: its latest event time, moved on by the time since it was seen.
+    def _idle_s(self, p: int, state: WorkerState, *topics: str) -> float | None:
+        """Seconds partition ``p`` has been read to its end on ``topics`` with nothing new; None while any has unread messages.
 
-        Event time keeps moving while an input is silent: a model's last window
-        must still close, and a label that never comes must still expire.
+        Only then may wall-clock time move event time on (as idle sources do in
+        Flink): a worker that is merely behind, paused or waiting for analyses
+        must not close windows or expire labels that the events still unread
+        would have filled or joined.
         """
-        if latest is None:
+        now = time.monotonic()
+        if self.inputs is None or any(self.inputs.unread(t, p, state.offsets.get((t, p), 0)) for t in topics):
+            self._idle_since[p] = now
             return None
-        loop_now = asyncio.get_running_loop().time()
-        anchor = self._anchors.get(clock)
-        if anchor is None or anchor[0] != latest:
-            anchor = self._anchors[clock] = (latest, loop_now)
-        return latest + timedelta(seconds=loop_now - anchor[1])
+        return now - self._idle_since.setdefault(p, now)
 
     async def _advance_time(self) -> None:
+        """Close the last windows, and expire the labels, of partitions read to their end and idle since."""
+        kafka = self.settings.kafka
         due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
             for p, state in self.states.items():
-                predictions_now = self._event_now((p, "predictions"), state.event_time)
-                if predictions_now is None:
+                idle = self._idle_s(p, state, kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)
+                if idle is None or idle <= 0:
                     continue
-                labels_now = self._event_now((p, "labels"), state.label_time)
-                due += [(state, key, job) for key, job in self._register(state, state.watch.expire(predictions_now))]
-                # A label is late against the label stream's own clock, and it cannot be
-                # expected before its prediction was made: the earlier clock decides.
-                if labels_now is not None:
-                    for _, expired in state.labels.expire(min(predictions_now, labels_now)):
+                due += [(state, key, job) for key, job in self._register(state, state.watch.expire_idle(idle))]
+                if state.event_time is not None and state.label_time is not None:
+                    now = min(state.event_time, state.label_time) + timedelta(seconds=idle)
+                    for _, expired in state.labels.expire(now):
                         metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
         for state, key, job in due:
             await self._submit(state, key, job)
@@ -944,6 +1066,7 @@ class StreamWorker:
             orphaned=stats.orphaned,
             duplicates=stats.duplicates,
             evicted=stats.evicted,
+            evicted_at=stats.evicted_at,
             coverage=stats.joined / stats.predictions if stats.predictions else 0.0,
             settled_coverage=stats.coverage,
             last_window=last[0] if last is not None else None,

@@ -235,7 +235,8 @@ class ModelStatus(BaseModel):
     expired: int
     orphaned: int
     duplicates: int
-    evicted: int
+    evicted: int = Field(description="predictions and labels dropped unpaired because the label join was full")
+    evicted_at: datetime | None = Field(default=None, description="event time of the latest one dropped (None: never)")
     coverage: float = Field(description="share of the predictions labelled so far")
     settled_coverage: float = Field(description="share labelled of the predictions whose wait is over (labelled or expired)")
     last_window: int | None = None

@@ -11,12 +11,15 @@ Partitions are assigned by range, so partition *p* of every input topic goes to
 the same worker: a model's predictions, features and labels, keyed by model,
 meet in one worker.
 
-Reading is aligned by record time across the topics of one partition number, as
-Kafka Streams aligns the partitions of a task: a partition whose last record read
-is more than ``ALIGN_SLACK_MS`` newer than that of another one still behind is
-paused until that one catches up. Without it, a worker catching up on a backlog
-reads one topic far ahead of the others (here: 199,000 labels against 37,000
-predictions), and the label join fills up and evicts.
+A worker that is behind reads its inputs in a joinable order and never makes a
+join evict what it could still pair (:mod:`monitors.backpressure` holds the
+rules): reading is aligned by *event time* across the topics of one partition
+number (an input whose last event read is more than ``ALIGN_SLACK_S`` newer
+than that of another one still behind is paused until that one catches up),
+and an input the worker *holds* (its next item would wait in a full join while
+the partner input still has unread messages) is paused from that item on until
+the worker releases it. Record time would not do: a backlog written in one
+burst has one record time, whatever its event times.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
+from monitors.backpressure import ahead
+from streams import metrics
 from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings, WorkerSettings
 
@@ -36,7 +41,7 @@ log = logging.getLogger(__name__)
 
 Batch = Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 Partitions = set[tuple[str, int]]
-ALIGN_SLACK_MS = 5_000
+ALIGN_SLACK_S = 5.0
 
 
 class InputConsumer:
@@ -60,12 +65,15 @@ class InputConsumer:
             # fetch response on its event loop, and 4 MB ones stalled it (ticks over 100 ms late:
             # 24 % with 4 MB, 17 % with 1 MB, 14 % with 256 KB; the same rate; bench/load.py).
         )
-        # Per partition: the next offset and the time of the last record read.
-        self._read: dict[TopicPartition, tuple[int, int]] = {}
+        # Per partition: the event time (POSIX seconds) of the last event the worker took from it.
+        self._frontiers: dict[TopicPartition, float] = {}
+        # Partitions the worker holds (see monitors.backpressure), until it releases them.
+        self._held: set[TopicPartition] = set()
 
         async def forget(partitions: Partitions) -> None:
             for topic, partition in partitions:
-                self._read.pop(TopicPartition(topic, partition), None)
+                self._frontiers.pop(TopicPartition(topic, partition), None)
+                self._held.discard(TopicPartition(topic, partition))
             await revoked(partitions)
 
         self._listener = _Listener(self._consumer, assigned, forget)
@@ -83,25 +91,66 @@ class InputConsumer:
 
     async def batch(self) -> Batch:
         """The next messages, per partition in offset order: up to ``worker.batch_size``, waiting at most ``batch_within_s``."""
-        batch = await self._consumer.getmany(timeout_ms=self._timeout_ms, max_records=self._max_records)
-        for tp, records in batch.items():
-            self._read[tp] = (records[-1].offset + 1, records[-1].timestamp)
-        self._align()
-        return batch
+        return await self._consumer.getmany(timeout_ms=self._timeout_ms, max_records=self._max_records)
 
-    def _align(self) -> None:
+    def saw(self, tp: TopicPartition, event_time_s: float) -> None:
+        """Note the event time of the last event the worker took from ``tp``."""
+        self._frontiers[tp] = event_time_s
+
+    def unread(self, topic: str, partition: int, next_offset: int) -> bool:
+        """Whether the partition has messages from ``next_offset`` on (True while its end is not known yet)."""
+        highwater = self._consumer.highwater(TopicPartition(topic, partition))
+        return highwater is None or highwater > next_offset
+
+    def hold(self, tp: TopicPartition, offset: int) -> None:
+        """Stop reading ``tp``; read it from ``offset`` on once released."""
+        if tp in self._consumer.assignment():
+            self._consumer.seek(tp, offset)
+            self._consumer.pause(tp)
+            self._held.add(tp)
+
+    def release(self, tp: TopicPartition) -> None:
+        """Read ``tp`` again (from the next :meth:`align` on)."""
+        self._held.discard(tp)
+
+    def held(self, topic: str, partition: int) -> bool:
+        """Whether the worker holds this partition."""
+        return TopicPartition(topic, partition) in self._held
+
+    @property
+    def holding(self) -> set[TopicPartition]:
+        """The partitions the worker holds."""
+        return set(self._held)
+
+    def align(self, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        """Pause what is held, and what runs ahead in event time; resume the rest.
+
+        ``next_offsets`` are the worker's next offsets to process: a partition
+        with messages from there on is behind. A partition number with an input
+        held is not aligned: the held input's partner must read on to drain the
+        join, wherever its event time is.
+        """
         owned = self._consumer.assignment()
-        behind = {}
-        for tp in owned:
-            read, highwater = self._read.get(tp), self._consumer.highwater(tp)
-            if read is not None and highwater is not None and highwater > read[0]:
-                behind[(tp.topic, tp.partition)] = read[1]
-        pause = {TopicPartition(t, p) for t, p in ahead(behind, ALIGN_SLACK_MS)}
+        holding = {tp.partition for tp in self._held}
+        frontiers = {
+            tp: self._frontiers[tp]
+            for tp in owned
+            if tp.partition not in holding
+            and tp in self._frontiers
+            and self.unread(tp.topic, tp.partition, next_offsets.get((tp.topic, tp.partition), 0))
+        }
+        early: set[TopicPartition] = set()
+        for number in {tp.partition for tp in frontiers}:
+            early |= ahead({tp: t for tp, t in frontiers.items() if tp.partition == number}, ALIGN_SLACK_S)
+        pause = (self._held & owned) | early
         if pause:
             self._consumer.pause(*pause)
         resume = (self._consumer.paused() & owned) - pause
         if resume:
             self._consumer.resume(*resume)
+        for tp in owned:
+            metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="join_full").set(tp in self._held)
+            metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="ahead").set(tp in early)
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Commit the next offsets to read, for the partitions this member still owns."""
@@ -127,20 +176,6 @@ class InputConsumer:
                 offset = await self._consumer.position(tp)
             behind[(tp.topic, tp.partition)] = max(0, highwater - offset)
         return behind
-
-
-def ahead(behind: Mapping[tuple[str, int], int], slack_ms: int) -> set[tuple[str, int]]:
-    """The partitions to pause: among those not read to their end, each whose last record read is over ``slack_ms`` newer than the oldest of its partition number.
-
-    ``behind`` maps (topic, partition) to the time (ms) of the last record read.
-
-    >>> ahead({("labels", 0): 90_000, ("predictions", 0): 10_000, ("labels", 1): 20_000}, slack_ms=5_000)
-    {('labels', 0)}
-    """
-    oldest: dict[int, int] = {}
-    for (_, partition), ms in behind.items():
-        oldest[partition] = min(ms, oldest.get(partition, ms))
-    return {tp for tp, ms in behind.items() if ms > oldest[tp[1]] + slack_ms}
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -44,6 +44,12 @@ FULL_REPORTS_SKIPPED = Counter(
 )
 JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
 JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the feature join since start.")
+INPUTS_PAUSED = Gauge(
+    "streammon_inputs_paused",
+    "Input partitions not read now (1), by reason: join_full (its next item would wait in a full join while the "
+    "partner input has unread messages) or ahead (its event time runs ahead of another input of the partition).",
+    ["topic", "partition", "reason"],
+)
 
 LABELLED = Counter("streammon_labelled", "Predictions joined with their label, by model.", ["model"])
 LABELLED_REJECTED = Counter(

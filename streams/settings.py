@@ -492,7 +492,15 @@ class WorkerSettings(_Section):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     state_dir: Path = Path(".streammon")
-    join_capacity: int = Field(default=100_000, ge=1)
+    join_capacity: int = Field(
+        default=100_000, ge=1, description="predictions and feature events waiting for their partner, at most"
+    )
+    max_future_skew: Duration = Field(
+        default=3600.0,
+        gt=0,
+        description="how far an event time may lie ahead of the worker's clock; a later one is dead-lettered (it "
+        "would move its model's event-time clock and close its windows early)",
+    )
     analysis_processes: int | None = Field(
         default=None,
         ge=1,
