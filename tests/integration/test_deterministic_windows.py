@@ -1,0 +1,121 @@
+"""The same input gives the same windows, whatever the worker's speed and however often it restarts (real broker)."""
+
+from __future__ import annotations
+
+import random
+import signal
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.admin import ensure_topics
+from streams.settings import Settings
+from tests.helpers import RunningWorker, TopicReader, free_port, produce
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 12, 2, tzinfo=timezone.utc)
+MODELS = ("alpha", "beta")
+REGIONS = ("eu", "us", "apac")
+N = 2_400
+
+
+def events() -> list[tuple[str, bytes]]:
+    """Predictions of two models in three regions, with pauses of two minutes so that windows close by time."""
+    rng = random.Random(19)
+    at, out = START, []
+    for i in range(N):
+        at += timedelta(seconds=120 if i % 350 == 349 else rng.uniform(0.1, 0.9))
+        model = MODELS[i % 2]
+        shift = 1.5 if i > N // 2 and model == "beta" else 0.0
+        event = {
+            "model": model,
+            "model_version": "1",
+            "prediction_id": f"{model}-{i}",
+            "event_time": at.isoformat(),
+            "segment": {"region": rng.choice(REGIONS)},
+            "features": {"x": rng.gauss(shift, 1.0), "y": rng.gauss(0.0, 1.0), "colour": rng.choice("rgb")},
+            "prediction": rng.random() < 0.3,
+        }
+        out.append((model, orjson.dumps(event)))
+    for model in MODELS:
+        # One event an hour later closes every window still open by event time.
+        last = {**orjson.loads(out[-1][1]), "model": model, "prediction_id": f"{model}-last", "event_time": (at + timedelta(hours=1)).isoformat()}
+        out.append((model, orjson.dumps(last)))
+    return out
+
+
+def run_settings(base: Settings, prefix: str, **worker: object) -> Settings:
+    """``base`` reading the same input topics, with outputs, state and a consumer group of its own."""
+    kafka = base.kafka.namespaced(prefix).model_copy(
+        update={
+            "predictions_topic": base.kafka.predictions_topic,
+            "features_topic": base.kafka.features_topic,
+            "labels_topic": base.kafka.labels_topic,
+        }
+    )
+    dumped = base.model_dump(mode="json", by_alias=True)
+    return Settings.model_validate(
+        {
+            **dumped,
+            "kafka": kafka.model_dump(mode="json", by_alias=True),
+            "window": {"size": 150, "duration_s": 60},
+            "reference": {"size": 150},
+            "segments": {"keys": ["region"], "top_k": 3},
+            "online": {"enabled": False},
+            "worker": {**dumped["worker"], "state_dir": f"{dumped['worker']['state_dir']}-{prefix}", "checkpoint_interval": "1s", "metrics_port": free_port(), **worker},
+        }
+    )
+
+
+def windows(reader: TopicReader, topic: str) -> dict[str, Any]:
+    """The latest drift report of each window key: its bounds, size, and drift scores."""
+    seen: dict[str, Any] = {}
+    for record in reader.records[topic]:
+        report = orjson.loads(record.value)  # type: ignore[attr-defined]
+        if report.get("kind") == "drift":
+            window = report["window"]
+            seen[report["key"]] = (
+                window["start"],
+                window["end"],
+                window["events"],
+                window["closed_by"],
+                sorted((f["feature"], round(f["score"], 12)) for f in report["features"]),
+            )
+    return seen
+
+
+def test_windows_are_the_same_read_fast_read_slowly_and_with_a_restart(
+    settings: Settings, start_worker: Any, topic_reader: Any
+) -> None:
+    ensure_topics(settings.kafka)
+    for model in MODELS:
+        produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, [e for m, e in events() if m == model], key=model.encode())
+    run = uuid.uuid4().hex[:6]
+    fast = run_settings(settings, f"fast-{run}", batch_size=500)
+    slow = run_settings(settings, f"slow-{run}", batch_size=7, batch_within_s=0.05)
+
+    first: RunningWorker = start_worker(fast)
+    second: RunningWorker = start_worker(slow)
+    fast_reader: TopicReader = topic_reader(fast.kafka.reports_topic)
+    slow_reader: TopicReader = topic_reader(slow.kafka.reports_topic)
+
+    # The slow worker dies without a word halfway through, and another takes over at once.
+    slow_reader.until(lambda r: len(windows(slow_reader, slow.kafka.reports_topic)) >= 10, 120, "ten windows read slowly", second)
+    second.process.send_signal(signal.SIGKILL)
+    second.process.wait()
+    third: RunningWorker = start_worker(slow)
+
+    def model_window_events() -> int:
+        return sum(w[2] for key, w in windows(fast_reader, fast.kafka.reports_topic).items() if "/None/" in key)
+
+    # Every prediction but the references' in a closed window of its model.
+    fast_reader.until(lambda r: model_window_events() == N - 2 * 150, 120, "every window of the fast run", first)
+    expected = windows(fast_reader, fast.kafka.reports_topic)
+    slow_reader.until(lambda r: windows(slow_reader, slow.kafka.reports_topic).keys() >= expected.keys(), 180, "every window read slowly", third)
+    got = windows(slow_reader, slow.kafka.reports_topic)
+    assert any(w[3] == "time" for w in expected.values()) and any("region" in k for k in expected)
+    assert got == expected
