@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -37,6 +38,7 @@ from monitors.cbpe import (
     reconcile,
 )
 from monitors.challenger import Promotion
+from monitors.duplicates import Repeat
 from monitors.full_reports import FullReportPolicy
 from monitors.labels import LabelledPair, PendingPrediction
 from monitors.performance import PerformanceConditions, PerformanceJob
@@ -397,6 +399,7 @@ class StreamWorker:
                         break
                     state.consumed(record.topic, record.partition, record.offset)
                     if isinstance(taken, datetime):
+                        metrics.child(metrics.EVENTS, record.topic, "accepted").inc()
                         inputs.saw(tp, taken.timestamp())
                         self._expire_labels(state)
             self._release_held(inputs)
@@ -413,7 +416,7 @@ class StreamWorker:
         record: ConsumerRecord[bytes, bytes],
         due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]],
     ) -> datetime | Held | None:
-        """Apply one message: its event time, HELD when a full join must wait for the other input, None when dead-lettered."""
+        """Apply one message: its event time, HELD when a full join must wait for the other input, None when dead-lettered or repeated."""
         kafka = self.settings.kafka
         if record.topic == kafka.labels_topic:
             label = await self._accept(LabelEvent, record)
@@ -439,10 +442,14 @@ class StreamWorker:
                     state.features.waiting_left, state.features.waiting_right, state.features.capacity,
                 ):
                     return HELD
+                if not await self._first(state, prediction, record):
+                    return None
                 state.features.add_left(prediction.prediction_id, prediction)
                 return prediction.event_time
             if not self._admit_prediction(state, inputs, record.partition, prediction.prediction_id):
                 return HELD
+            if not await self._first(state, prediction, record):
+                return None
             joined = (
                 (prediction, None) if prediction.features else state.features.add_left(prediction.prediction_id, prediction)
             )
@@ -464,6 +471,26 @@ class StreamWorker:
         if joined is not None:
             due += [(state, key, job) for key, job in await self._observe(state, *joined)]
         return event_time
+
+    async def _first(self, state: WorkerState, prediction: PredictionEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Whether ``prediction`` is the first event with its id; a resend is counted, a conflict dead-lettered.
+
+        Asked once per message, after the joins admitted it: a held message is read again.
+        """
+        digest = hashlib.blake2b(record.value, digest_size=16).digest()
+        repeat = state.seen.check(prediction.model, prediction.prediction_id, digest, prediction.event_time)
+        if repeat is Repeat.FIRST:
+            return True
+        metrics.DUPLICATE_PREDICTIONS.labels(model=prediction.model, outcome=repeat.value).inc()
+        if repeat is Repeat.CONFLICT:
+            await self._dead_letter(
+                record,
+                f"prediction_id {prediction.prediction_id!r} of model {prediction.model!r} was accepted before with "
+                "other content (the first event stands)",
+            )
+        else:
+            metrics.child(metrics.EVENTS, record.topic, "repeated").inc()
+        return False
 
     def _admit_prediction(self, state: WorkerState, inputs: InputConsumer, partition: int, prediction_id: str) -> bool:
         """Whether a prediction about to reach the label join may (a prediction whose label waits always may)."""
@@ -530,6 +557,8 @@ class StreamWorker:
         if state.event_time is not None and state.label_time is not None:
             for _, expired in state.labels.expire(min(state.event_time, state.label_time)):
                 metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
+        if state.event_time is not None:
+            state.seen.expire(state.event_time)
 
     async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
         """Decode one message, or dead-letter it and return None."""
@@ -546,7 +575,6 @@ class StreamWorker:
                 f"(worker.max_future_skew is {self.settings.worker.max_future_skew:.0f} s)",
             )
             return None
-        metrics.child(metrics.EVENTS, record.topic, "accepted").inc()
         return decoded
 
     async def _observe(
@@ -1049,7 +1077,7 @@ class StreamWorker:
             metrics.CHECKPOINT_SECONDS.observe(asyncio.get_running_loop().time() - started)
 
     def _status(self, state: WorkerState, model: str) -> ModelStatus:
-        stats = state.labels.stats(model)
+        stats, repeats = state.labels.stats(model), state.seen.counts(model)
         last = state.last_results.get(model)
         reference = state.reference_results.get(model)
         challenger = None
@@ -1065,6 +1093,8 @@ class StreamWorker:
             expired=stats.expired,
             orphaned=stats.orphaned,
             duplicates=stats.duplicates,
+            resent_predictions=repeats.resent,
+            conflicting_predictions=repeats.conflicting,
             evicted=stats.evicted,
             evicted_at=stats.evicted_at,
             coverage=stats.joined / stats.predictions if stats.predictions else 0.0,

@@ -235,6 +235,10 @@ class ModelStatus(BaseModel):
     expired: int
     orphaned: int
     duplicates: int
+    resent_predictions: int = Field(default=0, description="predictions sent again byte for byte, ignored (the first stands)")
+    conflicting_predictions: int = Field(
+        default=0, description="predictions under an id already used, with other content: dead-lettered"
+    )
     evicted: int = Field(description="predictions and labels dropped unpaired because the label join was full")
     evicted_at: datetime | None = Field(default=None, description="event time of the latest one dropped (None: never)")
     coverage: float = Field(description="share of the predictions labelled so far")

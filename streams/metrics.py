@@ -10,7 +10,8 @@ from prometheus_client.metrics import MetricWrapperBase
 
 EVENTS = Counter(
     "streammon_events",
-    "Input messages consumed, by topic and outcome (accepted, dead_lettered, or skipped: already in the restored state).",
+    "Input messages consumed, by topic and outcome (accepted, dead_lettered, repeated: a prediction sent again, or "
+    "skipped: already in the restored state).",
     ["topic", "outcome"],
 )
 ROWS = Counter(
@@ -44,6 +45,12 @@ FULL_REPORTS_SKIPPED = Counter(
 )
 JOIN_PENDING = Gauge("streammon_join_pending", "Predictions and feature events waiting for their partner.")
 JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the feature join since start.")
+DUPLICATE_PREDICTIONS = Counter(
+    "streammon_duplicate_predictions",
+    "Predictions whose id was already accepted, by outcome: resent (the same bytes, ignored) or conflict "
+    "(other content, dead-lettered). The first event stands.",
+    ["model", "outcome"],
+)
 INPUTS_PAUSED = Gauge(
     "streammon_inputs_paused",
     "Input partitions not read now (1), by reason: join_full (its next item would wait in a full join while the "

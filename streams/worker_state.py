@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from monitors.cbpe import Calibration, Estimate
 from monitors.challenger import Challenger
 from monitors.detectors import ErrorStream
+from monitors.duplicates import SeenPredictions
 from monitors.freshness import Freshness
 from monitors.lifecycle import AlertLifecycle
 from monitors.join import KeyedJoin
@@ -29,7 +30,7 @@ from monitors.segments import SegmentBuckets
 from monitors.watch import DriftWatch, WindowJob
 from streams.settings import Settings
 
-__all__ = ["WorkerState", "new_state"]
+__all__ = ["WorkerState", "new_state", "seen_predictions"]
 
 TopicPartition = tuple[str, int]
 
@@ -41,6 +42,7 @@ class WorkerState:
     watch: DriftWatch
     features: KeyedJoin[Any, Any]
     labels: LabelJoin
+    seen: SeenPredictions
     performance: PerformanceWindows
     errors: ErrorStream | None
     challenger: Challenger | None
@@ -57,6 +59,14 @@ class WorkerState:
     applied: dict[str, str] = field(default_factory=dict)  # control command key -> id of the command applied
     event_time: datetime | None = None
     label_time: datetime | None = None
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        # A checkpoint written before prediction ids were remembered: remember them from now on,
+        # for as long and as many as its label join keeps predictions.
+        if "seen" not in saved:
+            labels: LabelJoin = saved["labels"]
+            saved["seen"] = seen_predictions(labels.ttl_s, labels.per_model_ttl_s, labels.capacity)
+        self.__dict__.update(saved)
 
     def reflects(self, topic: str, partition: int, offset: int) -> bool:
         """Whether the message at this offset already had its effect on this state."""
@@ -91,6 +101,7 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
         ),
         features=KeyedJoin(settings.worker.join_capacity),
         labels=LabelJoin(settings.labels.ttl, settings.labels.capacity, dict(settings.labels.per_model_ttl)),
+        seen=seen_predictions(settings.labels.ttl, settings.labels.per_model_ttl, settings.labels.capacity),
         # As many labelled pairs as the label join holds waiting predictions, at most.
         performance=PerformanceWindows(keep_predictions=settings.labels.capacity),
         errors=(
@@ -124,3 +135,8 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
         ),
         freshness=Freshness(no_data_after) if no_data_after else None,
     )
+
+
+def seen_predictions(ttl_s: float, per_model_ttl_s: Mapping[str, float], capacity: int) -> SeenPredictions:
+    """Prediction ids remembered as long as a label could still join them (the longest ttl), ``capacity`` at most."""
+    return SeenPredictions(max([ttl_s, *per_model_ttl_s.values()]), capacity)
