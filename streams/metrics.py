@@ -59,6 +59,13 @@ LABELS_EXPIRED = Counter("streammon_labels_expired", "Predictions whose label di
 CHECKPOINT_BYTES = Gauge(
     "streammon_checkpoint_bytes", "Size of the latest state checkpoint of each input partition (compressed).", ["partition"]
 )
+CHECKPOINTS_REFUSED = Counter(
+    "streammon_checkpoints_refused",
+    "Checkpoints not restored, so partitions not started, by partition and reason: bad_signature (no key of "
+    "worker.state_keys verifies it), unsigned (keys set, checkpoint unsigned), no_key (signed, no keys set), format, "
+    "incomplete, unreadable.",
+    ["partition", "reason"],
+)
 CHECKPOINT_SECONDS = Histogram(
     "streammon_checkpoint_seconds",
     "Time to write a state checkpoint to Kafka.",
