@@ -31,7 +31,11 @@ since it cannot be checked.
 
 The manifest's ``format`` names the layout: 1 is the unsigned checkpoint of
 releases before signing, 2 adds ``signature`` (null when written without
-keys). A worker with keys refuses unsigned checkpoints.
+keys). A worker with keys refuses unsigned checkpoints unless
+``worker.restore_unsigned_state`` lets it take them, once, while moving to
+signed state. A change to the pickled classes that old checkpoints cannot load
+into must raise the format; a checkpoint that fails to unpickle is refused
+with what to do, never half-restored.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ CHUNK_BYTES = 512 * 1024
 FORMAT = 2
 _UNSIGNED_FORMAT = 1  # releases before signed state: no signature in the manifest
 KEYS_SETTING = "worker.state_keys (STREAMMON_WORKER__STATE_KEYS)"
+_UNSIGNED_SETTING = "worker.restore_unsigned_state (STREAMMON_WORKER__RESTORE_UNSIGNED_STATE)"
 _DOMAIN = b"streammon checkpoint v2\x00"
 
 
@@ -93,18 +98,19 @@ class StateKeys:
     >>> StateKeys((b"old key, still verifies",)).verifies("group/p0", 3, b"payload", signature)
     False
     >>> StateKeys((b"secret",))
-    StateKeys(1 keys)
+    StateKeys(1 keys, accept_unsigned=False)
     """
 
     keys: tuple[bytes, ...] = field(default=())
+    accept_unsigned: bool = False
 
     @classmethod
     def of(cls, worker: WorkerSettings) -> StateKeys:
         """The keys of the worker's settings."""
-        return cls(tuple(k.get_secret_value().encode() for k in worker.state_keys))
+        return cls(tuple(k.get_secret_value().encode() for k in worker.state_keys), worker.restore_unsigned_state)
 
     def __repr__(self) -> str:  # never the keys themselves
-        return f"StateKeys({len(self.keys)} keys)"
+        return f"StateKeys({len(self.keys)} keys, accept_unsigned={self.accept_unsigned})"
 
     def sign(self, name: str, generation: int, payload: bytes) -> str | None:
         """The hex signature of a checkpoint's payload with the first key, or None without keys."""
@@ -281,7 +287,11 @@ def restore(latest: Mapping[bytes, bytes], topic: str, name: str, keys: StateKey
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         raise CheckpointRefused(f"{where} has no readable manifest; {afresh}", reason="unreadable") from None
     if form not in (_UNSIGNED_FORMAT, FORMAT):
-        raise CheckpointRefused(f"{where} has format {form!r}, expected {_UNSIGNED_FORMAT} or {FORMAT}", reason="format")
+        raise CheckpointRefused(
+            f"{where} has format {form!r}; this release reads formats {_UNSIGNED_FORMAT} and {FORMAT}: run the release "
+            f"that wrote it, or {afresh}",
+            reason="format",
+        )
     chunks = [latest.get(f"{name}/{slot}/{i}".encode()) for i in range(count)]
     if any(chunk is None for chunk in chunks):
         raise CheckpointRefused(f"{where} is missing chunks of generation {generation}; {afresh}", reason="incomplete")
@@ -291,7 +301,15 @@ def restore(latest: Mapping[bytes, bytes], topic: str, name: str, keys: StateKey
             f"{where} does not match its checksum (generation {generation}); {afresh}", reason="incomplete"
         )
     _authenticate(topic, name, generation, payload, manifest.get("signature"), keys)
-    return pickle.loads(zlib.decompress(payload)), generation
+    try:
+        state = pickle.loads(zlib.decompress(payload))
+    except Exception as exc:  # a class moved or changed since it was written: nothing half-restored
+        raise CheckpointRefused(
+            f"{where} cannot be read by this release ({type(exc).__name__}: {exc}): it was written by a release whose "
+            f"state this one does not load; run that release until it is drained, or {afresh}",
+            reason="unreadable",
+        ) from None
+    return state, generation
 
 
 def _authenticate(topic: str, name: str, generation: int, payload: bytes, signature: object, keys: StateKeys) -> None:
@@ -301,9 +319,13 @@ def _authenticate(topic: str, name: str, generation: int, payload: bytes, signat
     if signature is None:
         if not keys.keys:
             return  # the worker warned at start that it restores unverified state
+        if keys.accept_unsigned:
+            log.warning("%s is unsigned (an earlier release or a worker without keys): restored, as %s allows", where, _UNSIGNED_SETTING)
+            return
         raise CheckpointRefused(
             f"{where} is unsigned (written by a release before signed state, or by a worker without {KEYS_SETTING}), so it "
-            f"was not unpickled; {afresh}",
+            f"was not unpickled. If only workers could write {topic}, set {_UNSIGNED_SETTING} to true "
+            f"for one start (it is signed when next written); or {afresh}",
             reason="unsigned",
         )
     if not keys.keys:

@@ -525,6 +525,11 @@ class WorkerSettings(_Section):
         description="keys that sign and verify checkpoints (the first signs, any verifies); empty: unsigned, with a "
         "warning at start, since whoever can write the state topic can then run code in the worker",
     )
+    restore_unsigned_state: bool = Field(
+        default=False,
+        description="with state_keys set, restore unsigned checkpoints (of earlier releases) too: for one start, "
+        "while moving to signed state",
+    )
     join_capacity: int = Field(
         default=100_000, ge=1, description="predictions and feature events waiting for their partner, at most"
     )

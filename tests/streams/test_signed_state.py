@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
+import zlib
 from pathlib import Path
 
 import orjson
@@ -49,6 +51,20 @@ def read(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes], keys: Stat
     monkeypatch.setattr(checkpoint, "read_latest", lambda *args, **kwargs: latest)
     found, refused = read_checkpoints(KafkaSettings(), "state", [name], keys)
     return refused[name] if name in refused else found.get(name)
+
+
+def previous_release(state: object, name: str, generation: int) -> list[tuple[bytes, bytes]]:
+    """A checkpoint exactly as releases before signed state wrote it: format 1, no signature."""
+    payload = dump(state)
+    manifest = {
+        "format": 1,
+        "generation": generation,
+        "slot": generation % 2,
+        "chunks": 1,
+        "bytes": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    return [(f"{name}/{generation % 2}/0".encode(), payload), (f"{name}/manifest".encode(), orjson.dumps(manifest))]
 
 
 def with_manifest(records: list[tuple[bytes, bytes]], **changes: object) -> list[tuple[bytes, bytes]]:
@@ -138,6 +154,51 @@ def test_one_refused_partition_does_not_hold_back_the_others(monkeypatch: pytest
 
 def test_keys_never_show_in_the_keys_repr() -> None:
     assert "new key" not in repr(StateKeys((NEW, OLD))) and "new key" not in str(StateKeys((NEW,)))
+
+
+# -- checkpoints of the previous format ----------------------------------------------------
+
+
+def test_a_previous_release_checkpoint_restores_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2)), StateKeys()) == ({"offsets": 4}, 2)
+
+
+def test_a_previous_release_checkpoint_is_refused_with_keys_saying_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    refusal = read(monkeypatch, topic(previous_release(Payload(), NAME, 2)), StateKeys((NEW,)))
+    assert isinstance(refusal, CheckpointRefused) and refusal.reason == "unsigned"
+    message = str(refusal)
+    assert "worker.restore_unsigned_state (STREAMMON_WORKER__RESTORE_UNSIGNED_STATE)" in message
+    assert f"{NAME}/manifest on state" in message  # or how to start afresh
+    assert RAN == []
+
+
+def test_a_previous_release_checkpoint_restores_once_allowed_and_is_then_signed(monkeypatch: pytest.MonkeyPatch) -> None:
+    moving = StateKeys((NEW,), accept_unsigned=True)
+    assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2)), moving) == ({"offsets": 4}, 2)
+    rewritten = pack(dump({"offsets": 5}), NAME, 3, moving)
+    assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2), rewritten), StateKeys((NEW,))) == ({"offsets": 5}, 3)
+
+
+def test_a_forged_signature_is_refused_even_while_unsigned_state_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    forged = pack(dump(Payload()), NAME, 3, StateKeys((b"the attacker's key, long enough.",)))
+    assert isinstance(read(monkeypatch, topic(forged), StateKeys((NEW,), accept_unsigned=True)), CheckpointRefused)
+    assert RAN == []
+
+
+def test_a_format_from_a_later_release_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = with_manifest(pack(dump({"offsets": 1}), NAME, 1, StateKeys((NEW,))), format=3)
+    refusal = read(monkeypatch, topic(records), StateKeys((NEW,)))
+    assert isinstance(refusal, CheckpointRefused) and refusal.reason == "format"
+    assert "format 3" in str(refusal) and "run the release that wrote it" in str(refusal)
+
+
+def test_a_state_this_release_cannot_load_is_refused_saying_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the pickled class was moved or removed since: pickle cannot find it.
+    payload = zlib.compress(pickle.dumps(Payload()).replace(b"_ran", b"_gon"))
+    records = pack(payload, NAME, 1, StateKeys((NEW,)))
+    refusal = read(monkeypatch, topic(records), StateKeys((NEW,)))
+    assert isinstance(refusal, CheckpointRefused) and refusal.reason == "unreadable"
+    assert "AttributeError" in str(refusal) and "start its partition afresh" in str(refusal)
 
 
 # -- the setting ---------------------------------------------------------------------------
