@@ -209,6 +209,9 @@ class StreamWorker:
             value_serializer="raw",
             key_serializer="raw",
             store="memory://",
+            # Faust makes its data directory even for in-memory tables: under state_dir, not the working
+            # directory (braces escaped: Faust formats the path).
+            datadir=str(self.settings.worker.state_dir / f"{kafka.group_id}.runtime-data").replace("{", "{{").replace("}", "}}"),
             web_enabled=False,
             topic_partitions=kafka.partitions,
             producer_acks=-1,

@@ -38,6 +38,8 @@ def run_worker(settings: Settings, log_format: LogFormat = "text") -> None:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
     kafka = settings.kafka
+    # Every file the worker writes but the workspace goes here (Faust creates only the last level of its datadir).
+    settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
     if not settings.worker.state_keys:
         # Chosen over refusing to start: the demo and a first try run on a private local broker, where
         # no one else writes; a shared cluster gets the risk spelled out in every worker's log.

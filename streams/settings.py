@@ -519,7 +519,11 @@ class WorkerSettings(_Section):
     batch_within_s: float = Field(default=0.5, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    state_dir: Path = Path(".streammon")
+    state_dir: Path = Field(
+        default=Path(".streammon"),
+        description="where the worker writes every file of its own (Faust's data directory, the demo's logs); "
+        "with the workspace, the only places it writes to",
+    )
     state_keys: StateKeyList = Field(
         default_factory=list,
         description="keys that sign and verify checkpoints (the first signs, any verifies); empty: unsigned, with a "
