@@ -161,6 +161,9 @@ class InputConsumer:
         for tp in owned:
             metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="join_full").set(tp in self._held)
             metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="ahead").set(tp in early)
+            metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="refused").set(
+                tp.partition in self._refused
+            )
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Commit the next offsets to read, for the partitions this member still owns."""

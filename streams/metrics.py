@@ -47,7 +47,8 @@ JOIN_EVICTED = Gauge("streammon_join_evicted", "Items evicted unpaired from the 
 INPUTS_PAUSED = Gauge(
     "streammon_inputs_paused",
     "Input partitions not read now (1), by reason: join_full (its next item would wait in a full join while the "
-    "partner input has unread messages) or ahead (its event time runs ahead of another input of the partition).",
+    "partner input has unread messages), ahead (its event time runs ahead of another input of the partition) or "
+    "refused (its checkpoint was refused: see streammon_checkpoints_refused).",
     ["topic", "partition", "reason"],
 )
 

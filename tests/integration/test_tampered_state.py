@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from streams.alerting import read_latest
 from streams.checkpoint import StateKeys, dump, pack, partition_checkpoint
@@ -87,6 +88,22 @@ def test_a_tampered_checkpoint_on_the_state_topic_is_refused(
     # Until someone acts, the forged checkpoint stays as it is (evidence), while the others are checkpointed on.
     wait_until(lambda: _generation(settings, partition_checkpoint(kafka.group_id, others[0])) > manifest["generation"] + 1, 30, "a later checkpoint of another partition")
     assert _generation(settings, name) == manifest["generation"] + 1
+    # The refused partition's input is not read: of new events there and on another partition, read
+    # after them, only the other partition's are applied.
+    more = [orjson.dumps(e.prediction) for e in synthetic_stream(10, 10, start, id_prefix="after")]
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    try:
+        for i, value in enumerate(more):
+            producer.send(kafka.predictions_topic, key=MODEL_KEY, value=value, partition=partition if i < 5 else others[0])
+        producer.flush()
+    finally:
+        producer.close()
+    applied = lambda: metric(port, "streammon_events_total", topic=kafka.predictions_topic, outcome="accepted")  # noqa: E731
+    wait_until(lambda: applied() >= 5, 30, "the other partition's new events applied")
+    assert applied() == 5
+    paused = {topic: metric(port, "streammon_inputs_paused", topic=topic, partition=str(partition), reason="refused") for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)}
+    assert paused == dict.fromkeys(paused, 1.0)
+    assert metric(port, "streammon_inputs_paused", partition=str(others[0]), reason="refused") == 0
     second.assert_alive()
     assert not marker.exists()
 
