@@ -51,7 +51,7 @@ import sys
 import traceback
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -101,7 +101,7 @@ class StateKeys:
     StateKeys(1 keys, accept_unsigned=False)
     """
 
-    keys: tuple[bytes, ...] = field(default=())
+    keys: tuple[bytes, ...] = ()
     accept_unsigned: bool = False
 
     @classmethod
@@ -119,7 +119,9 @@ class StateKeys:
     def verifies(self, name: str, generation: int, payload: bytes, signature: str) -> bool:
         """Whether one of the keys made ``signature`` for this payload of this checkpoint."""
         # Each key is tried in full, whichever matches: the time taken says nothing of which.
-        matches = [hmac.compare_digest(_mac(key, name, generation, payload), signature) for key in self.keys]
+        # Bytes, not str: compare_digest raises on non-ASCII text, which a forged manifest may hold.
+        given = signature.encode("utf-8", "replace")
+        matches = [hmac.compare_digest(_mac(key, name, generation, payload).encode(), given) for key in self.keys]
         return any(matches)
 
 
@@ -284,6 +286,8 @@ def restore(latest: Mapping[bytes, bytes], topic: str, name: str, keys: StateKey
     try:
         manifest = orjson.loads(manifest_raw)
         form, slot, count, generation = manifest["format"], manifest["slot"], manifest["chunks"], int(manifest["generation"])
+        if not isinstance(count, int) or not 0 < count <= len(latest):
+            raise ValueError("chunks")  # a count beyond the topic's records would only be a long wait
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         raise CheckpointRefused(f"{where} has no readable manifest; {afresh}", reason="unreadable") from None
     if form not in (_UNSIGNED_FORMAT, FORMAT):

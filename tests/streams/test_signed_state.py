@@ -114,7 +114,7 @@ def test_a_signature_is_bound_to_its_checkpoint_name_and_generation(monkeypatch:
 
 def test_a_garbage_signature_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     signed = pack(dump({"offsets": 7}), NAME, 3, StateKeys((NEW,)))
-    for signature in ("", "00" * 32, 42, ["x"]):
+    for signature in ("", "00" * 32, "é" * 64, 42, ["x"]):
         refusal = read(monkeypatch, topic(with_manifest(signed, signature=signature)), StateKeys((NEW,)))
         assert isinstance(refusal, CheckpointRefused) and refusal.reason == "bad_signature", signature
 
@@ -141,6 +141,16 @@ def test_without_keys_checkpoints_are_unsigned_and_restore(monkeypatch: pytest.M
     records = pack(dump({"offsets": 7}), NAME, 3, StateKeys())
     assert orjson.loads(records[-1][1])["signature"] is None
     assert read(monkeypatch, topic(records), StateKeys()) == ({"offsets": 7}, 3)
+
+
+def test_a_manifest_that_makes_no_sense_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = pack(dump({"offsets": 7}), NAME, 3, StateKeys((NEW,)))
+    for changes in ({"chunks": 10**12}, {"chunks": -1}, {"chunks": "1"}, {"generation": "x"}):
+        refusal = read(monkeypatch, topic(with_manifest(signed, **changes)), StateKeys((NEW,)))
+        assert isinstance(refusal, CheckpointRefused) and refusal.reason == "unreadable", changes
+    for manifest in (b"not json", b"[1, 2]", b"{}"):
+        refusal = read(monkeypatch, topic([*signed[:-1], (signed[-1][0], manifest)]), StateKeys((NEW,)))
+        assert isinstance(refusal, CheckpointRefused) and refusal.reason == "unreadable", manifest
 
 
 def test_one_refused_partition_does_not_hold_back_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
