@@ -509,10 +509,11 @@ class WorkerSettings(_Section):
     """The stream worker process.
 
     ``state_keys`` sign the checkpoints (HMAC-SHA256): the first signs, any of
-    them verifies, so a key is rotated by putting the new one first and
-    dropping the old one once every checkpoint has been rewritten. Secrets:
-    from the environment (``STREAMMON_WORKER__STATE_KEYS``, comma-separated)
-    or ``${NAME}`` references in the file.
+    them verifies, so a key is rotated by adding the new one after the old,
+    then putting it first, then dropping the old one once every checkpoint has
+    been rewritten (the README's state section). Secrets: from the environment
+    (``STREAMMON_WORKER__STATE_KEYS``, comma-separated) or ``${NAME}``
+    references in the file.
     """
 
     batch_size: int = Field(default=500, ge=1)
