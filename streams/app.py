@@ -61,7 +61,7 @@ from streams.analysis import (
     full_performance_report,
     full_report,
 )
-from streams.checkpoint import load_checkpoints, pack, partition_checkpoint, snapshot
+from streams.checkpoint import StateKeys, pack, partition_checkpoint, read_checkpoints, snapshot
 from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
 from streams.errors import DecodeError
 from streams.inputs import InputConsumer
@@ -211,6 +211,9 @@ class StreamWorker:
             value_serializer="raw",
             key_serializer="raw",
             store="memory://",
+            # Faust makes its data directory even for in-memory tables: under state_dir, not the working
+            # directory (braces escaped: Faust formats the path).
+            datadir=str(self.settings.worker.state_dir / f"{kafka.group_id}.runtime-data").replace("{", "{{").replace("}", "}}"),
             web_enabled=False,
             topic_partitions=kafka.partitions,
             producer_acks=-1,
@@ -335,7 +338,17 @@ class StreamWorker:
         gained = sorted({p for _, p in partitions} - set(self.states))
         kafka = self.settings.kafka
         names = {p: partition_checkpoint(kafka.group_id, p) for p in gained}
-        saved = await asyncio.to_thread(load_checkpoints, kafka, kafka.state_topic, list(names.values())) if gained else {}
+        keys = StateKeys.of(self.settings.worker)
+        saved, refused = (
+            await asyncio.to_thread(read_checkpoints, kafka, kafka.state_topic, list(names.values()), keys) if gained else ({}, {})
+        )
+        for p in [p for p in gained if names[p] in refused]:
+            # Never unpickled: the partition stays unread (and its checkpoint untouched) until a restart.
+            gained.remove(p)
+            if self.inputs is not None:
+                self.inputs.refuse(p)
+            metrics.CHECKPOINTS_REFUSED.labels(partition=str(p), reason=refused[names[p]].reason).inc()
+            log.error("partition %d not started: %s", p, refused[names[p]])
         dispatch = await asyncio.to_thread(load_alert_states, kafka, gained) if gained else {}
         resumed: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
         async with self._state_lock:
@@ -359,7 +372,8 @@ class StreamWorker:
         # them again (their keys are stable, so a duplicate downstream is recognisable).
         for state, key, job in resumed:
             await self._submit(state, key, job)
-        return {tp: offset for p in {p for _, p in partitions} for tp, offset in self.states[p].offsets.items() if tp in partitions}
+        started = {p for _, p in partitions} & set(self.states)
+        return {tp: offset for p in started for tp, offset in self.states[p].offsets.items() if tp in partitions}
 
     async def _revoked(self, partitions: set[tuple[str, int]]) -> None:
         """Hand the partitions over: checkpoint their state and commit, then forget them."""
@@ -1050,7 +1064,8 @@ class StreamWorker:
             name = partition_checkpoint(self.settings.kafka.group_id, p)
             try:
                 payload = await asyncio.to_thread(taken.payload)
-                records = await asyncio.to_thread(pack, payload, name, generation)  # hashing 30 MB takes a while
+                # Hashing and signing 30 MB takes a while.
+                records = await asyncio.to_thread(pack, payload, name, generation, StateKeys.of(self.settings.worker))
                 # The chunks in parallel, then the manifest that points to them.
                 await asyncio.gather(*(self._send(self.settings.kafka.state_topic, k, v) for k, v in records[:-1]))
                 await self._send(self.settings.kafka.state_topic, *records[-1])

@@ -290,9 +290,10 @@ def models_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write (a pickle of the River model).", dir_okay=False)],
 ) -> None:
     """Write a model's online challenger, as of the worker's latest checkpoint, to a file for serving."""
+    from streams.checkpoint import StateKeys
     from streams.models_view import export_model
 
-    learned = export_model(settings().kafka, model, output)
+    learned = export_model(settings().kafka, model, output, StateKeys.of(settings().worker))
     console.print(f"wrote the online model of {model} ({learned} labelled predictions learned) to {output}")
 
 

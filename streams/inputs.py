@@ -69,11 +69,14 @@ class InputConsumer:
         self._frontiers: dict[TopicPartition, float] = {}
         # Partitions the worker holds (see monitors.backpressure), until it releases them.
         self._held: set[TopicPartition] = set()
+        # Partition numbers whose state was refused: never read while this member owns them.
+        self._refused: set[int] = set()
 
         async def forget(partitions: Partitions) -> None:
             for topic, partition in partitions:
                 self._frontiers.pop(TopicPartition(topic, partition), None)
                 self._held.discard(TopicPartition(topic, partition))
+                self._refused.discard(partition)
             await revoked(partitions)
 
         self._listener = _Listener(self._consumer, assigned, forget)
@@ -101,6 +104,13 @@ class InputConsumer:
         """Whether the partition has messages from ``next_offset`` on (True while its end is not known yet)."""
         highwater = self._consumer.highwater(TopicPartition(topic, partition))
         return highwater is None or highwater > next_offset
+
+    def refuse(self, partition: int) -> None:
+        """Never read partition number ``partition`` of the inputs (its state was refused) until it is revoked."""
+        self._refused.add(partition)
+        refused = [tp for tp in self._consumer.assignment() if tp.partition == partition]
+        if refused:
+            self._consumer.pause(*refused)
 
     def hold(self, tp: TopicPartition, offset: int) -> None:
         """Stop reading ``tp``; read it from ``offset`` on once released."""
@@ -142,7 +152,7 @@ class InputConsumer:
         early: set[TopicPartition] = set()
         for number in {tp.partition for tp in frontiers}:
             early |= ahead({tp: t for tp, t in frontiers.items() if tp.partition == number}, ALIGN_SLACK_S)
-        pause = (self._held & owned) | early
+        pause = (self._held & owned) | early | {tp for tp in owned if tp.partition in self._refused}
         if pause:
             self._consumer.pause(*pause)
         resume = (self._consumer.paused() & owned) - pause
@@ -151,6 +161,9 @@ class InputConsumer:
         for tp in owned:
             metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="join_full").set(tp in self._held)
             metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="ahead").set(tp in early)
+            metrics.INPUTS_PAUSED.labels(topic=tp.topic, partition=str(tp.partition), reason="refused").set(
+                tp.partition in self._refused
+            )
 
     async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
         """Commit the next offsets to read, for the partitions this member still owns."""

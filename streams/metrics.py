@@ -54,7 +54,8 @@ DUPLICATE_PREDICTIONS = Counter(
 INPUTS_PAUSED = Gauge(
     "streammon_inputs_paused",
     "Input partitions not read now (1), by reason: join_full (its next item would wait in a full join while the "
-    "partner input has unread messages) or ahead (its event time runs ahead of another input of the partition).",
+    "partner input has unread messages), ahead (its event time runs ahead of another input of the partition) or "
+    "refused (its checkpoint was refused: see streammon_checkpoints_refused).",
     ["topic", "partition", "reason"],
 )
 
@@ -65,6 +66,13 @@ LABELLED_REJECTED = Counter(
 LABELS_EXPIRED = Counter("streammon_labels_expired", "Predictions whose label did not come within the ttl, by model.", ["model"])
 CHECKPOINT_BYTES = Gauge(
     "streammon_checkpoint_bytes", "Size of the latest state checkpoint of each input partition (compressed).", ["partition"]
+)
+CHECKPOINTS_REFUSED = Counter(
+    "streammon_checkpoints_refused",
+    "Checkpoints not restored, so partitions not started, by partition and reason: bad_signature (no key of "
+    "worker.state_keys verifies it), unsigned (keys set, checkpoint unsigned), no_key (signed, no keys set), format, "
+    "incomplete, unreadable.",
+    ["partition", "reason"],
 )
 CHECKPOINT_SECONDS = Histogram(
     "streammon_checkpoint_seconds",

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from streams.alerting import read_latest
-from streams.checkpoint import load_checkpoints, partition_checkpoint
+from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
 from streams.errors import StreammonError
 from streams.events import ModelStatus
 from streams.settings import KafkaSettings
@@ -65,10 +65,13 @@ def _challenger(status: ModelStatus) -> str:
     return f"{c.challenger}: {scores} over {c.labelled} ({c.learned} learned)" + (f" [{', '.join(flags)}]" if flags else "")
 
 
-def export_model(kafka: KafkaSettings, model: str, path: Path) -> int:
-    """Write the online model of ``model`` from the latest checkpoints to ``path`` (pickle); return the labelled pairs it learned from."""
+def export_model(kafka: KafkaSettings, model: str, path: Path, keys: StateKeys) -> int:
+    """Write the online model of ``model`` from the latest checkpoints to ``path`` (pickle); return the labelled pairs it learned from.
+
+    The checkpoints are verified with ``keys`` as the worker verifies them (a refused one raises).
+    """
     names = [partition_checkpoint(kafka.group_id, p) for p in range(kafka.partitions)]
-    checkpoints = load_checkpoints(kafka, kafka.state_topic, names)
+    checkpoints = load_checkpoints(kafka, kafka.state_topic, names, keys)
     if not checkpoints:
         raise StreammonError(f"no checkpoint of worker group {kafka.group_id} on {kafka.state_topic}")
     # A model's events, keyed by it, are all in one partition: one checkpoint has its online model.

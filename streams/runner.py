@@ -19,6 +19,7 @@ from streams import metrics
 from streams.admin import ensure_topics, require_copartitioned
 from streams.alerting import load_silences
 from streams.app import StreamWorker
+from streams.checkpoint import KEYS_SETTING
 from streams.errors import ConfigError
 from streams.logs import LogFormat
 from streams.publish import read_events
@@ -37,6 +38,17 @@ def run_worker(settings: Settings, log_format: LogFormat = "text") -> None:
         log.info("created topics %s", ", ".join(created))
     reference = load_reference(settings)
     kafka = settings.kafka
+    # Every file the worker writes but the workspace goes here (Faust creates only the last level of its datadir).
+    settings.worker.state_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.worker.state_keys:
+        # Chosen over refusing to start: the demo and a first try run on a private local broker, where
+        # no one else writes; a shared cluster gets the risk spelled out in every worker's log.
+        log.warning(
+            "%s is not set: checkpoints on %s are written unsigned and restored without verification, so whoever "
+            "can write to that topic can run code in this worker; set a key (see the README, state and restarts)",
+            KEYS_SETTING,
+            kafka.state_topic,
+        )
     require_copartitioned(kafka)
     # Each input partition's state (and its alerts' dispatch) is restored when the partition is assigned.
     stream_worker = StreamWorker(settings, reference, load_silences(kafka))

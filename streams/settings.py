@@ -16,6 +16,7 @@ committed and shown. Kafka's secrets can also be set directly, e.g.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import types
@@ -36,6 +37,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -484,14 +486,55 @@ class WorkspaceSettings(_Section):
         return Retention(max_age_s=self.max_age, max_bytes=self.max_bytes)
 
 
+MIN_STATE_KEY_CHARS = 16
+
+
+def _key_list(value: object) -> object:
+    """A list of keys from one variable: comma-separated, or a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(value, SecretStr):
+        return _key_list(value.get_secret_value())
+    return value
+
+
+# NoDecode: the environment variable is read as the comma-separated list, not as JSON.
+StateKeyList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_key_list)]
+
+
 class WorkerSettings(_Section):
-    """The stream worker process."""
+    """The stream worker process.
+
+    ``state_keys`` sign the checkpoints (HMAC-SHA256): the first signs, any of
+    them verifies, so a key is rotated by adding the new one after the old,
+    then putting it first, then dropping the old one once every checkpoint has
+    been rewritten (the README's state section). Secrets: from the environment
+    (``STREAMMON_WORKER__STATE_KEYS``, comma-separated) or ``${NAME}``
+    references in the file.
+    """
 
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.5, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    state_dir: Path = Path(".streammon")
+    state_dir: Path = Field(
+        default=Path(".streammon"),
+        description="where the worker writes every file of its own (Faust's data directory, the demo's logs); "
+        "with the workspace, the only places it writes to",
+    )
+    state_keys: StateKeyList = Field(
+        default_factory=list,
+        description="keys that sign and verify checkpoints (the first signs, any verifies); empty: unsigned, with a "
+        "warning at start, since whoever can write the state topic can then run code in the worker",
+    )
+    restore_unsigned_state: bool = Field(
+        default=False,
+        description="with state_keys set, restore unsigned checkpoints (of earlier releases) too: for one start, "
+        "while moving to signed state",
+    )
     join_capacity: int = Field(
         default=100_000, ge=1, description="predictions and feature events waiting for their partner, at most"
     )
@@ -515,6 +558,17 @@ class WorkerSettings(_Section):
         description="largest message the worker takes or writes: a larger input is dead-lettered unparsed, and a "
         "dead letter keeps the first bytes of a value that would not fit (match the topics' max.message.bytes)",
     )
+
+    @field_validator("state_keys")
+    @classmethod
+    def _long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for i, key in enumerate(keys):
+            if len(key.get_secret_value()) < MIN_STATE_KEY_CHARS:
+                raise ValueError(
+                    f"key {i} is too short to sign with: use at least {MIN_STATE_KEY_CHARS} characters "
+                    "(e.g. the output of `openssl rand -hex 32`)"
+                )
+        return keys
 
 
 class Settings(BaseSettings):
@@ -634,6 +688,9 @@ def _secrets_from_environment(
     if origin in (Union, types.UnionType):
         arms = [arm for arm in args if arm is not type(None)]
         return _secrets_from_environment(value, arms[0], path, problems) if len(arms) == 1 else value
+    if origin is list and args[0] is SecretStr and isinstance(value, str):
+        # One reference to a variable that holds the whole list (state_keys: ${STATE_KEYS}).
+        return _secret_reference(value, path, problems)
     if origin is list and isinstance(value, list):
         return [_secrets_from_environment(item, args[0], (*path, i), problems) for i, item in enumerate(value)]
     if origin is dict and isinstance(value, dict):

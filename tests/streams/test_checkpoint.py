@@ -1,17 +1,22 @@
-"""Checkpoint records: chunks, alternating slots, and a manifest that guards them."""
+"""Checkpoint records: chunks, alternating slots, and a signed manifest that guards them."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import threading
 import zlib
 
+import orjson
 import pytest
 
 from streams import checkpoint
-from streams.checkpoint import CHUNK_BYTES, dump, load_checkpoints, pack, snapshot
+from streams.checkpoint import CHUNK_BYTES, StateKeys, dump, load_checkpoints, pack, snapshot
+from streams.errors import CheckpointRefused
 from streams.settings import KafkaSettings
+
+KEY = StateKeys((b"the signing key, 32 characters..",))
 
 
 def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -22,13 +27,13 @@ def topic_after(*writes: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     return latest
 
 
-def checkpoint_records(state: object, name: str, generation: int) -> list[tuple[bytes, bytes]]:
-    return pack(dump(state), name, generation)
+def checkpoint_records(state: object, name: str, generation: int, keys: StateKeys = KEY) -> list[tuple[bytes, bytes]]:
+    return pack(dump(state), name, generation, keys)
 
 
-def load_from(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes]) -> object:
+def load_from(monkeypatch: pytest.MonkeyPatch, latest: dict[bytes, bytes], keys: StateKeys = KEY) -> object:
     monkeypatch.setattr(checkpoint, "read_latest", lambda *args, **kwargs: latest)
-    return load_checkpoints(KafkaSettings(), "state", ["group"]).get("group")
+    return load_checkpoints(KafkaSettings(), "state", ["group"], keys).get("group")
 
 
 def test_a_large_state_is_cut_into_chunks_and_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,7 +56,7 @@ def test_chunks_that_do_not_match_their_manifest_are_refused(monkeypatch: pytest
     records = checkpoint_records({"offsets": 1}, "group", generation=1)
     latest = topic_after(records)
     latest[b"group/1/0"] = b"something else"
-    with pytest.raises(ValueError, match="does not match its checksum"):
+    with pytest.raises(CheckpointRefused, match="does not match its checksum"):
         load_from(monkeypatch, latest)
 
 

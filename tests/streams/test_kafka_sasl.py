@@ -20,7 +20,7 @@ import pytest
 from streams.admin import admin_client, ensure_topics
 from streams.alerting import follow_topic, read_latest
 from streams.broker import KafkaBroker
-from streams.checkpoint import load_checkpoints, partition_checkpoint
+from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
 from streams.errors import BrokerError
 from streams.models_view import model_statuses
 from streams.publish import Publisher
@@ -133,7 +133,7 @@ def test_the_worker_authenticates(sasl_port: int, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, f"no model status from the worker:\n{log_file.read_text()[-3000:]}"
             time.sleep(0.5)
         names = [partition_checkpoint(kafka.group_id, p) for p in range(kafka.partitions)]
-        assert load_checkpoints(kafka, kafka.state_topic, names)
+        assert load_checkpoints(kafka, kafka.state_topic, names, StateKeys.of(settings.worker))
     finally:
         stop_worker(worker)
     log = log_file.read_text()
