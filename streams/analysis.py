@@ -195,9 +195,7 @@ def _prepare(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows) -> _P
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
     tested = [c for c in conformed.columns if conformed[c].notna().any()]
-    segment = _segment(job)
-    name = f"{job.model} [{segment}]" if segment else job.model
-    return _Prepared(monitors, current, versions, conformed[tested], f"{name} window {job.window.index}")
+    return _Prepared(monitors, current, versions, conformed[tested], job.name)
 
 
 def _segment(job: WindowJob) -> str | None:

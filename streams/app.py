@@ -808,7 +808,7 @@ class StreamWorker:
             outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec, reference)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
-            log.exception("analysis of %s window %d failed", job.model, job.window.index)
+            log.exception("analysis of %s failed", job.name)
             async with self._state_lock:
                 state.unpublished.pop(key, None)
             return
@@ -823,7 +823,7 @@ class StreamWorker:
         ):
             reason = "alert" if report.alerts else "interval"
             build = functools.partial(full_report, reference=reference)
-            self._start_full_report(build, job, report.snapshot, reason, f"{job.model} window {job.window.index}")
+            self._start_full_report(build, job, report.snapshot, reason, job.name)
 
     def _start_full_report(
         self,
@@ -870,9 +870,8 @@ class StreamWorker:
         state.unpublished.pop(key, None)
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
-            "%s window %d (%d events): %d/%d features drifted, %d alert changes",
-            job.model,
-            job.window.index,
+            "%s (%d events): %d/%d features drifted, %d alert changes",
+            job.name,
             report.window.events,
             report.drifted_features,
             len(report.features),
@@ -893,7 +892,7 @@ class StreamWorker:
             values = calibration.transform(scores) if calibration is not None else [float(s) for s in scores]
             estimate = estimate_accuracy(values, [int(p) for p in predictions])
         except ValueError as exc:
-            log.warning("%s window %d: no accuracy estimate from its scores: %s", job.model, job.window.index, exc)
+            log.warning("%s: no accuracy estimate from its scores: %s", job.name, exc)
             return None
         state.estimates[(job.model, job.window.index)] = estimate
         for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
@@ -911,7 +910,7 @@ class StreamWorker:
         accuracy = reference.metrics.get("accuracy") if reference is not None else None
         if accuracy is None:
             return []  # nothing to compare with until the reference period's labels are in
-        context = {"window": f"{job.model} window {job.window.index} (estimated from scores, before labels)"}
+        context = {"window": f"{job.name} (estimated from scores, before labels)"}
         return self.cbpe_conditions.observe(
             job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
         )
