@@ -217,8 +217,14 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         result, snapshot = drift.run(prepared.tested, timestamp=job.window.end)
     else:  # nothing usable to compare: the schema check says why
         result, snapshot = DriftResult((), None, len(current), len(monitors.reference)), None
-    seconds = (job.window.end - job.window.start).total_seconds()
-    findings = monitors.quality.check(current, window_seconds=seconds or None)
+    # The volume check's rate comes from the events' times without the stragglers at either
+    # end: one event dated 1970 in a window must not read as 56 years of silence.
+    event_times = job.window.columns.get(EVENT_TIME_COLUMN)
+    if event_times is not None and None not in event_times:
+        findings = monitors.quality.check(current, event_times=event_times)
+    else:
+        seconds = (job.window.end - job.window.start).total_seconds()
+        findings = monitors.quality.check(current, window_seconds=seconds or None)
     window = Window(
         index=job.window.index,
         start=job.window.start,
