@@ -132,6 +132,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from monitors.alerts import Observation
+from monitors.quoting import MAX_QUOTED_CHARS, clip, quote
 
 __all__ = [
     "CHECKS",
@@ -857,7 +858,7 @@ class DataQualityMonitor:
         new = sorted(n for n, c in by_name.items() if n not in known and bool(current[c].notna().any()))
         if not new:
             return QualityFinding("schema", None, 0.0, 1.0, 1.0, "no feature outside the reference")
-        shown = ", ".join(new[:_EXAMPLES]) + (", ..." if len(new) > _EXAMPLES else "")
+        shown = ", ".join(clip(name, MAX_QUOTED_CHARS) for name in new[:_EXAMPLES]) + (", ..." if len(new) > _EXAMPLES else "")
         return QualityFinding("schema", None, 1.0, 1.0, 1.0, f"{len(new)} features not in the reference: {shown}")
 
     def _missing(self, column: ColumnProfile, window: _Column, rows: int) -> QualityFinding:
@@ -900,7 +901,8 @@ class DataQualityMonitor:
         unseen = categories[~categories.isin(column.categories)]
         what = "of values in unseen categories"
         if len(unseen):
-            examples = ", ".join(repr(c) for c in unseen.value_counts().index[:_EXAMPLES])
+            # Quoted bounded: a category may be as long as a message (a report must fit its topic).
+            examples = ", ".join(quote(c) for c in unseen.value_counts().index[:_EXAMPLES])
             what += f" ({examples}{', ...' if unseen.nunique() > _EXAMPLES else ''})"
         return self._share_finding("unseen_categories", column, len(unseen), len(categories), float(self.unseen_share), what)
 
@@ -910,7 +912,7 @@ class DataQualityMonitor:
             values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
             if values.nunique() == 1:
                 first = window.own.iloc[0]
-                shown = repr(str(first)) if column.dtype == "string" else _category(first)
+                shown = quote(str(first)) if column.dtype == "string" else clip(_category(first), MAX_QUOTED_CHARS)
                 summary = f"{column.name}: constant at {shown} over {n} values (varies in the reference)"
                 return QualityFinding("constant", column.name, 1.0, 1.0, None, summary)
         if column.mode_share >= 1:

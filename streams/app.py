@@ -26,6 +26,7 @@ from typing import Any, cast
 import faust
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 
 from monitors.alerts import Observation
 from monitors.backpressure import Admission, admit
@@ -60,8 +61,8 @@ from streams.analysis import (
     full_report,
 )
 from streams.checkpoint import load_checkpoints, pack, partition_checkpoint, snapshot
-from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
-from streams.errors import DecodeError
+from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json, record_bytes
+from streams.errors import DecodeError, MessageTooLargeError
 from streams.inputs import InputConsumer
 from streams.kafka_clients import faust_credentials
 from streams.events import (
@@ -294,11 +295,46 @@ class StreamWorker:
                         await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Produce one message and wait for the broker's acknowledgement.
+
+        Raises :class:`MessageTooLargeError`, counted, for a message that does
+        not fit: checked against the producer's ``max_request_size`` before
+        sending, and mapped from the client's or the broker's refusal.
+        """
+        limit = self.app.conf.producer_max_request_size
+        size = record_bytes(key, value)
+        if size > limit:
+            metrics.TOO_LARGE.labels(topic=topic).inc()
+            raise MessageTooLargeError(topic, key, size, limit)
         # Wait for the broker's acknowledgement: alert state written here must
         # survive a restart, and alerts must not be reported sent before they are.
-        pending = await self.app.send(topic, key=key, value=value)
-        await pending
+        try:
+            pending = await self.app.send(topic, key=key, value=value)
+            await pending
+        except Exception as exc:
+            # The broker's message.max.bytes (or the topic's) may be below the producer's limit.
+            # Faust wraps the client's refusal in a ProducerSendError; the broker's comes as is.
+            refusal = exc if isinstance(exc, MessageSizeTooLargeError) else exc.__cause__
+            if not isinstance(refusal, MessageSizeTooLargeError):
+                raise
+            metrics.TOO_LARGE.labels(topic=topic).inc()
+            raise MessageTooLargeError(topic, key, size, limit, str(refusal)) from exc
         metrics.MESSAGES_OUT.labels(topic=topic).inc()
+
+    async def _publish_result(self, state: WorkerState, key: str, what: str, report: WindowReport | PerformanceReport) -> bool:
+        """Send a result to the reports topic and take it off the unpublished ones; False when it could not fit.
+
+        A report too large for its topic would fail again on every retry (and after
+        every restart): it is logged with its key, counted, and dropped.
+        """
+        try:
+            await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
+        except MessageTooLargeError as exc:
+            log.error("%s: report not published, dropped: %s", what, exc)
+            return False
+        finally:
+            state.unpublished.pop(key, None)
+        return True
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
         # Windows already closed are worth their reports: give their analyses a
@@ -866,8 +902,8 @@ class StreamWorker:
             observations += self._estimate_observations(state, job, estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
-        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
-        state.unpublished.pop(key, None)
+        if not await self._publish_result(state, key, job.name, report):
+            return report
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
             "%s (%d events): %d/%d features drifted, %d alert changes",
@@ -985,8 +1021,9 @@ class StreamWorker:
                 else {},
             }
         )
-        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
-        state.unpublished.pop(key, None)
+        what = f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
+        if not await self._publish_result(state, key, what, report):
+            return report
         log.info(
             "%s window %s performance v%d: %d/%d labelled, %s",
             job.model,

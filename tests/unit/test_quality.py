@@ -385,3 +385,17 @@ def test_the_reference_must_hold_one_type_per_column() -> None:
 def test_bad_thresholds_are_refused(monitor: DataQualityMonitor, arguments: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(arguments))):
         DataQualityMonitor(monitor.profile, **arguments)  # type: ignore[arg-type]
+
+
+def test_summaries_quote_long_values_bounded() -> None:
+    rng = np.random.default_rng(24)
+    reference = pd.DataFrame({"plan": rng.choice(PLANS, 1000), "code": rng.choice(["a", "b"], 1000)})
+    monitor = DataQualityMonitor(ReferenceProfile.of(reference))
+    huge = [c * 990_000 for c in "xyz"] + ["w" * 990_000]
+    window = pd.DataFrame({"plan": huge * 10 + list(rng.choice(PLANS, 460)), "code": ["k" * 990_000] * 500})
+
+    unseen = by(monitor.check(window), "unseen_categories", "plan")
+    assert unseen.value >= unseen.warning_at and len(unseen.summary) < 600
+    assert "(989,920 more characters)" in unseen.summary and unseen.summary.endswith(", ...)")
+    constant = by(monitor.check(window), "constant", "code")
+    assert constant.value == 1.0 and len(constant.summary) < 300 and "more characters" in constant.summary
