@@ -331,9 +331,10 @@ class StreamWorker:
             await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         except MessageTooLargeError as exc:
             log.error("%s: report not published, dropped: %s", what, exc)
-            return False
-        finally:
             state.unpublished.pop(key, None)
+            return False
+        # Any other failure leaves it unpublished: the checkpoint keeps it for a retry.
+        state.unpublished.pop(key, None)
         return True
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:

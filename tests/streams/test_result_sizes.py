@@ -53,3 +53,21 @@ def test_a_report_too_large_for_its_topic_is_dropped_logged_and_counted(caplog: 
         assert "does not fit the producer's limit of 1,000,000 bytes" in record.getMessage()
     finally:
         worker._pool.shutdown(wait=False)
+
+
+def test_a_report_that_fails_to_send_for_another_reason_stays_unpublished() -> None:
+    settings = Settings()
+    worker = StreamWorker(settings)
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    try:
+        state = new_state(settings)
+        state.unpublished["drift/wide/None/0"] = None  # type: ignore[assignment]
+        worker.app.send = unreachable  # type: ignore[method-assign]
+        with pytest.raises(ConnectionError):
+            asyncio.run(worker._publish_result(state, "drift/wide/None/0", "wide window 0", report(3)))
+        assert "drift/wide/None/0" in state.unpublished  # retried from the checkpoint
+    finally:
+        worker._pool.shutdown(wait=False)
