@@ -34,7 +34,10 @@ Resolution (``keep_firing_for_windows``)
     clear observations; an observation at a level in between restarts the count.
     It is then emitted with ``ends_at=now`` and the condition is forgotten.
 
-Every emitted alert carries the annotations of the observation that caused it.
+Every emitted alert carries the annotations of the observation that caused it,
+each cut to ``MAX_ANNOTATION_CHARS`` characters (with a count of those left
+out): alerts, their notifications and the lifecycle's own snapshot must fit in
+a Kafka message whatever text an observation quotes.
 :meth:`AlertLifecycle.observe` returns the changes of one call ordered by
 condition fingerprint, and for one condition in the order of its observations
 (a severity switch: resolved, then firing). Conditions not observed in a call
@@ -52,8 +55,11 @@ from typing import Any
 
 from monitors.alerts import Alert, Observation
 from monitors.fingerprint import fingerprint
+from monitors.quoting import clip
 
-__all__ = ["AlertLifecycle"]
+__all__ = ["MAX_ANNOTATION_CHARS", "AlertLifecycle"]
+
+MAX_ANNOTATION_CHARS = 1000
 
 SNAPSHOT_VERSION = 1
 _LEVELS = ("warning", "critical")
@@ -174,7 +180,7 @@ class AlertLifecycle:
         if state is not None:
             previous = state.alert.labels["severity"] if state.alert is not None else state.level
         level = obs.level(previous, self.hysteresis)
-        annotations = dict(obs.annotations)
+        annotations = {name: clip(text, MAX_ANNOTATION_CHARS) for name, text in obs.annotations.items()}
         if state is None:
             if level is None:
                 return []

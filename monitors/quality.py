@@ -65,7 +65,12 @@ finding about the window as a whole)
     that a flood and a silence count alike. Warning at ``volume_ratio``. A
     window without events counts as half an event, so that silence has a
     finite value that grows with the number of events expected. Only when the
-    window's length is given and the profile knows the reference's rate.
+    window's length or its event times are given and the profile knows the
+    reference's rate. Rates from event times (the window's and the
+    reference's) are robust to stragglers: :func:`robust_rate` leaves out the
+    earliest and latest 1 % of the events (at least two at each end), so one
+    event dated 1970, or a couple of old events sent again, cannot stretch
+    the span and fake a silence.
     Poisson noise makes this meaningful when a window expects about 20 events
     or more (at 20 expected, 6 or fewer happen with probability 2.5e-4).
 
@@ -127,6 +132,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from monitors.alerts import Observation
+from monitors.quoting import MAX_QUOTED_CHARS, clip, quote
 
 __all__ = [
     "CHECKS",
@@ -136,6 +142,7 @@ __all__ = [
     "QualityCheck",
     "QualityFinding",
     "ReferenceProfile",
+    "robust_rate",
 ]
 
 QualityCheck = Literal["missing_values", "schema", "out_of_range", "unseen_categories", "constant", "volume"]
@@ -425,7 +432,7 @@ class ReferenceProfile:
             The reference rows; every column but the ignored ones is a feature.
         event_times
             The event time of each reference row, to learn its event rate
-            (``(rows - 1) / span``) for the volume check.
+            for the volume check (:func:`robust_rate`: stragglers left out).
         range_quantiles
             The quantiles ``(q_low, q_high)`` that bound a numerical feature's
             range.
@@ -538,10 +545,42 @@ def _rate(event_times: Sequence[datetime], rows: int) -> float:
         raise ValueError(f"event_times must hold one time per reference row ({rows}), got {len(times)}")
     if rows < 2:
         raise ValueError("event_times needs at least two events to give a rate")
-    span = (max(times) - min(times)).total_seconds()
-    if span <= 0:
+    rate = robust_rate(times)
+    if rate is None:
         raise ValueError("event_times span no time: all events are at the same instant")
-    return (rows - 1) / span
+    return rate
+
+
+def robust_rate(event_times: Sequence[datetime], trim_share: float = 0.01, min_trimmed: int = 2) -> float | None:
+    """Events per second over the span of ``event_times``, without the stragglers at either end.
+
+    The earliest and latest ``max(min_trimmed, trim_share * n)`` events are left
+    out (fewer when that would leave fewer than two), and the rate is the
+    number of intervals between the events left over their span: one event
+    dated 1970, or a couple of events resent minutes late, do not stretch it.
+    None when fewer than two events are given or those left span no time.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> t0 = datetime(2026, 1, 1)
+    >>> times = [t0 + timedelta(seconds=s) for s in range(100)]
+    >>> robust_rate(times)
+    1.0
+    >>> robust_rate(times + [datetime(1970, 1, 1), t0 - timedelta(minutes=3)])
+    1.0
+    >>> robust_rate([t0, t0]) is None
+    True
+    """
+    if not 0 <= trim_share < 0.5:
+        raise ValueError(f"trim_share must be in [0, 0.5), got {trim_share!r}")
+    times = sorted(event_times)
+    n = len(times)
+    if n < 2:
+        return None
+    trimmed = min(max(min_trimmed, math.floor(trim_share * n)), (n - 2) // 2)
+    span = (times[n - 1 - trimmed] - times[trimmed]).total_seconds()
+    return (n - 1 - 2 * trimmed) / span if span > 0 else None
 
 
 # --- findings -------------------------------------------------------------------------------
@@ -689,7 +728,13 @@ class DataQualityMonitor:
         self.critical_factor = critical_factor
         self.alpha = alpha
 
-    def check(self, current: pd.DataFrame, *, window_seconds: float | None = None) -> list[QualityFinding]:
+    def check(
+        self,
+        current: pd.DataFrame,
+        *,
+        window_seconds: float | None = None,
+        event_times: Sequence[datetime] | None = None,
+    ) -> list[QualityFinding]:
         """Check one window.
 
         Parameters
@@ -698,6 +743,10 @@ class DataQualityMonitor:
             The window's rows (possibly none: a silent window).
         window_seconds
             The window's length, for the volume check.
+        event_times
+            The event time of each row, for the volume check in place of
+            ``window_seconds``: the window's rate is then :func:`robust_rate`,
+            so stragglers do not stretch its span.
 
         Returns
         -------
@@ -742,8 +791,16 @@ class DataQualityMonitor:
             findings += [self._out_of_range(c, w) for c, w in columns if c.kind == "numerical"]
             findings += [self._unseen(c, w) for c, w in columns if c.kind == "categorical"]
             findings += [self._constant(c, w) for c, w in columns]
-        if window_seconds is not None and window_seconds > 0 and self.profile.events_per_second is not None:
-            findings.append(self._volume(rows, float(window_seconds), self.profile.events_per_second))
+        reference_rate = self.profile.events_per_second
+        if reference_rate is not None:
+            if event_times is not None:
+                rate = robust_rate(event_times)
+                if rate is not None:
+                    findings.append(self._volume(rate, reference_rate, rate))
+            elif window_seconds is not None and window_seconds > 0:
+                # No events: half an event, so that silence has a finite value.
+                counted = rows if rows > 0 else 0.5
+                findings.append(self._volume(counted / window_seconds, reference_rate, rows / window_seconds))
         return findings
 
     def observations(
@@ -801,7 +858,7 @@ class DataQualityMonitor:
         new = sorted(n for n, c in by_name.items() if n not in known and bool(current[c].notna().any()))
         if not new:
             return QualityFinding("schema", None, 0.0, 1.0, 1.0, "no feature outside the reference")
-        shown = ", ".join(new[:_EXAMPLES]) + (", ..." if len(new) > _EXAMPLES else "")
+        shown = ", ".join(clip(name, MAX_QUOTED_CHARS) for name in new[:_EXAMPLES]) + (", ..." if len(new) > _EXAMPLES else "")
         return QualityFinding("schema", None, 1.0, 1.0, 1.0, f"{len(new)} features not in the reference: {shown}")
 
     def _missing(self, column: ColumnProfile, window: _Column, rows: int) -> QualityFinding:
@@ -844,7 +901,8 @@ class DataQualityMonitor:
         unseen = categories[~categories.isin(column.categories)]
         what = "of values in unseen categories"
         if len(unseen):
-            examples = ", ".join(repr(c) for c in unseen.value_counts().index[:_EXAMPLES])
+            # Quoted bounded: a category may be as long as a message (a report must fit its topic).
+            examples = ", ".join(quote(c) for c in unseen.value_counts().index[:_EXAMPLES])
             what += f" ({examples}{', ...' if unseen.nunique() > _EXAMPLES else ''})"
         return self._share_finding("unseen_categories", column, len(unseen), len(categories), float(self.unseen_share), what)
 
@@ -854,15 +912,15 @@ class DataQualityMonitor:
             values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
             if values.nunique() == 1:
                 first = window.own.iloc[0]
-                shown = repr(str(first)) if column.dtype == "string" else _category(first)
+                shown = quote(str(first)) if column.dtype == "string" else clip(_category(first), MAX_QUOTED_CHARS)
                 summary = f"{column.name}: constant at {shown} over {n} values (varies in the reference)"
                 return QualityFinding("constant", column.name, 1.0, 1.0, None, summary)
         if column.mode_share >= 1:
             return QualityFinding("constant", column.name, 0.0, 1.0, None, f"{column.name}: constant in the reference too")
         return QualityFinding("constant", column.name, 0.0, 1.0, None, f"{column.name}: varies or too few values to tell")
 
-    def _volume(self, rows: int, seconds: float, reference_rate: float) -> QualityFinding:
-        rate = (rows if rows > 0 else 0.5) / seconds
+    def _volume(self, rate: float, reference_rate: float, observed: float) -> QualityFinding:
+        """The volume finding of a window at ``rate`` (``observed``: the rate as people read it)."""
         ratio = rate / reference_rate
         return QualityFinding(
             "volume",
@@ -870,5 +928,5 @@ class DataQualityMonitor:
             max(ratio, 1 / ratio),
             float(self.volume_ratio),
             self.critical_factor * self.volume_ratio,
-            f"{rows / seconds:.3g} events/s, {ratio:.3g}x the reference rate of {reference_rate:.3g}/s",
+            f"{observed:.3g} events/s, {ratio:.3g}x the reference rate of {reference_rate:.3g}/s",
         )

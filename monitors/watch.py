@@ -36,6 +36,24 @@ class WindowJob:
     segment: Segment | None = None
     reference_version: int = 0
 
+    @property
+    def name(self) -> str:
+        """The window as people read it: model, segment if any, and index.
+
+        Examples
+        --------
+        >>> from monitors.windows import TumblingWindows
+        >>> from datetime import datetime, timezone
+        >>> windows = TumblingWindows(size=1, duration_s=60)
+        >>> window = windows.add("heldout", datetime(2026, 1, 1, tzinfo=timezone.utc), {"x": 1})[0]
+        >>> WindowJob("heldout", window, ()).name
+        'heldout window 0'
+        >>> WindowJob("heldout", window, (), segment=("region", "eu")).name
+        'heldout [region=eu] window 0'
+        """
+        where = self.model if self.segment is None else f"{self.model} [{self.segment[0]}={self.segment[1]}]"
+        return f"{where} window {self.window.index}"
+
 
 class DriftWatch:
     """Route events per model into a reference and then into windows.

@@ -48,6 +48,7 @@ from monitors.matchers import parse_matchers
 from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.codec import encode
+from streams.errors import MessageTooLargeError
 from streams.events import AlertEvent, SnapshotRef, Window
 from streams.kafka_clients import client_options
 from streams.receivers import (
@@ -145,7 +146,13 @@ class AlertService:
                 if dispatcher is not None:
                     dispatcher.add(alert, now)
                 event = alert_event(alert, window, snapshot, self.settings.alerting.conditions.runbook_url)
-                await self._send(self.settings.kafka.alerts_topic, alert.fingerprint.encode(), encode(event))
+                try:
+                    await self._send(self.settings.kafka.alerts_topic, alert.fingerprint.encode(), encode(event))
+                except MessageTooLargeError as exc:
+                    # Annotations are bounded; labels quoting a huge value (a segment's) are not.
+                    # Sending it again would fail again: the receivers still hear of it.
+                    log.error("alert %s not published, dropped: %s", alert.fingerprint, exc)
+                    continue
                 metrics.ALERTS.labels(kind=alert.labels.get("kind", ""), status=alert.status).inc()
                 log.warning(
                     "alert %s %s: %s", alert.status, alert.labels.get("severity", ""), alert.annotations.get("summary", "")
@@ -213,7 +220,11 @@ class AlertService:
     async def _save_locked(self, partition: int, dispatcher: Dispatcher) -> None:
         state = {"dispatcher": dispatcher.snapshot()}
         kafka = self.settings.kafka
-        await self._send(kafka.alert_state_topic, state_key(kafka.group_id, partition), orjson.dumps(state))
+        try:
+            await self._send(kafka.alert_state_topic, state_key(kafka.group_id, partition), orjson.dumps(state))
+        except MessageTooLargeError as exc:
+            # Not retried every tick: the next change of the partition's alerts tries again.
+            log.error("partition %d: alert dispatch state not saved: %s", partition, exc)
         self._dirty.discard(partition)
 
     def _keep_alive_in_alertmanager(self, alerts: Sequence[Alert]) -> None:

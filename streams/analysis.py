@@ -195,9 +195,7 @@ def _prepare(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows) -> _P
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
     tested = [c for c in conformed.columns if conformed[c].notna().any()]
-    segment = _segment(job)
-    name = f"{job.model} [{segment}]" if segment else job.model
-    return _Prepared(monitors, current, versions, conformed[tested], f"{name} window {job.window.index}")
+    return _Prepared(monitors, current, versions, conformed[tested], job.name)
 
 
 def _segment(job: WindowJob) -> str | None:
@@ -219,8 +217,14 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         result, snapshot = drift.run(prepared.tested, timestamp=job.window.end)
     else:  # nothing usable to compare: the schema check says why
         result, snapshot = DriftResult((), None, len(current), len(monitors.reference)), None
-    seconds = (job.window.end - job.window.start).total_seconds()
-    findings = monitors.quality.check(current, window_seconds=seconds or None)
+    # The volume check's rate comes from the events' times without the stragglers at either
+    # end: one event dated 1970 in a window must not read as 56 years of silence.
+    event_times = job.window.columns.get(EVENT_TIME_COLUMN)
+    if event_times is not None and None not in event_times:
+        findings = monitors.quality.check(current, event_times=event_times)
+    else:
+        seconds = (job.window.end - job.window.start).total_seconds()
+        findings = monitors.quality.check(current, window_seconds=seconds or None)
     window = Window(
         index=job.window.index,
         start=job.window.start,

@@ -27,6 +27,7 @@ from typing import Any, cast
 import faust
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 
 from monitors.alerts import Observation
 from monitors.backpressure import Admission, admit
@@ -62,8 +63,8 @@ from streams.analysis import (
     full_report,
 )
 from streams.checkpoint import StateKeys, pack, partition_checkpoint, read_checkpoints, snapshot
-from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json
-from streams.errors import DecodeError
+from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json, record_bytes
+from streams.errors import DecodeError, MessageTooLargeError
 from streams.inputs import InputConsumer
 from streams.kafka_clients import faust_credentials
 from streams.events import (
@@ -299,11 +300,47 @@ class StreamWorker:
                         await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
 
     async def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Produce one message and wait for the broker's acknowledgement.
+
+        Raises :class:`MessageTooLargeError`, counted, for a message that does
+        not fit: checked against the producer's ``max_request_size`` before
+        sending, and mapped from the client's or the broker's refusal.
+        """
+        limit = self.app.conf.producer_max_request_size
+        size = record_bytes(key, value)
+        if size > limit:
+            metrics.TOO_LARGE.labels(topic=topic).inc()
+            raise MessageTooLargeError(topic, key, size, limit)
         # Wait for the broker's acknowledgement: alert state written here must
         # survive a restart, and alerts must not be reported sent before they are.
-        pending = await self.app.send(topic, key=key, value=value)
-        await pending
+        try:
+            pending = await self.app.send(topic, key=key, value=value)
+            await pending
+        except Exception as exc:
+            # The broker's message.max.bytes (or the topic's) may be below the producer's limit.
+            # Faust wraps the client's refusal in a ProducerSendError; the broker's comes as is.
+            refusal = exc if isinstance(exc, MessageSizeTooLargeError) else exc.__cause__
+            if not isinstance(refusal, MessageSizeTooLargeError):
+                raise
+            metrics.TOO_LARGE.labels(topic=topic).inc()
+            raise MessageTooLargeError(topic, key, size, limit, str(refusal)) from exc
         metrics.MESSAGES_OUT.labels(topic=topic).inc()
+
+    async def _publish_result(self, state: WorkerState, key: str, what: str, report: WindowReport | PerformanceReport) -> bool:
+        """Send a result to the reports topic and take it off the unpublished ones; False when it could not fit.
+
+        A report too large for its topic would fail again on every retry (and after
+        every restart): it is logged with its key, counted, and dropped.
+        """
+        try:
+            await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
+        except MessageTooLargeError as exc:
+            log.error("%s: report not published, dropped: %s", what, exc)
+            state.unpublished.pop(key, None)
+            return False
+        # Any other failure leaves it unpublished: the checkpoint keeps it for a retry.
+        state.unpublished.pop(key, None)
+        return True
 
     async def _on_before_shutdown(self, app: faust.App, **_: Any) -> None:
         # Windows already closed are worth their reports: give their analyses a
@@ -850,7 +887,7 @@ class StreamWorker:
             outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec, reference)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
-            log.exception("analysis of %s window %d failed", job.model, job.window.index)
+            log.exception("analysis of %s failed", job.name)
             async with self._state_lock:
                 state.unpublished.pop(key, None)
             return
@@ -865,7 +902,7 @@ class StreamWorker:
         ):
             reason = "alert" if report.alerts else "interval"
             build = functools.partial(full_report, reference=reference)
-            self._start_full_report(build, job, report.snapshot, reason, f"{job.model} window {job.window.index}")
+            self._start_full_report(build, job, report.snapshot, reason, job.name)
 
     def _start_full_report(
         self,
@@ -908,13 +945,12 @@ class StreamWorker:
             observations += self._estimate_observations(state, job, estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
-        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
-        state.unpublished.pop(key, None)
+        if not await self._publish_result(state, key, job.name, report):
+            return report
         metrics.REPORTS.labels(model=job.model).inc()
         log.info(
-            "%s window %d (%d events): %d/%d features drifted, %d alert changes",
-            job.model,
-            job.window.index,
+            "%s (%d events): %d/%d features drifted, %d alert changes",
+            job.name,
             report.window.events,
             report.drifted_features,
             len(report.features),
@@ -935,7 +971,7 @@ class StreamWorker:
             values = calibration.transform(scores) if calibration is not None else [float(s) for s in scores]
             estimate = estimate_accuracy(values, [int(p) for p in predictions])
         except ValueError as exc:
-            log.warning("%s window %d: no accuracy estimate from its scores: %s", job.model, job.window.index, exc)
+            log.warning("%s: no accuracy estimate from its scores: %s", job.name, exc)
             return None
         state.estimates[(job.model, job.window.index)] = estimate
         for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
@@ -953,7 +989,7 @@ class StreamWorker:
         accuracy = reference.metrics.get("accuracy") if reference is not None else None
         if accuracy is None:
             return []  # nothing to compare with until the reference period's labels are in
-        context = {"window": f"{job.model} window {job.window.index} (estimated from scores, before labels)"}
+        context = {"window": f"{job.name} (estimated from scores, before labels)"}
         return self.cbpe_conditions.observe(
             job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
         )
@@ -1028,8 +1064,9 @@ class StreamWorker:
                 else {},
             }
         )
-        await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
-        state.unpublished.pop(key, None)
+        what = f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
+        if not await self._publish_result(state, key, what, report):
+            return report
         log.info(
             "%s window %s performance v%d: %d/%d labelled, %s",
             job.model,

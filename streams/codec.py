@@ -38,6 +38,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_dead_letter",
+    "record_bytes",
     "kept_json",
 ]
 
@@ -104,6 +105,15 @@ def decode(model: type[E], raw: bytes | None, *, max_bytes: int | None = DEFAULT
     if problems:
         raise DecodeError(f"invalid {model.__name__}: " + _joined(problems))
     return event
+
+
+def record_bytes(key: bytes | None, value: bytes) -> int:
+    """The bytes a record takes in a produce request, framing included (an upper estimate).
+
+    >>> record_bytes(b"churn", b"{}")
+    263
+    """
+    return len(key or b"") + len(value) + _RECORD_OVERHEAD
 
 
 def encode(event: BaseModel) -> bytes:

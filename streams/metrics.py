@@ -28,6 +28,11 @@ NOTIFICATIONS = Counter(
     "Notifications handed to receivers, by receiver and outcome (delivered, failed, dropped).",
     ["receiver", "outcome"],
 )
+TOO_LARGE = Counter(
+    "streammon_messages_too_large",
+    "Messages not produced because they do not fit their topic (producer max_request_size or the broker's limit), by topic.",
+    ["topic"],
+)
 ANALYSIS_FAILURES = Counter("streammon_analysis_failures", "Window analyses that raised, by model.", ["model"])
 ANALYSIS_SECONDS = Histogram(
     "streammon_window_analysis_seconds",

@@ -57,7 +57,8 @@ from pydantic import (
 )
 
 from monitors.alerts import Alert
-from streams.errors import ConfigError, NotifyError
+from streams.codec import record_bytes
+from streams.errors import ConfigError, MessageTooLargeError, NotifyError
 
 __all__ = [
     "AlertmanagerReceiver",
@@ -160,11 +161,14 @@ def _generator_url(alert: Alert) -> str:
     return alert.annotations.get(_GENERATOR_URL_ANNOTATION, "")
 
 
-def alertmanager_payload(notification: Notification, external_url: str = "") -> dict[str, Any]:
+def alertmanager_payload(notification: Notification, external_url: str = "", max_alerts: int | None = None) -> dict[str, Any]:
     """The notification in the shape of Alertmanager's webhook payload (version 4).
 
     Firing alerts have ``endsAt`` set to Go's zero time, as Alertmanager sends
-    them; ``generatorURL`` comes from the ``generator_url`` annotation.
+    them; ``generatorURL`` comes from the ``generator_url`` annotation. With
+    ``max_alerts``, the alerts after the first ``max_alerts`` are left out and
+    counted in ``truncatedAlerts``, as Alertmanager's own ``max_alerts`` does
+    (the common labels and annotations are still those of every alert).
 
     Examples
     --------
@@ -176,10 +180,11 @@ def alertmanager_payload(notification: Notification, external_url: str = "") -> 
     ('firing', {'feature': 'age', 'model': 'churn'}, '0001-01-01T00:00:00Z')
     """
     alerts = notification.alerts
+    kept = alerts if max_alerts is None else alerts[: max(0, max_alerts)]
     return {
         "version": "4",
         "groupKey": notification.group_key,
-        "truncatedAlerts": 0,
+        "truncatedAlerts": len(alerts) - len(kept),
         "status": notification.status,
         "receiver": notification.receiver,
         "groupLabels": dict(notification.group_labels),
@@ -196,9 +201,30 @@ def alertmanager_payload(notification: Notification, external_url: str = "") -> 
                 "generatorURL": _generator_url(alert),
                 "fingerprint": alert.fingerprint,
             }
-            for alert in alerts
+            for alert in kept
         ],
     }
+
+
+def _fitting_payload(notification: Notification, external_url: str, key: bytes, limit: int) -> tuple[bytes, int] | None:
+    """The notification's payload with as many of its alerts as fit in a record of ``limit`` bytes, and how many.
+
+    None when even the payload without alerts does not fit.
+    """
+
+    def value(kept: int) -> bytes:
+        return orjson.dumps(alertmanager_payload(notification, external_url, max_alerts=kept))
+
+    if record_bytes(key, value(0)) > limit:
+        return None
+    low, high = 0, len(notification.alerts)  # value(low) fits; find the most that do
+    while low < high:
+        middle = (low + high + 1) // 2
+        if record_bytes(key, value(middle)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return value(low), low
 
 
 def _slack_escape(text: str) -> str:
@@ -383,7 +409,9 @@ class KafkaReceiver:
     """Publishes each notification to a topic as Alertmanager webhook JSON, keyed by group key.
 
     ``send`` is the worker's producer (``await send(topic, key, value)``); any
-    error it raises is taken as recoverable.
+    error it raises is taken as recoverable, but for a message too large for
+    the topic: the notification is then sent with as many of its alerts as fit
+    (the others counted in ``truncatedAlerts``), or dropped when none does.
     """
 
     def __init__(self, name: str, topic: str, send: Send, *, external_url: str = "") -> None:
@@ -393,10 +421,28 @@ class KafkaReceiver:
         self.external_url = external_url
 
     async def deliver(self, notification: Notification) -> None:
+        key = notification.group_key.encode()
         value = orjson.dumps(alertmanager_payload(notification, self.external_url))
         try:
-            await self.send(self.topic, notification.group_key.encode(), value)
-        except NotifyError:
+            await self._send(key, value)
+        except MessageTooLargeError as exc:
+            fitting = _fitting_payload(notification, self.external_url, key, exc.limit)
+            if fitting is None:
+                raise NotifyError(f"receiver {self.name}: {exc}", recoverable=False) from exc
+            value, kept = fitting
+            log.warning(
+                "receiver %s: notification %s too large for topic %s (%d bytes): sent with %d of its %d alerts",
+                self.name, notification.group_key, self.topic, exc.size, kept, len(notification.alerts),
+            )
+            try:
+                await self._send(key, value)
+            except MessageTooLargeError as again:  # the broker's limit is lower still
+                raise NotifyError(f"receiver {self.name}: {again}", recoverable=False) from again
+
+    async def _send(self, key: bytes, value: bytes) -> None:
+        try:
+            await self.send(self.topic, key, value)
+        except (NotifyError, MessageTooLargeError):
             raise
         except Exception as exc:
             raise NotifyError(

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from monitors.watch import DriftWatch
-from streams.analysis import AnalysisSpec, WindowOutcome, analyse
+from streams.analysis import EVENT_TIME_COLUMN, AnalysisSpec, WindowOutcome, analyse
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
@@ -35,3 +35,30 @@ def test_a_window_whose_values_all_have_the_wrong_type_still_reports_its_quality
     report = result.report
     assert report.features == [] and report.prediction is None
     assert {(q.check, q.feature) for q in report.quality} >= {("schema", "a"), ("schema", "b")}
+
+
+def timed_outcome(window_gaps_s: list[float], first: datetime | None = None) -> WindowOutcome:
+    """A window after a reference of one event a second, its rows carrying their event times as the worker's do."""
+    watch = DriftWatch(window_size=len(window_gaps_s), window_duration_s=10**10, reference_size=300)
+    at = T0
+    for i in range(300):
+        at = T0 + timedelta(seconds=i)
+        watch.add("m", at, {"a": float(i % 7), EVENT_TIME_COLUMN: at})
+    jobs = []
+    for i, gap in enumerate(window_gaps_s):
+        at += timedelta(seconds=gap)
+        when = first if i == 0 and first is not None else at
+        jobs += watch.add("m", when, {"a": float(i % 7), EVENT_TIME_COLUMN: when})
+    (job,) = jobs
+    return analyse(job, SPEC)
+
+
+def test_one_event_dated_1970_does_not_make_a_window_look_silent() -> None:
+    result = timed_outcome([1.0] * 200, first=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    assert result.report.window.start.year == 1970  # the window says what it holds ...
+    assert "volume" not in {q.check for q in result.report.quality}  # ... but its rate ignores the straggler
+
+
+def test_a_window_at_a_tenth_of_the_reference_rate_is_a_volume_finding() -> None:
+    (volume,) = [q for q in timed_outcome([10.0] * 200).report.quality if q.check == "volume"]
+    assert volume.value > 9 and volume.summary.startswith("0.1 events/s")

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from monitors.alerts import Alert
 from monitors.dispatch import Notification
-from streams.errors import ConfigError, NotifyError
+from streams.codec import record_bytes
+from streams.errors import ConfigError, MessageTooLargeError, NotifyError
 from streams.receivers import (
     AlertmanagerReceiver,
     Deliveries,
@@ -203,6 +204,33 @@ def test_kafka_receiver_sends_the_payload_keyed_by_group_key() -> None:
     with pytest.raises(NotifyError, match="receiver kafka: .*broker unreachable") as raised:
         run(KafkaReceiver("kafka", "t", broken).deliver(n))
     assert raised.value.recoverable
+
+
+def test_a_notification_too_large_for_its_topic_is_sent_with_the_alerts_that_fit() -> None:
+    limit = 4_000
+    sent: list[bytes] = []
+
+    async def send(topic: str, key: bytes, value: bytes) -> None:
+        if record_bytes(key, value) > limit:  # as the worker's producer does
+            raise MessageTooLargeError(topic, key, record_bytes(key, value), limit)
+        sent.append(value)
+
+    alerts = [drift_alert(f"feature-{i:03d}") for i in range(40)]
+    run(KafkaReceiver("kafka", "t", send).deliver(notification("kafka", alerts=alerts)))
+    [value] = sent
+    payload = json.loads(value)
+    kept = len(payload["alerts"])
+    assert 0 < kept < 40 and payload["truncatedAlerts"] == 40 - kept
+    assert [a["labels"]["feature"] for a in payload["alerts"]] == [f"feature-{i:03d}" for i in range(kept)]
+    assert record_bytes(b"x" * 40, value) > limit - 400  # as many as fit, not a few
+
+    # A group whose labels alone do not fit is dropped at once, not retried.
+    async def tiny(topic: str, key: bytes, value: bytes) -> None:
+        raise MessageTooLargeError(topic, key, record_bytes(key, value), 10)
+
+    with pytest.raises(NotifyError, match="does not fit") as raised:
+        run(KafkaReceiver("kafka", "t", tiny).deliver(notification("kafka", alerts=alerts)))
+    assert not raised.value.recoverable
 
 
 # --- errors and retries ---------------------------------------------------------------

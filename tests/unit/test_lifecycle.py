@@ -368,3 +368,15 @@ def test_fires_exactly_when_for_windows_consecutive_active_windows_are_reached(
         fired = [a for a in lifecycle.observe([obs(4.0 if active else 0.0)], at(i)) if a.status == "firing"]
         # keep_firing_for=1: a clear window resolves, so it fires exactly when the streak reaches for_windows.
         assert bool(fired) == (streak == for_windows)
+
+
+def test_annotations_are_bounded_whatever_the_observation_quotes() -> None:
+    from monitors.lifecycle import MAX_ANNOTATION_CHARS
+
+    lifecycle = AlertLifecycle(for_windows=1)
+    [alert] = lifecycle.observe([obs(9.0, summary="s" * 990_000, method="ks")], at(0))
+    assert alert.annotations["method"] == "ks"
+    summary = alert.annotations["summary"]
+    assert len(summary) < MAX_ANNOTATION_CHARS + 40 and summary.endswith(f"({990_000 - MAX_ANNOTATION_CHARS:,} more characters)")
+    # The snapshot a restart restores holds the bounded text too.
+    assert len(json.dumps(lifecycle.snapshot())) < 2 * MAX_ANNOTATION_CHARS

@@ -10,6 +10,7 @@ from monitors.quality import (
     DataQualityMonitor,
     QualityFinding,
     ReferenceProfile,
+    robust_rate,
 )
 
 PLANS = ["basic", "plus", "pro"]
@@ -223,6 +224,70 @@ def test_volume_compares_event_rates_both_ways() -> None:
     assert all(f.check != "volume" for f in unrated.check(pd.DataFrame({"x": [1.0]}), window_seconds=60))
 
 
+def _poisson_times(rng: np.random.Generator, start: datetime, rate: float, n: int) -> list[datetime]:
+    """``n`` event times of a stationary stream at ``rate`` events per second."""
+    offsets = np.cumsum(rng.exponential(1 / rate, n))
+    return [start + timedelta(seconds=float(s)) for s in offsets]
+
+
+def _volume_of(monitor: DataQualityMonitor, times: list[datetime]) -> QualityFinding:
+    return by(monitor.check(pd.DataFrame({"x": np.zeros(len(times))}), event_times=times), "volume", None)
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+def test_stragglers_do_not_raise_a_volume_finding(n: int) -> None:
+    rng = np.random.default_rng(21)
+    start = datetime(2026, 1, 1)
+    reference = _poisson_times(rng, start, 10.0, 1000)
+    monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"x": np.zeros(1000)}), event_times=reference))
+    window = _poisson_times(rng, start + timedelta(hours=1), 10.0, n)
+
+    stationary = _volume_of(monitor, window)
+    assert stationary.value < 1.5
+    # One event dated 1970 (its window spans 56 years from first to last event) ...
+    from_1970 = _volume_of(monitor, [datetime(1970, 1, 1), *window[1:]])
+    assert from_1970.value < stationary.warning_at
+    assert from_1970.value == pytest.approx(stationary.value, rel=0.1)
+    # ... or two predictions resent a couple of minutes late: no volume finding either.
+    resent = [window[0] - timedelta(minutes=3), window[0] - timedelta(minutes=2), *window[2:]]
+    assert _volume_of(monitor, resent).value < stationary.warning_at
+    # The same two at the other end (clock skew ahead) neither.
+    ahead = [*window[:-2], window[-1] + timedelta(minutes=2), window[-1] + timedelta(minutes=3)]
+    assert _volume_of(monitor, ahead).value < stationary.warning_at
+
+
+def test_a_straggler_in_the_reference_does_not_change_its_rate() -> None:
+    rng = np.random.default_rng(22)
+    times = _poisson_times(rng, datetime(2026, 1, 1), 10.0, 1000)
+    rows = pd.DataFrame({"x": np.zeros(1000)})
+    clean = ReferenceProfile.of(rows, event_times=times).events_per_second
+    straggled = ReferenceProfile.of(rows, event_times=[datetime(1970, 1, 1), *times[1:]]).events_per_second
+    assert clean == pytest.approx(10.0, rel=0.1) and straggled == pytest.approx(clean, rel=0.05)
+
+
+def test_a_genuine_volume_drop_or_flood_is_still_found() -> None:
+    rng = np.random.default_rng(23)
+    start = datetime(2026, 1, 1)
+    reference = _poisson_times(rng, start, 10.0, 1000)
+    monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"x": np.zeros(1000)}), event_times=reference))
+    later = start + timedelta(hours=1)
+
+    drop = _volume_of(monitor, [datetime(1970, 1, 1), *_poisson_times(rng, later, 1.0, 500)])
+    assert drop.value >= drop.warning_at and drop.value == pytest.approx(10.0, rel=0.15)
+    flood = _volume_of(monitor, _poisson_times(rng, later, 50.0, 1000))
+    assert flood.value == pytest.approx(5.0, rel=0.15) and flood.value >= flood.warning_at
+
+
+def test_robust_rate_needs_two_events_over_some_time() -> None:
+    start = datetime(2026, 1, 1)
+    assert robust_rate([]) is None and robust_rate([start]) is None and robust_rate([start, start]) is None
+    assert robust_rate([start, start + timedelta(seconds=4)]) == pytest.approx(0.25)
+    # Too few events to leave any out: every interval counts.
+    assert robust_rate([start + timedelta(seconds=s) for s in (0, 1, 3)]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        robust_rate([start], trim_share=0.5)
+
+
 def test_a_small_window_gets_schema_and_volume_findings_only() -> None:
     start = datetime(2026, 1, 1)
     reference = frame(np.random.default_rng(9), 1000)
@@ -320,3 +385,17 @@ def test_the_reference_must_hold_one_type_per_column() -> None:
 def test_bad_thresholds_are_refused(monitor: DataQualityMonitor, arguments: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(arguments))):
         DataQualityMonitor(monitor.profile, **arguments)  # type: ignore[arg-type]
+
+
+def test_summaries_quote_long_values_bounded() -> None:
+    rng = np.random.default_rng(24)
+    reference = pd.DataFrame({"plan": rng.choice(PLANS, 1000), "code": rng.choice(["a", "b"], 1000)})
+    monitor = DataQualityMonitor(ReferenceProfile.of(reference))
+    huge = [c * 990_000 for c in "xyz"] + ["w" * 990_000]
+    window = pd.DataFrame({"plan": huge * 10 + list(rng.choice(PLANS, 460)), "code": ["k" * 990_000] * 500})
+
+    unseen = by(monitor.check(window), "unseen_categories", "plan")
+    assert unseen.value >= unseen.warning_at and len(unseen.summary) < 600
+    assert "(989,920 more characters)" in unseen.summary and unseen.summary.endswith(", ...)")
+    constant = by(monitor.check(window), "constant", "code")
+    assert constant.value == 1.0 and len(constant.summary) < 300 and "more characters" in constant.summary
