@@ -132,10 +132,11 @@ def test_bad_input_is_dead_lettered_exactly_once_and_never_stops_the_worker(
 
     good = predictions(REFERENCE + 2 * WINDOW)
     # Valid but unusual: a new feature with a long text, every feature null, names in other scripts.
-    unusual = orjson.loads(good[REFERENCE + 10])
-    good[REFERENCE + 10] = orjson.dumps({**unusual, "features": {**unusual["features"], "notes": "é" * 100_000}})
-    good[REFERENCE + 11] = orjson.dumps({**unusual, "features": dict.fromkeys(unusual["features"])})
-    good[REFERENCE + 12] = orjson.dumps({**unusual, "features": {**unusual["features"], "年齢": 3, "emoji 🙂": "ok"}})
+    # Each keeps its own prediction id: another event under a used id is a conflict, dead-lettered.
+    unusual = [orjson.loads(good[REFERENCE + i]) for i in (10, 11, 12)]
+    good[REFERENCE + 10] = orjson.dumps({**unusual[0], "features": {**unusual[0]["features"], "notes": "é" * 100_000}})
+    good[REFERENCE + 11] = orjson.dumps({**unusual[1], "features": dict.fromkeys(unusual[1]["features"])})
+    good[REFERENCE + 12] = orjson.dumps({**unusual[2], "features": {**unusual[2]["features"], "年齢": 3, "emoji 🙂": "ok"}})
     rng = random.Random(7)
     poison = _poison(good[0])
     huge = good[0].replace(b'"features":{', b'"features":{"blob":"' + b"x" * TEN_MB + b'",', 1)
