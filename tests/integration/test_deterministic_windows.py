@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from streams.admin import ensure_topics
 from streams.settings import Settings
-from tests.helpers import RunningWorker, TopicReader, free_port, produce
+from tests.helpers import RunningWorker, TopicReader, free_port, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -96,15 +97,27 @@ def test_windows_are_the_same_read_fast_read_slowly_and_with_a_restart(
         produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, [e for m, e in events() if m == model], key=model.encode())
     run = uuid.uuid4().hex[:6]
     fast = run_settings(settings, f"fast-{run}", batch_size=500)
-    slow = run_settings(settings, f"slow-{run}", batch_size=7, batch_within_s=0.05)
+    slow = run_settings(settings, f"slow-{run}", batch_size=1, batch_within_s=0.01)
 
     first: RunningWorker = start_worker(fast)
     second: RunningWorker = start_worker(slow)
     fast_reader: TopicReader = topic_reader(fast.kafka.reports_topic)
     slow_reader: TopicReader = topic_reader(slow.kafka.reports_topic)
 
-    # The slow worker dies without a word halfway through, and another takes over at once.
-    slow_reader.until(lambda r: len(windows(slow_reader, slow.kafka.reports_topic)) >= 10, 120, "ten windows read slowly", second)
+    def read_slowly() -> float:
+        try:
+            return metric(slow.worker.metrics_port, "streammon_events_total", outcome="accepted")
+        except OSError:  # not serving yet
+            return 0.0
+
+    # The slow worker stalls for a few seconds of wall-clock time with input still to read (a long GC pause,
+    # a starved CPU): that must not move event time on. It stays within the group's session timeout.
+    wait_until(lambda: second.assert_alive() or read_slowly() >= N // 3, 120, "a third of the input read slowly", poll_s=0.05)
+    second.process.send_signal(signal.SIGSTOP)
+    time.sleep(6)  # the stall itself is the scenario: there is no event to await
+    second.process.send_signal(signal.SIGCONT)
+    # Then it dies without a word, and another takes over at once.
+    wait_until(lambda: second.assert_alive() or read_slowly() >= 2 * N // 3, 120, "two thirds of the input read slowly", poll_s=0.05)
     second.process.send_signal(signal.SIGKILL)
     second.process.wait()
     third: RunningWorker = start_worker(slow)
