@@ -29,8 +29,10 @@ def model_statuses(kafka: KafkaSettings) -> list[ModelStatus]:
 def status_table(statuses: list[ModelStatus]) -> Table:
     """One row per model: labels, coverage, the latest window's metrics, and the challenger against the deployed model."""
     table = Table(title="models", title_justify="left")
-    for column in ("model", "predictions", "labelled", "coverage", "expired", "latest window", "reference", "challenger"):
-        table.add_column(column, justify="right" if column in {"predictions", "labelled", "coverage", "expired"} else "left")
+    counts = {"predictions", "labelled", "coverage", "expired", "evicted", "repeated"}
+    columns = ("model", "predictions", "labelled", "coverage", "expired", "evicted", "repeated", "latest window", "reference", "challenger")
+    for column in columns:
+        table.add_column(column, justify="right" if column in counts else "left")
     for status in statuses:
         table.add_row(
             status.model,
@@ -38,11 +40,22 @@ def status_table(statuses: list[ModelStatus]) -> Table:
             str(status.joined),
             f"{status.coverage:.1%}",
             str(status.expired),
+            _evicted(status),
+            f"{status.resent_predictions} resent, {status.conflicting_predictions} conflicting"
+            if status.resent_predictions or status.conflicting_predictions
+            else "0",
             _metrics(status.last_metrics, status.last_window),
             _metrics(status.reference_metrics, None),
             _challenger(status),
         )
     return table
+
+
+def _evicted(status: ModelStatus) -> str:
+    """Predictions and labels dropped from a full join, and the event time of the latest."""
+    if not status.evicted or status.evicted_at is None:
+        return str(status.evicted)
+    return f"{status.evicted} (latest {status.evicted_at:%Y-%m-%d %H:%M})"
 
 
 def _metrics(metrics: dict[str, float], window: int | None) -> str:
