@@ -37,6 +37,7 @@ from streams.events import (
     Window,
     WindowReport,
 )
+from streams.runs import RunNotes, performance_notes, window_notes
 from streams.workspace import EvidentlyWorkspace
 
 VERSION_COLUMN = "__model_version__"
@@ -122,6 +123,7 @@ class PerformanceOutcome:
 
 
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
+_annotating = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -229,16 +231,6 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         closed_by=job.window.reason,
     )
     segment = _segment(job)
-    snapshot_ref = _store(snapshot, prepared.name, spec) if snapshot is not None else None
-    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
-    context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
-    if snapshot_ref is not None:
-        context["snapshot"] = snapshot_ref.snapshot_id
-    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
-        monitors.quality.observations(job.model, findings, context)
-    )
-    if segment is not None:
-        observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     report = WindowReport(
         key=f"{job.model}/{segment or '*'}/{job.window.index}/drift/v1",
         model=job.model,
@@ -252,8 +244,19 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         drifted_features=len(result.drifted_features),
         drifted_share=result.drifted_share,
         correction=result.correction,
-        snapshot=snapshot_ref,
+        snapshot=None,
     )
+    snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report)) if snapshot is not None else None
+    report = report.model_copy(update={"snapshot": snapshot_ref})
+    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
+    context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
+    if snapshot_ref is not None:
+        context["snapshot"] = snapshot_ref.snapshot_id
+    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
+        monitors.quality.observations(job.model, findings, context)
+    )
+    if segment is not None:
+        observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)
 
 
@@ -279,7 +282,6 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     puts Evidently's report, plots included, in its place where people look.
     """
     result, snapshot = evaluate(job, spec.task, plots=False)
-    snapshot_ref = _store(snapshot, _performance_name(job), spec) if snapshot is not None else None
     where = "reference" if job.window is None else str(job.window)
     report = PerformanceReport(
         key=f"{job.model}/*/{where}/performance/v{job.version}",
@@ -295,8 +297,10 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
         delay_p90_s=result.delay_p90_s,
         delay_max_s=result.delay_max_s,
         metrics=dict(result.metrics),
-        snapshot=snapshot_ref,
+        snapshot=None,
     )
+    if snapshot is not None:
+        report = report.model_copy(update={"snapshot": _store(snapshot, _performance_name(job), spec, performance_notes(report))})
     return PerformanceOutcome(result, report)
 
 
@@ -364,12 +368,19 @@ def _workspace(spec: AnalysisSpec) -> EvidentlyWorkspace:
     assert spec.workspace is not None
     key = (spec.workspace, spec.project)
     if key not in _workspaces:
-        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention)
+        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention, task=spec.task)
     return _workspaces[key]
 
 
-def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | None:
-    return None if spec.workspace is None else _workspace(spec).add(snapshot, name)
+def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec, notes: RunNotes) -> SnapshotRef | None:
+    return None if spec.workspace is None else _workspace(spec).add(snapshot, name, notes)
+
+
+def annotate_run(spec: AnalysisSpec, snapshot: SnapshotRef, notes: RunNotes) -> None:
+    """Add to a stored run what the worker learned after its analysis (run in a thread: it reads and writes a file)."""
+    if spec.workspace is not None:
+        with _annotating:  # the worker's threads share one workspace and its index
+            _workspace(spec).annotate(snapshot, notes)
 
 
 def _quality_out(finding: QualityFinding) -> QualityOut:

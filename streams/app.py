@@ -27,7 +27,7 @@ import faust
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 
-from monitors.alerts import Observation
+from monitors.alerts import Alert, Observation
 from monitors.backpressure import Admission, admit
 from monitors.cbpe import (
     Calibration,
@@ -54,6 +54,7 @@ from streams.analysis import (
     ReferenceRows,
     WindowOutcome,
     analyse,
+    annotate_run,
     evaluate_performance,
     follow_parent,
     full_performance_report,
@@ -77,6 +78,7 @@ from streams.events import (
     SnapshotRef,
     WindowReport,
 )
+from streams.runs import worker_notes
 from streams.settings import Settings
 from streams.worker_state import WorkerState, new_state
 
@@ -866,6 +868,7 @@ class StreamWorker:
             observations += self._estimate_observations(state, job, estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
+        await self._annotate_run(report, changes)
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         state.unpublished.pop(key, None)
         metrics.REPORTS.labels(model=job.model).inc()
@@ -879,6 +882,12 @@ class StreamWorker:
             len(changes),
         )
         return report
+
+    async def _annotate_run(self, report: WindowReport | PerformanceReport, changes: list[Alert]) -> None:
+        """Add to the result's run in the workspace what only the worker knows: its alert changes, its estimate."""
+        notes = worker_notes(report, changes)
+        if report.snapshot is not None and notes is not None:
+            await asyncio.get_running_loop().run_in_executor(None, annotate_run, self.spec, report.snapshot, notes)
 
     def _estimate(self, state: WorkerState, job: WindowJob) -> EstimateOut | None:
         """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
@@ -986,6 +995,7 @@ class StreamWorker:
                 else {},
             }
         )
+        await self._annotate_run(report, changes)
         await self._send(self.settings.kafka.reports_topic, report.key.encode(), encode(report))
         state.unpublished.pop(key, None)
         log.info(

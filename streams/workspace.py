@@ -41,13 +41,18 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitors._evidently import Snapshot
+from monitors._evidently import Snapshot, SnapshotModel, annotated, streammon_values
+from monitors.performance import Task
 from monitors.retention import Retention, StoredRun
+from streams import dashboard
 from streams.events import SnapshotRef
+from streams.runs import RunNotes
 
 # Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/_evidently.py).
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
+    from evidently.legacy.core import new_id
+    from evidently.legacy.utils import NumpyEncoder
     from evidently.ui.storage.local.base import SNAPSHOTS_DIR_NAME
     from evidently.ui.workspace import Workspace
 
@@ -79,15 +84,23 @@ class EvidentlyWorkspace:
     rescan_interval_s
         How often, at most, ``add`` rescans the snapshot folder for runs that
         other processes added or removed.
+    task
+        The models' task: which quality panels their dashboard tabs get.
     """
 
     def __init__(
-        self, path: Path, project: str, retention: Retention = Retention(), rescan_interval_s: float = 60.0
+        self,
+        path: Path,
+        project: str,
+        retention: Retention = Retention(),
+        rescan_interval_s: float = 60.0,
+        task: Task = "classification",
     ) -> None:
         self.path = path
         self.project = project
         self.retention = retention
         self.rescan_interval_s = rescan_interval_s
+        self.task = task
         path.mkdir(parents=True, exist_ok=True)
         self._workspace = Workspace(str(path))
         found = self._workspace.search_project(project)
@@ -96,6 +109,8 @@ class EvidentlyWorkspace:
         else:
             created = self._workspace.create_project(project, description="Drift reports from streammon, one run per window.")
             self._project_id = str(created.id)
+        self._dashboard_models: set[str] = set()  # models whose tab this process saw in the dashboard
+        self._provision(None)
         self._snapshots = path / self._project_id / SNAPSHOTS_DIR_NAME
         # The index: each run's size and the time its age runs from; what it sums to, and its oldest time.
         self._runs: dict[str, StoredRun] = {}
@@ -110,14 +125,20 @@ class EvidentlyWorkspace:
         """The Evidently project's id."""
         return self._project_id
 
-    def add(self, snapshot: Snapshot, name: str) -> SnapshotRef:
-        """Store one snapshot, without its data, and say where it went.
+    def add(self, snapshot: Snapshot, name: str, notes: RunNotes | None = None) -> SnapshotRef:
+        """Store one snapshot, without its data, with ``notes`` (tags, metadata, values), and say where it went.
 
-        Then applies the retention bounds (see the module's docstring for
-        the cost); a failure to remove old runs is logged, not raised.
+        The dashboard gets a tab for the notes' model if it has none. Then
+        applies the retention bounds (see the module's docstring for the
+        cost); a failure to remove old runs is logged, not raised.
         """
-        ref = self._workspace.add_run(self._project_id, snapshot, include_data=False, name=name)
-        snapshot_id = str(ref.id)
+        snapshot.set_name(name)
+        snapshot_id = str(new_id())
+        model = snapshot.to_snapshot_model()
+        if notes is not None:
+            model = _noted(model, notes)
+            self._provision(notes.model)
+        self._write(snapshot_id, model)
         if self._bounded:
             try:
                 self._index(snapshot_id)
@@ -130,13 +151,57 @@ class EvidentlyWorkspace:
         """Store ``snapshot`` as the run ``ref`` points to, in place of what it held.
 
         Whatever points to the run (a report event, an alert) then opens the
-        new snapshot. Evidently 0.7.23 has no call to update a run: the local
-        workspace's own store writes it under the run's id.
+        new snapshot. Evidently 0.7.23 has no call to update a run: it is
+        written under the run's id. The run keeps its tags, metadata and streammon's values.
         """
         snapshot.set_name(name)
-        self._workspace.state.write_snapshot(ref.project_id, ref.snapshot_id, snapshot.to_snapshot_model())
+        model = snapshot.to_snapshot_model()
+        stored = self._read(ref.snapshot_id)
+        if stored is not None:
+            model = annotated(model, tags=stored.tags, metadata=stored.metadata, values=streammon_values(stored))
+        self._write(ref.snapshot_id, model)
         if self._bounded:
             self._index(ref.snapshot_id)
+
+    def annotate(self, ref: SnapshotRef, notes: RunNotes) -> bool:
+        """Add ``notes`` to a stored run (what the worker learns after the analysis); False if the run is gone."""
+        stored = self._read(ref.snapshot_id)
+        if stored is None:
+            return False  # removed by retention meanwhile
+        self._write(ref.snapshot_id, _noted(stored, notes))
+        if self._bounded:
+            self._index(ref.snapshot_id)
+        return True
+
+    def _read(self, run_id: str) -> SnapshotModel | None:
+        try:
+            return self._workspace.state.read_snapshot(self._project_id, run_id)
+        except FileNotFoundError:
+            return None
+
+    def _write(self, run_id: str, model: SnapshotModel) -> None:
+        """Write a run's file whole, at once: the UI (and other processes) never read half of one.
+
+        Its time is written in UTC with its offset: Evidently stamps a run it is
+        given no time for with the naive local time, and its UI fails to sort
+        runs of both kinds (a panel of drift runs and performance runs did).
+        """
+        model = model.copy(update={"timestamp": _aware(model.timestamp).astimezone(timezone.utc)})
+        self._snapshots.mkdir(parents=True, exist_ok=True)
+        partial = self._snapshots / f".{run_id}.{os.getpid()}.partial"
+        with partial.open("w") as f:
+            json.dump(model.dict(), f, cls=NumpyEncoder)
+        os.replace(partial, self._snapshots / f"{run_id}.json")
+
+    def _provision(self, model: str | None) -> None:
+        """Give the dashboard its overview tab, and a tab for ``model`` if it has none (see :mod:`streams.dashboard`)."""
+        if model is not None and model in self._dashboard_models:
+            return
+        try:
+            models = {model: self.task} if model is not None else {}
+            self._dashboard_models |= dashboard.provision(self._workspace, self._project_id, models)
+        except (OSError, ValueError) as exc:  # a dashboard being written by another process: next run
+            log.warning("workspace %s: could not update the dashboard: %s", self.path, exc)
 
     def enforce_retention(self) -> list[str]:
         """Rescan the project's runs and remove those past the bounds, now.
@@ -228,6 +293,14 @@ class EvidentlyWorkspace:
     def _summarize(self) -> None:
         self._bytes = sum(run.size for run in self._runs.values())
         self._oldest = min((run.timestamp for run in self._runs.values()), default=None)
+
+
+def _noted(model: SnapshotModel, notes: RunNotes) -> SnapshotModel:
+    """``model`` with ``notes`` merged in: tags added, metadata and values updated."""
+    tags = list(dict.fromkeys([*model.tags, *notes.tags]))
+    metadata = {**{k: str(v) for k, v in model.metadata.items()}, **notes.metadata}
+    values = {(v.metric_type, v.labels): v for v in [*streammon_values(model), *notes.values]}
+    return annotated(model, tags=tags, metadata=metadata, values=list(values.values()))
 
 
 def _snapshot_time(file: Path) -> datetime | None:

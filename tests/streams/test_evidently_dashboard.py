@@ -1,0 +1,96 @@
+"""The project's Evidently dashboard: a tab per model whose panels find data in the runs streammon stores."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID
+
+import numpy as np
+
+from monitors.performance import PerformanceJob
+from monitors.watch import DriftWatch, WindowJob
+from streams.analysis import AnalysisSpec, analyse, annotate_run, evaluate_performance
+from streams.dashboard import OVERVIEW_TAB, model_tab
+from streams.events import EstimateOut
+from streams.runs import estimate_notes
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
+    from evidently.ui.service.base import SeriesFilter
+    from evidently.ui.service.storage.local.base import InMemoryDataStorage
+    from evidently.ui.workspace import Workspace
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def window_jobs(model: str, windows: int, shift: float, seed: int) -> list[WindowJob]:
+    """``windows`` windows of 200 rows after a reference of 300; ``a`` shifted by ``shift`` from the second window."""
+    rng = np.random.default_rng(seed)
+    watch = DriftWatch(window_size=200, window_duration_s=3600, reference_size=300)
+    jobs: list[WindowJob] = []
+    rows = 300 + 200 * windows
+    for i, (x, y) in enumerate(rng.normal(size=(rows, 2))):
+        moved = shift if i >= 500 else 0.0
+        jobs += watch.add(model, T0 + timedelta(seconds=i), {"a": float(x) + moved, "b": float(y), "prediction": int(y > 0)})
+    return jobs
+
+
+def series(path: Path, project_id: str, panel_values: list[dict[str, object]]) -> dict[str, list[float | None]]:
+    """What Evidently's UI plots for these panel values: series id to values."""
+    storage = InMemoryDataStorage(str(path))
+    filters = [SeriesFilter(**value) for value in panel_values]  # type: ignore[arg-type]
+    response = asyncio.run(storage.get_data_series(UUID(project_id), filters, None, None))
+    return {f"{s.metric_type}:{sorted(s.params.items())}": list(s.values) for s in response.series}
+
+
+def test_each_model_gets_a_tab_whose_panels_all_show_its_windows(tmp_path: Path) -> None:
+    spec = AnalysisSpec(workspace=tmp_path)
+    drifted: dict[str, list[int]] = {}
+    for seed, model in enumerate(["churn", "fraud"]):
+        drifted[model] = []
+        for job in window_jobs(model, windows=3, shift=1.5, seed=seed):
+            report = analyse(job, spec).report
+            drifted[model].append(report.drifted_features)
+            assert report.snapshot is not None
+            annotate_run(spec, report.snapshot, estimate_notes(model, EstimateOut(accuracy=0.8, low=0.7, high=0.9, rows=200, recalibrated=False)))
+            pairs = tuple((int(i % 3 == 0), int(i % 2 == 0), None) for i in range(60))
+            evaluate_performance(PerformanceJob(model, job.window.index, 1, 200, pairs, (1.0,) * 60, False), spec)
+    assert drifted["churn"][1:] != [0, 0]  # the shift is seen
+
+    workspace = Workspace(str(tmp_path))
+    (project,) = workspace.search_project("streammon")
+    dashboard = workspace.get_dashboard(project.id)
+    assert [tab.title for tab in dashboard.tabs] == [OVERVIEW_TAB, model_tab("churn"), model_tab("fraud")]
+    panels = {panel.id: panel for panel in dashboard.panels}
+    for model in ["churn", "fraud"]:
+        (tab,) = [tab for tab in dashboard.tabs if tab.title == model_tab(model)]
+        assert len(tab.panels) == 5
+        for panel_id in tab.panels:
+            panel = panels[panel_id]
+            values = [value.dict(include={"tags", "metadata", "metric", "metric_labels"}) for value in panel.values]
+            for value in values:
+                found = series(tmp_path, str(project.id), [value])
+                assert found, f"{panel.title}: no data for {value['metric']}"
+                assert all(len([v for v in s if v is not None]) == 3 for s in found.values()), (panel.title, found)
+        # The drifted-features panel plots streammon's decisions, window after window.
+        (bars,) = [panels[p] for p in tab.panels if "features drifted" in panels[p].title]
+        [plotted] = series(tmp_path, str(project.id), [bars.values[0].dict(include={"tags", "metadata", "metric", "metric_labels"})]).values()
+        assert plotted == [float(n) for n in drifted[model]]
+
+
+def test_a_model_that_appears_later_gets_its_tab_and_none_is_added_twice(tmp_path: Path) -> None:
+    spec = AnalysisSpec(workspace=tmp_path)
+    first, *_ = window_jobs("churn", windows=1, shift=0.0, seed=1)
+    analyse(first, spec)
+    analyse(replace(first, window=replace(first.window, index=first.window.index + 1)), spec)
+    # Another process (a second worker) stores a new model's window in the same workspace.
+    other = AnalysisSpec(workspace=tmp_path, project="streammon", max_rows=4999)
+    analyse(replace(first, model="fraud"), other)
+    workspace = Workspace(str(tmp_path))
+    (project,) = workspace.search_project("streammon")
+    titles = [tab.title for tab in workspace.get_dashboard(project.id).tabs]
+    assert titles == [OVERVIEW_TAB, model_tab("churn"), model_tab("fraud")]
