@@ -2,22 +2,26 @@
 
 A window's drift run and a window version's performance run are stored by the
 analysis process (:func:`window_notes`, :func:`performance_notes`); what only
-the worker knows afterwards, the accuracy estimated from scores, is added to
-the run then (:func:`estimate_notes`). The dashboard (:mod:`streams.dashboard`)
+the worker knows afterwards, the alerts the result raised, escalated or
+resolved (:func:`alert_notes`) and the accuracy estimated from scores
+(:func:`estimate_notes`), is added to the run then (:func:`worker_notes`).
+In Evidently's UI, "Filter by Tags" finds a model's runs (``model:churn``) or
+the runs that raised alerts (``alerting``); "Search in Metadata" finds a window
+(``window_index``) or an alert (its fingerprint in ``alerts_raised``). The dashboard (:mod:`streams.dashboard`)
 plots the values and selects runs by these tags and metadata.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitors._evidently import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS, RunValue
 from monitors.alerts import Alert
 from monitors.quality import CHECKS
 from streams.events import EstimateOut, PerformanceReport, WindowReport
 
-__all__ = ["RunNotes", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
+__all__ = ["RunNotes", "alert_notes", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,14 @@ def _base_tags(model: str, kind: str, segment: str | None) -> tuple[str, ...]:
 
 
 def window_notes(report: WindowReport) -> RunNotes:
-    """The notes of a window's drift run, from its report."""
+    """The notes of a window's drift run, from its report.
+
+    Tags: ``model:<model>``, ``kind:drift``, ``version:<v>`` for each model
+    version in the window, ``segment:<name>=<value>`` for a segment's window.
+    Metadata: model, segment (``all`` for the whole model), kind, the model
+    versions, the window's index, bounds and events, the features streammon
+    decided drifted, the correction and the thresholds' sources.
+    """
     per_check = {check: 0 for check in CHECKS}
     for finding in report.quality:
         per_check[finding.check] = per_check.get(finding.check, 0) + 1
@@ -44,15 +55,86 @@ def window_notes(report: WindowReport) -> RunNotes:
         RunValue(QUALITY_FINDINGS, float(count), f"Features at {check} warning level", (("check", check),))
         for check, count in per_check.items()
     )
-    metadata = {"model": report.model, "segment": report.segment or "all", "kind": report.kind}
-    return RunNotes(report.model, _base_tags(report.model, report.kind, report.segment), metadata, values)
+    tested = [*report.features, *([report.prediction] if report.prediction is not None else [])]
+    window = report.window
+    metadata = {
+        "model": report.model,
+        "segment": report.segment or "all",
+        "kind": report.kind,
+        "model_versions": ",".join(report.model_versions),
+        "window_index": str(window.index),
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "window_events": str(window.events),
+        "drifted_features": ",".join(f.feature for f in report.features if f.drifted),
+        "prediction_drifted": str(report.prediction is not None and report.prediction.drifted).lower(),
+        "correction": report.correction,
+        "threshold_source": "; ".join(dict.fromkeys(f.threshold_source for f in tested)),
+    }
+    tags = _base_tags(report.model, report.kind, report.segment) + tuple(f"version:{v}" for v in report.model_versions)
+    return RunNotes(report.model, tags, metadata, values)
 
 
 def performance_notes(report: PerformanceReport) -> RunNotes:
-    """The notes of a window version's performance run, from its report."""
-    metadata = {"model": report.model, "segment": "all", "kind": report.kind}
+    """The notes of a window version's performance run, from its report.
+
+    Tags: ``model:<model>``, ``kind:performance``, ``final`` for the last
+    version. Metadata: model, segment (``all``), kind, the window's index
+    (``reference`` for the reference period), the result's version, the
+    predictions and how many are labelled.
+    """
+    metadata = {
+        "model": report.model,
+        "segment": "all",
+        "kind": report.kind,
+        "window_index": "reference" if report.window_index is None else str(report.window_index),
+        "result_version": str(report.version),
+        "final": str(report.final).lower(),
+        "predictions": str(report.predictions),
+        "labelled": str(report.labelled),
+    }
     values = (RunValue(LABEL_COVERAGE, report.coverage, "Share of predictions labelled"),)
-    return RunNotes(report.model, _base_tags(report.model, report.kind, None), metadata, values)
+    tags = _base_tags(report.model, report.kind, None) + (("final",) if report.final else ())
+    return RunNotes(report.model, tags, metadata, values)
+
+
+def alert_notes(model: str, changes: Sequence[Alert]) -> RunNotes:
+    """What a result's alert changes add to its run.
+
+    An alert firing is *raised*, or *escalated* when the same condition's
+    alert at the other severity resolved in the same changes (a severity
+    switch); an alert resolved is *resolved* (unless it made way for its
+    escalation). Tags: ``alerting`` when the result raised or escalated an
+    alert, and ``raised``, ``escalated``, ``resolved`` for what it did.
+    Metadata: ``alerts_raised``, ``alerts_escalated``, ``alerts_resolved``
+    (fingerprints, comma-separated) and ``alerts`` (one line each, for people).
+    """
+    switched = {_condition(a) for a in changes if a.status == "resolved"} & {_condition(a) for a in changes if a.status == "firing"}
+    by_change: dict[str, list[Alert]] = {"raised": [], "escalated": [], "resolved": []}
+    for alert in changes:
+        if alert.status == "firing":
+            by_change["escalated" if _condition(alert) in switched else "raised"].append(alert)
+        elif _condition(alert) not in switched:
+            by_change["resolved"].append(alert)
+    tags = tuple(change for change, alerts in by_change.items() if alerts)
+    if by_change["raised"] or by_change["escalated"]:
+        tags = ("alerting", *tags)
+    metadata = {f"alerts_{change}": ",".join(a.fingerprint for a in alerts) for change, alerts in by_change.items() if alerts}
+    if changes:
+        metadata["alerts"] = "; ".join(
+            f"{change} {_describe(alert)} [{alert.fingerprint}]" for change, alerts in by_change.items() for alert in alerts
+        )
+    return RunNotes(model, tags, metadata)
+
+
+def _condition(alert: Alert) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in alert.labels.items() if k != "severity"))
+
+
+def _describe(alert: Alert) -> str:
+    labels = alert.labels
+    what = " ".join(v for k in ("kind", "feature", "check", "metric", "segment") if (v := labels.get(k)))
+    return f"{labels.get('severity', '')} {what}".strip()
 
 
 def estimate_notes(model: str, estimate: EstimateOut) -> RunNotes:
@@ -62,6 +144,8 @@ def estimate_notes(model: str, estimate: EstimateOut) -> RunNotes:
 
 def worker_notes(report: WindowReport | PerformanceReport, changes: Sequence[Alert]) -> RunNotes | None:
     """What the worker adds to a result's run once it has published it; None: nothing to add."""
+    notes = alert_notes(report.model, changes) if changes else None
     if isinstance(report, WindowReport) and report.estimate is not None:
-        return estimate_notes(report.model, report.estimate)
-    return None
+        estimate = estimate_notes(report.model, report.estimate)
+        notes = estimate if notes is None else replace(notes, values=estimate.values)
+    return notes

@@ -1,0 +1,79 @@
+"""Every run in the workspace carries tags and metadata to find it by, and what its alerts did."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from monitors.alerts import Alert
+from monitors.performance import PerformanceJob
+from monitors.watch import DriftWatch, Segment
+from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse, annotate_run, evaluate_performance
+from streams.runs import alert_notes, worker_notes
+from streams.workspace import EvidentlyWorkspace
+
+T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def drift_outcome(spec: AnalysisSpec, segment: Segment | None = None) -> WindowOutcome:
+    """One window of model ``m`` (version ``v7``) whose feature ``a`` drifted."""
+    rng = np.random.default_rng(3)
+    watch = DriftWatch(window_size=200, window_duration_s=3600, reference_size=300)
+    for i, (x, y) in enumerate(rng.normal(size=(500, 2))):
+        row = {"a": float(x) + (1.5 if i >= 300 else 0.0), "b": float(y), "prediction": int(y > 0), VERSION_COLUMN: "v7"}
+        jobs = watch.add("m", T + timedelta(seconds=i), row, segment=segment)
+    (job,) = jobs
+    return analyse(job, spec)
+
+
+def alert(feature: str, severity: str, resolved: bool = False) -> Alert:
+    labels = {"model": "churn", "kind": "data_drift", "feature": feature, "severity": severity}
+    return Alert(labels, {}, T, ends_at=T if resolved else None)
+
+
+def test_alert_changes_tell_raised_escalated_and_resolved_apart() -> None:
+    raised, was_warning, escalated, cleared = (
+        alert("age", "warning"),
+        alert("salary", "warning", resolved=True),
+        alert("salary", "critical"),
+        alert("city", "warning", resolved=True),
+    )
+    notes = alert_notes("churn", [raised, was_warning, escalated, cleared])
+    assert notes.tags == ("alerting", "raised", "escalated", "resolved")
+    assert notes.metadata["alerts_raised"] == raised.fingerprint
+    assert notes.metadata["alerts_escalated"] == escalated.fingerprint
+    assert notes.metadata["alerts_resolved"] == cleared.fingerprint  # the warning that made way is no resolution
+    assert "raised warning data_drift age" in notes.metadata["alerts"]
+    only_resolved = alert_notes("churn", [cleared])
+    assert only_resolved.tags == ("resolved",) and "alerting" not in only_resolved.tags
+
+
+def test_a_drift_run_is_found_by_model_version_segment_window_and_alert(tmp_path: Path) -> None:
+    spec = AnalysisSpec(workspace=tmp_path)
+    report = drift_outcome(spec, segment=("region", "eu")).report
+    assert report.snapshot is not None
+    raised = alert("a", "warning")
+    annotate_run(spec, report.snapshot, worker_notes(report.model_copy(update={"alerts": [raised.fingerprint]}), [raised]))  # type: ignore[arg-type]
+
+    run = EvidentlyWorkspace(tmp_path, "streammon")._read(report.snapshot.snapshot_id)
+    assert run is not None
+    assert {"model:m", "kind:drift", "segment:region=eu", "version:v7", "alerting", "raised"} <= set(run.tags)
+    meta = run.metadata
+    assert meta["model"] == "m" and meta["segment"] == "region=eu" and meta["kind"] == "drift"
+    assert meta["model_versions"] == "v7" and meta["window_index"] == str(report.window.index)
+    assert meta["window_start"] == report.window.start.isoformat() and meta["window_end"] == report.window.end.isoformat()
+    assert meta["drifted_features"] == "a" and meta["alerts_raised"] == raised.fingerprint
+    assert meta["threshold_source"].startswith("bh: alpha=0.01")
+
+
+def test_a_performance_run_is_tagged_with_its_model_kind_and_window(tmp_path: Path) -> None:
+    spec = AnalysisSpec(workspace=tmp_path)
+    pairs = tuple((int(i % 3 == 0), int(i % 2 == 0), None) for i in range(40))
+    report = evaluate_performance(PerformanceJob("churn", 4, 2, 80, pairs, (1.0,) * 40, True), spec).report
+    assert report.snapshot is not None
+    run = EvidentlyWorkspace(tmp_path, "streammon")._read(report.snapshot.snapshot_id)
+    assert run is not None and {"model:churn", "kind:performance", "final"} <= set(run.tags)
+    assert run.metadata["window_index"] == "4" and run.metadata["result_version"] == "2"
+    assert run.metadata["labelled"] == "40" and run.metadata["predictions"] == "80"
