@@ -140,6 +140,9 @@ class _ModelMonitors:
             self.drift_by_columns[columns] = DriftMonitor(
                 self.reference[list(columns)],
                 prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in columns else None,
+                # A classifier's classes are categories, even as numbers (0/1); a regressor's
+                # predictions are numbers by their dtype (a column of text is no regression).
+                prediction_kind="categorical" if spec.task == "classification" else None,
                 num_method=spec.num_method,
                 cat_method=spec.cat_method,
                 alpha=spec.alpha,

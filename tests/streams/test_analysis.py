@@ -10,14 +10,14 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
 
 
-def outcome(window_rows: list[dict[str, object]], seed: int = 0) -> WindowOutcome:
+def outcome(window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisSpec = SPEC) -> WindowOutcome:
     rng = np.random.default_rng(seed)
     watch = DriftWatch(window_size=len(window_rows), window_duration_s=3600, reference_size=300)
     reference = [{"a": float(x), "b": float(y), "prediction": int(x > 0)} for x, y in rng.normal(size=(300, 2))]
     for i, row in enumerate(reference + window_rows):
         jobs = watch.add("m", T0 + timedelta(seconds=i), row)
     (job,) = jobs
-    return analyse(replace(job, model=f"m-{seed}"), SPEC)
+    return analyse(replace(job, model=f"m-{seed}"), spec)
 
 
 def test_a_shifted_feature_is_reported_and_observed() -> None:
@@ -35,3 +35,12 @@ def test_a_window_whose_values_all_have_the_wrong_type_still_reports_its_quality
     report = result.report
     assert report.features == [] and report.prediction is None
     assert {(q.check, q.feature) for q in report.quality} >= {("schema", "a"), ("schema", "b")}
+
+
+def test_the_prediction_is_tested_as_the_task_says() -> None:
+    rng = np.random.default_rng(3)
+    rows = [{"a": float(x), "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))]
+    classifier = outcome(rows, seed=3).report.prediction
+    assert classifier is not None and classifier.method == "chi-square homogeneity p_value"
+    regressor = outcome(rows, seed=4, spec=replace(SPEC, task="regression")).report.prediction
+    assert regressor is not None and regressor.method == "K-S p_value"
