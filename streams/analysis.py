@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from monitors._evidently import Snapshot
+from monitors._evidently import Kind, Snapshot
 from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
@@ -140,9 +140,7 @@ class _ModelMonitors:
             self.drift_by_columns[columns] = DriftMonitor(
                 self.reference[list(columns)],
                 prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in columns else None,
-                # A classifier's classes are categories, even as numbers (0/1); a regressor's
-                # predictions are numbers by their dtype (a column of text is no regression).
-                prediction_kind="categorical" if spec.task == "classification" else None,
+                prediction_kind=_prediction_kind(spec.task, self.reference.get(PREDICTION_COLUMN)),
                 num_method=spec.num_method,
                 cat_method=spec.cat_method,
                 alpha=spec.alpha,
@@ -340,6 +338,20 @@ def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> 
     monitors = _ModelMonitors(reference, spec, quality)
     _monitors[key] = (packed.key, monitors)
     return monitors
+
+
+def _prediction_kind(task: Task, reference: pd.Series | None) -> Kind | None:
+    """How the prediction column is tested: a classifier's classes are categories, even as numbers (0/1).
+
+    A classifier whose ``prediction`` holds numbers that are not whole (a
+    probability or score) and a regressor's predictions are numbers: None
+    leaves it to the column's dtype.
+    """
+    if task != "classification" or reference is None:
+        return None
+    values = reference.dropna()
+    is_float = pd.api.types.is_float_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return None if is_float and not (values == values.round()).all() else "categorical"
 
 
 def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
