@@ -247,7 +247,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         correction=result.correction,
         snapshot=None,
     )
-    snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report)) if snapshot is not None else None
+    snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
     report = report.model_copy(update={"snapshot": snapshot_ref})
     conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
     context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
@@ -301,7 +301,8 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
         snapshot=None,
     )
     if snapshot is not None:
-        report = report.model_copy(update={"snapshot": _store(snapshot, _performance_name(job), spec, performance_notes(report))})
+        ref = _store(snapshot, _performance_name(job), spec, performance_notes(report), report.key)
+        report = report.model_copy(update={"snapshot": ref})
     return PerformanceOutcome(result, report)
 
 
@@ -387,8 +388,9 @@ def _workspace(spec: AnalysisSpec) -> EvidentlyWorkspace:
     return _workspaces[key]
 
 
-def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec, notes: RunNotes) -> SnapshotRef | None:
-    return None if spec.workspace is None else _workspace(spec).add(snapshot, name, notes)
+def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec, notes: RunNotes, key: str) -> SnapshotRef | None:
+    """Store a result's run under its key: a result computed again replaces it (one run per window and version)."""
+    return None if spec.workspace is None else _workspace(spec).add(snapshot, name, notes, key=key)
 
 
 def annotate_run(spec: AnalysisSpec, snapshot: SnapshotRef, notes: RunNotes) -> None:

@@ -21,7 +21,11 @@ from monitors.alerts import Alert
 from monitors.quality import CHECKS
 from streams.events import EstimateOut, PerformanceReport, WindowReport
 
-__all__ = ["RunNotes", "alert_notes", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
+__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
+
+#: The tags and metadata :func:`alert_notes` writes.
+ALERT_TAGS = frozenset({"alerting", "raised", "escalated", "resolved"})
+ALERT_METADATA = frozenset({"alerts", "alerts_raised", "alerts_escalated", "alerts_resolved"})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The local Evidently workspace: one project, one run per analysed window, kept within bounds.
+"""The local Evidently workspace: one project, one run per analysed window (and version), kept within bounds.
 
 Open it with ``evidently ui --workspace <path>``.
 
@@ -37,6 +37,7 @@ import logging
 import os
 import re
 import time
+import uuid
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -46,7 +47,7 @@ from monitors.performance import Task
 from monitors.retention import Retention, StoredRun
 from streams import dashboard
 from streams.events import SnapshotRef
-from streams.runs import RunNotes
+from streams.runs import ALERT_METADATA, ALERT_TAGS, RunNotes
 
 # Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/_evidently.py).
 with warnings.catch_warnings():
@@ -67,6 +68,8 @@ _RUN_FILE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 # a file laid out otherwise is read whole.
 _TIMESTAMP = re.compile(rb', "name": (?:null|"(?:[^"\\]|\\.)*"), "timestamp": "([^"]+)", "metadata": ')
 _HEAD_BYTES = 4096
+# Run ids derived from result keys (uuid5 of the project and the key).
+_RUN_NAMESPACE = uuid.UUID("7d0c5f64-3b0e-4f4e-9a53-5d2f6c1e8b21")
 
 
 class EvidentlyWorkspace:
@@ -125,19 +128,28 @@ class EvidentlyWorkspace:
         """The Evidently project's id."""
         return self._project_id
 
-    def add(self, snapshot: Snapshot, name: str, notes: RunNotes | None = None) -> SnapshotRef:
+    def add(self, snapshot: Snapshot, name: str, notes: RunNotes | None = None, key: str | None = None) -> SnapshotRef:
         """Store one snapshot, without its data, with ``notes`` (tags, metadata, values), and say where it went.
+
+        A result's ``key`` (its window key) names its run: a result computed
+        again (after a restart, a replay) replaces the run of its key instead
+        of adding a second one, and keeps what the run recorded of the alerts
+        its first computation changed (those changes are not made twice).
+        Without a key the run gets a new id.
 
         The dashboard gets a tab for the notes' model if it has none. Then
         applies the retention bounds (see the module's docstring for the
         cost); a failure to remove old runs is logged, not raised.
         """
         snapshot.set_name(name)
-        snapshot_id = str(new_id())
+        snapshot_id = str(new_id()) if key is None else self.run_id(key)
         model = snapshot.to_snapshot_model()
         if notes is not None:
             model = _noted(model, notes)
             self._provision(notes.model)
+        stored = self._read(snapshot_id) if key is not None else None
+        if stored is not None:
+            model = _noted(model, _alert_notes(stored, notes.model if notes is not None else ""))
         self._write(snapshot_id, model)
         if self._bounded:
             try:
@@ -146,6 +158,10 @@ class EvidentlyWorkspace:
             except OSError as exc:
                 log.warning("workspace %s: could not remove old runs: %s", self.path, exc)
         return SnapshotRef(workspace=str(self.path.resolve()), project_id=self._project_id, snapshot_id=snapshot_id)
+
+    def run_id(self, key: str) -> str:
+        """The id of the run of a result's key in this project: the same in every process, run after run."""
+        return str(uuid.uuid5(_RUN_NAMESPACE, f"{self._project_id}/{key}"))
 
     def replace(self, ref: SnapshotRef, snapshot: Snapshot, name: str) -> None:
         """Store ``snapshot`` as the run ``ref`` points to, in place of what it held.
@@ -293,6 +309,13 @@ class EvidentlyWorkspace:
     def _summarize(self) -> None:
         self._bytes = sum(run.size for run in self._runs.values())
         self._oldest = min((run.timestamp for run in self._runs.values()), default=None)
+
+
+def _alert_notes(model: SnapshotModel, name: str) -> RunNotes:
+    """What ``model`` recorded of the alerts its result changed (see :func:`streams.runs.alert_notes`)."""
+    tags = tuple(t for t in model.tags if t in ALERT_TAGS)
+    metadata = {k: str(v) for k, v in model.metadata.items() if k in ALERT_METADATA}
+    return RunNotes(name, tags, metadata)
 
 
 def _noted(model: SnapshotModel, notes: RunNotes) -> SnapshotModel:
