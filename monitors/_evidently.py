@@ -995,6 +995,9 @@ ESTIMATED_ACCURACY = "evidently:metric_v2:StreammonEstimatedAccuracy"
 _HEADLINE_ID = "streammon-headline"
 # The label of the counter a DataDriftPreset puts first (Evidently 0.7.23's DriftedColumnsCount widget).
 _DATASET_VERDICT = "Dataset drift detection threshold is"
+# The title of the preset's table of columns ("Drift is detected for 25.0% of columns (1 out of 4).").
+_COLUMNS_SUMMARY = "Drift is detected for"
+_NOT_USED = "Not used by streammon"
 
 
 @dataclass(frozen=True)
@@ -1065,13 +1068,23 @@ def streammon_values(model: SnapshotModel) -> list[RunValue]:
 
 
 def _not_used(widget: BaseWidgetInfo) -> BaseWidgetInfo:
+    """Evidently's dataset-level verdict and count, labelled for what they are next to streammon's decision."""
+    if widget.title.startswith(_COLUMNS_SUMMARY):
+        # Evidently decides each p-value column at alpha / m (Bonferroni), the lowest of the
+        # corrections' thresholds: the correction streammon applies may find more drifted.
+        return widget.copy(update={"title": f"Evidently's tests, each p-value at alpha/m: {widget.title}"})
     counters = widget.params.get("counters") if widget.type == "counter" and isinstance(widget.params, dict) else None
-    if not counters or not any(_DATASET_VERDICT in str(c.get("label", "")) for c in counters):
+    if not counters or not any(_is_verdict(c) for c in counters):
         return widget
     relabelled = [
-        {**c, "label": f"Not used by streammon (see its decision above). Evidently's dataset-level verdict: {c['label']}"}
-        if _DATASET_VERDICT in str(c.get("label", ""))
+        {**c, "label": f"{_NOT_USED} (see its decision above). Evidently's dataset-level verdict: {c['label']}"}
+        if _is_verdict(c)
         else c
         for c in counters
     ]
     return widget.copy(update={"params": {**widget.params, "counters": relabelled}})
+
+
+def _is_verdict(counter: Mapping[str, Any]) -> bool:
+    label = str(counter.get("label", ""))
+    return _DATASET_VERDICT in label and not label.startswith(_NOT_USED)

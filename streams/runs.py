@@ -16,12 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from monitors._evidently import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS, RunValue
+from monitors._evidently import (
+    DRIFTED_FEATURES,
+    ESTIMATED_ACCURACY,
+    LABEL_COVERAGE,
+    P_VALUE_DISPLAY_NAMES,
+    QUALITY_FINDINGS,
+    RunValue,
+)
 from monitors.alerts import Alert
 from monitors.quality import CHECKS
-from streams.events import EstimateOut, PerformanceReport, WindowReport
+from streams.events import EstimateOut, FeatureDriftOut, PerformanceReport, WindowReport
 
-__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
+__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "headline", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
 
 #: The tags and metadata :func:`alert_notes` writes.
 ALERT_TAGS = frozenset({"alerting", "raised", "escalated", "resolved"})
@@ -70,13 +77,21 @@ def window_notes(report: WindowReport) -> RunNotes:
         "window_start": window.start.isoformat(),
         "window_end": window.end.isoformat(),
         "window_events": str(window.events),
+        "features_tested": str(len(report.features)),
         "drifted_features": ",".join(f.feature for f in report.features if f.drifted),
+        "drift_decisions": ", ".join(_decision(f) for f in report.features if f.drifted),
         "prediction_drifted": str(report.prediction is not None and report.prediction.drifted).lower(),
         "correction": report.correction,
         "threshold_source": "; ".join(dict.fromkeys(f.threshold_source for f in tested)),
     }
     tags = _base_tags(report.model, report.kind, report.segment) + tuple(f"version:{v}" for v in report.model_versions)
     return RunNotes(report.model, tags, metadata, values)
+
+
+def _decision(drift: FeatureDriftOut) -> str:
+    """One feature's decision for people: its test, score and the threshold it crossed."""
+    crossed = "<=" if drift.method in P_VALUE_DISPLAY_NAMES else ">="
+    return f"{drift.feature} ({drift.method} {drift.score:.3g} {crossed} {drift.threshold:.3g})"
 
 
 def performance_notes(report: PerformanceReport) -> RunNotes:
@@ -96,6 +111,7 @@ def performance_notes(report: PerformanceReport) -> RunNotes:
         "final": str(report.final).lower(),
         "predictions": str(report.predictions),
         "labelled": str(report.labelled),
+        "metrics": ", ".join(f"{name} {value:.3f}" for name, value in sorted(report.metrics.items())),
     }
     values = (RunValue(LABEL_COVERAGE, report.coverage, "Share of predictions labelled"),)
     tags = _base_tags(report.model, report.kind, None) + (("final",) if report.final else ())
@@ -153,3 +169,33 @@ def worker_notes(report: WindowReport | PerformanceReport, changes: Sequence[Ale
         estimate = estimate_notes(report.model, report.estimate)
         notes = estimate if notes is None else replace(notes, values=estimate.values)
     return notes
+
+
+def headline(metadata: Mapping[str, str]) -> tuple[str, str] | None:
+    """What a run's report page opens with: streammon's decision and the alerts it changed, as (value, label).
+
+    Built from the run's metadata (:func:`window_notes`, :func:`performance_notes`,
+    :func:`alert_notes`), so it follows the run when the worker adds its
+    alerts or a full report takes the run's place. None for a run without them.
+    """
+    alerts = metadata.get("alerts")
+    said = f"Alerts: {alerts}." if alerts else "Alerts: none raised, escalated or resolved by this result."
+    if metadata.get("kind") == "drift":
+        drifted = [f for f in metadata.get("drifted_features", "").split(",") if f]
+        value = f"Drift in {', '.join(drifted)}" if drifted else "No feature drifted"
+        prediction = "drifted" if metadata.get("prediction_drifted") == "true" else "not drifted"
+        decided = (
+            f"streammon's decision: {len(drifted)} of {metadata.get('features_tested', '?')} features drifted"
+            + (f": {metadata['drift_decisions']}" if drifted and metadata.get("drift_decisions") else "")
+            + f"; thresholds: {metadata.get('threshold_source', '?')}; prediction {prediction}."
+        )
+        return value, f"{decided} {said}"
+    if metadata.get("kind") == "performance":
+        where = metadata.get("window_index", "?")
+        value = metadata.get("metrics") or "no metrics yet"
+        decided = (
+            f"streammon: window {where}, version {metadata.get('result_version', '?')}, "
+            f"{metadata.get('labelled', '?')} of {metadata.get('predictions', '?')} predictions labelled."
+        )
+        return value, f"{decided} {said}"
+    return None

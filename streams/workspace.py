@@ -47,7 +47,7 @@ from monitors.performance import Task
 from monitors.retention import Retention, StoredRun
 from streams import dashboard
 from streams.events import SnapshotRef
-from streams.runs import ALERT_METADATA, ALERT_TAGS, RunNotes
+from streams.runs import ALERT_METADATA, ALERT_TAGS, RunNotes, headline
 
 # Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/_evidently.py).
 with warnings.catch_warnings():
@@ -174,7 +174,10 @@ class EvidentlyWorkspace:
         model = snapshot.to_snapshot_model()
         stored = self._read(ref.snapshot_id)
         if stored is not None:
-            model = annotated(model, tags=stored.tags, metadata=stored.metadata, values=streammon_values(stored))
+            metadata = {k: str(v) for k, v in stored.metadata.items()}
+            model = annotated(
+                model, tags=stored.tags, metadata=metadata, values=streammon_values(stored), headline=headline(metadata)
+            )
         self._write(ref.snapshot_id, model)
         if self._bounded:
             self._index(ref.snapshot_id)
@@ -323,7 +326,7 @@ def _noted(model: SnapshotModel, notes: RunNotes) -> SnapshotModel:
     tags = list(dict.fromkeys([*model.tags, *notes.tags]))
     metadata = {**{k: str(v) for k, v in model.metadata.items()}, **notes.metadata}
     values = {(v.metric_type, v.labels): v for v in [*streammon_values(model), *notes.values]}
-    return annotated(model, tags=tags, metadata=metadata, values=list(values.values()))
+    return annotated(model, tags=tags, metadata=metadata, values=list(values.values()), headline=headline(metadata))
 
 
 def _snapshot_time(file: Path) -> datetime | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from monitors.alerts import Alert
 from monitors.performance import PerformanceJob
-from monitors.watch import DriftWatch, Segment
+from monitors.watch import DriftWatch, Segment, WindowJob
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse, annotate_run, evaluate_performance
 from streams.runs import alert_notes, worker_notes
 from streams.workspace import EvidentlyWorkspace
@@ -17,7 +17,7 @@ from streams.workspace import EvidentlyWorkspace
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def drift_outcome(spec: AnalysisSpec, segment: Segment | None = None) -> WindowOutcome:
+def drift_job(segment: Segment | None = None) -> WindowJob:
     """One window of model ``m`` (version ``v7``) whose feature ``a`` drifted."""
     rng = np.random.default_rng(3)
     watch = DriftWatch(window_size=200, window_duration_s=3600, reference_size=300)
@@ -25,7 +25,12 @@ def drift_outcome(spec: AnalysisSpec, segment: Segment | None = None) -> WindowO
         row = {"a": float(x) + (1.5 if i >= 300 else 0.0), "b": float(y), "prediction": int(y > 0), VERSION_COLUMN: "v7"}
         jobs = watch.add("m", T + timedelta(seconds=i), row, segment=segment)
     (job,) = jobs
-    return analyse(job, spec)
+    return job
+
+
+def drift_outcome(spec: AnalysisSpec, segment: Segment | None = None) -> WindowOutcome:
+    """The analysis of :func:`drift_job`."""
+    return analyse(drift_job(segment), spec)
 
 
 def alert(feature: str, severity: str, resolved: bool = False) -> Alert:
@@ -77,3 +82,38 @@ def test_a_performance_run_is_tagged_with_its_model_kind_and_window(tmp_path: Pa
     assert run is not None and {"model:churn", "kind:performance", "final"} <= set(run.tags)
     assert run.metadata["window_index"] == "4" and run.metadata["result_version"] == "2"
     assert run.metadata["labelled"] == "40" and run.metadata["predictions"] == "80"
+
+
+def page(run: object) -> list[tuple[str, str]]:
+    """A run's report page as the UI shows it: each counter's value and label, and each other widget's title."""
+    shown = []
+    for widget in run.widgets:  # type: ignore[attr-defined]
+        counters = widget.params.get("counters", []) if isinstance(widget.params, dict) else []
+        shown += [(str(c["value"]), str(c["label"])) for c in counters] or [("", widget.title)]
+    return shown
+
+
+def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verdict(tmp_path: Path) -> None:
+    from streams.analysis import full_report
+
+    spec = AnalysisSpec(workspace=tmp_path)
+    report = drift_outcome(spec).report
+    assert report.snapshot is not None
+    raised = alert("a", "warning")
+    annotate_run(spec, report.snapshot, worker_notes(report, [raised]))  # type: ignore[arg-type]
+    workspace = EvidentlyWorkspace(tmp_path, "streammon")
+
+    scores_only = page(workspace._read(report.snapshot.snapshot_id))
+    assert scores_only[0][0] == "Drift in a"
+    assert "1 of 2 features drifted: a (K-S p_value" in scores_only[0][1] and raised.fingerprint in scores_only[0][1]
+
+    # The full report, plots included, that takes the run's place.
+    full_report(drift_job(), spec, report.snapshot)
+    full = page(workspace._read(report.snapshot.snapshot_id))
+    headline, *rest = full
+    assert headline == scores_only[0] and len(rest) > 3  # the report's widgets follow
+    verdicts = [label for _, label in rest if "Dataset drift detection threshold" in label]
+    assert verdicts and all(label.startswith("Not used by streammon") for label in verdicts)
+    assert all(not title.startswith("Drift is detected") for _, title in rest)
+    run = workspace._read(report.snapshot.snapshot_id)
+    assert run is not None and "alerting" in run.tags  # its tags and metadata stay
