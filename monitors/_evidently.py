@@ -602,7 +602,11 @@ def _located(metric_class: type[Any], asked: _Params, resolved: _Params) -> tupl
     holds, and a stream's windows ask the same metrics again and again.
     """
     metric = metric_class(**dict(asked))
-    params = {**dict(resolved), **metric.dict(exclude_none=True)}
+    given = {**dict(resolved), **metric.dict(exclude_none=True)}
+    # In the order of the metric's fields, as a report writes them: Evidently's UI names a
+    # dashboard series by its parameters in their order, so another order is another series.
+    fields = list(metric.dict())
+    params = {**{k: given[k] for k in fields if k in given}, **{k: v for k, v in given.items() if k not in fields}}
     return metric.get_metric_id(), MetricConfig(metric_id=metric.metric_id, params=params), metric.to_calculation().display_name()
 
 

@@ -13,6 +13,7 @@ import pickle
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
     )
     segment = _segment(job)
     report = WindowReport(
-        key=f"{job.model}/{segment or '*'}/{job.window.index}/drift/v1",
+        key=_drift_key(job.model, segment, job.window.index),
         model=job.model,
         segment=segment,
         model_versions=prepared.versions,
@@ -282,7 +283,7 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     Its snapshot holds the metrics' values; :func:`full_performance_report`
     puts Evidently's report, plots included, in its place where people look.
     """
-    result, snapshot = evaluate(job, spec.task, plots=False)
+    result, snapshot = evaluate(job, spec.task, plots=False, timestamp=_window_time(job, spec))
     where = "reference" if job.window is None else str(job.window)
     report = PerformanceReport(
         key=f"{job.model}/*/{where}/performance/v{job.version}",
@@ -308,9 +309,24 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
 
 def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:
     """Put Evidently's model quality report, plots included, in place of a version's values-only snapshot."""
-    _, report = evaluate(job, spec.task)
+    _, report = evaluate(job, spec.task, timestamp=_window_time(job, spec))
     if report is not None and spec.workspace is not None:
         _workspace(spec).replace(snapshot, report, _performance_name(job))
+
+
+def _drift_key(model: str, segment: str | None, index: int) -> str:
+    return f"{model}/{segment or '*'}/{index}/drift/v1"
+
+
+def _window_time(job: PerformanceJob, spec: AnalysisSpec) -> datetime | None:
+    """The time of the window's drift run (its end), so that the dashboard plots a window's quality at its window.
+
+    None (the time of evaluation) for the reference period, without a workspace,
+    or when the drift run is not stored (yet, or any more).
+    """
+    if job.window is None or spec.workspace is None:
+        return None
+    return _workspace(spec).run_time(_drift_key(job.model, None, job.window))
 
 
 def _performance_name(job: PerformanceJob) -> str:

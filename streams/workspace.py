@@ -163,6 +163,10 @@ class EvidentlyWorkspace:
         """The id of the run of a result's key in this project: the same in every process, run after run."""
         return str(uuid.uuid5(_RUN_NAMESPACE, f"{self._project_id}/{key}"))
 
+    def run_time(self, key: str) -> datetime | None:
+        """The time of the run of ``key``; None when there is none."""
+        return _snapshot_time(self._snapshots / f"{self.run_id(key)}.json")
+
     def replace(self, ref: SnapshotRef, snapshot: Snapshot, name: str) -> None:
         """Store ``snapshot`` as the run ``ref`` points to, in place of what it held.
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from monitors.performance import PerformanceJob
 from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import AnalysisSpec, analyse, annotate_run, evaluate_performance
+from streams.analysis import AnalysisSpec, analyse, annotate_run, evaluate_performance, full_report
 from streams.dashboard import OVERVIEW_TAB, model_tab
 from streams.events import EstimateOut
 from streams.runs import estimate_notes
@@ -94,3 +94,24 @@ def test_a_model_that_appears_later_gets_its_tab_and_none_is_added_twice(tmp_pat
     (project,) = workspace.search_project("streammon")
     titles = [tab.title for tab in workspace.get_dashboard(project.id).tabs]
     assert titles == [OVERVIEW_TAB, model_tab("churn"), model_tab("fraud")]
+
+
+def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_window(tmp_path: Path) -> None:
+    spec = AnalysisSpec(workspace=tmp_path)
+    reports = []
+    for job in window_jobs("churn", windows=3, shift=1.5, seed=0):
+        reports.append(analyse(job, spec).report)
+        if job.window.index == 1:  # the window people open: Evidently's full report takes its run's place
+            assert reports[-1].snapshot is not None
+            full_report(job, spec, reports[-1].snapshot)
+        pairs = tuple((int(i % 3 == 0), int(i % 2 == 0), None) for i in range(60))
+        quality = evaluate_performance(PerformanceJob("churn", job.window.index, 1, 200, pairs, (1.0,) * 60, False), spec).report
+        assert quality.snapshot is not None
+        workspace = Workspace(str(tmp_path))
+        drift_run = workspace.get_run(quality.snapshot.project_id, reports[-1].snapshot.snapshot_id)  # type: ignore[union-attr]
+        quality_run = workspace.get_run(quality.snapshot.project_id, quality.snapshot.snapshot_id)
+        assert quality_run.timestamp == drift_run.timestamp == job.window.end
+
+    (project,) = Workspace(str(tmp_path)).search_project("streammon")
+    scores = series(tmp_path, str(project.id), [{"tags": ["model:churn"], "metadata": {}, "metric": "evidently:metric_v2:ValueDrift", "metric_labels": {}}])
+    assert len(scores) == 3 and all(None not in values and len(values) == 3 for values in scores.values()), scores
