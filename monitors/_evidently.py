@@ -1081,7 +1081,11 @@ def _not_used(widget: BaseWidgetInfo) -> BaseWidgetInfo:
     if not counters or not any(_is_verdict(c) for c in counters):
         return widget
     relabelled = [
-        {**c, "label": f"{_NOT_USED} (see its decision above). Evidently's dataset-level verdict: {c['label']}"}
+        {
+            **c,
+            "value": f"{c.get('value', '')}: not used",
+            "label": f"{_NOT_USED} (see its decision above). Evidently's dataset-level verdict: {c['label']}",
+        }
         if _is_verdict(c)
         else c
         for c in counters
