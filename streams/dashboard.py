@@ -15,21 +15,28 @@ list). The runs carry what the panels read (see :mod:`streams.runs`).
 
 A tab is added the first time a process stores a run of a model whose tab is
 missing. Processes sharing a workspace may add tabs at once and overwrite one
-another's; each checks again after writing and, if its tab is gone, adds it
-at its next run. Evidently's UI reads the dashboard on each page load.
+another's; each checks again after writing, and every ``rescan_interval_s`` of
+the workspace, and adds a tab that is gone at its next run of that model.
+Evidently's UI reads the dashboard on each page load; it is written whole, at
+once.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
+from pathlib import Path
 
 from monitors._evidently import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS
 from monitors.performance import Task
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
+    from evidently.legacy.utils import NumpyEncoder
     from evidently.sdk.models import DashboardModel, DashboardPanelPlot, DashboardTabModel, PanelMetric
     from evidently.sdk.panels import bar_plot_panel, line_plot_panel, text_panel
+    from evidently.ui.storage.local.base import DASHBOARD_FILE_NAME
     from evidently.ui.workspace import Workspace
 
 __all__ = ["OVERVIEW_TAB", "model_panels", "model_tab", "provision"]
@@ -125,7 +132,7 @@ def provision(workspace: Workspace, project_id: str, models: dict[str, Task]) ->
             _add_tab(dashboard, OVERVIEW_TAB, [_overview()])
         for model, task in sorted(missing.items()):
             _add_tab(dashboard, model_tab(model), model_panels(model, task))
-        workspace.save_dashboard(project_id, dashboard)  # type: ignore[arg-type]
+        _save(workspace, project_id, dashboard)
         titles = {tab.title for tab in workspace.get_dashboard(project_id).tabs}  # type: ignore[arg-type]
     return {model for model in models if model_tab(model) in titles}
 
@@ -142,3 +149,11 @@ def _overview() -> DashboardPanelPlot:
 def _add_tab(dashboard: DashboardModel, title: str, panels: list[DashboardPanelPlot]) -> None:
     dashboard.panels.extend(panels)
     dashboard.tabs.append(DashboardTabModel(title=title, panels=[panel.id for panel in panels]))
+
+
+def _save(workspace: Workspace, project_id: str, dashboard: DashboardModel) -> None:
+    """Write the dashboard whole, at once, as Evidently's workspace does but atomically: the UI reads it on each page."""
+    path = Path(workspace.path) / project_id / DASHBOARD_FILE_NAME
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(dashboard.dict(), cls=NumpyEncoder))
+    os.replace(partial, path)

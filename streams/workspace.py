@@ -113,6 +113,7 @@ class EvidentlyWorkspace:
             created = self._workspace.create_project(project, description="Drift reports from streammon, one run per window.")
             self._project_id = str(created.id)
         self._dashboard_models: set[str] = set()  # models whose tab this process saw in the dashboard
+        self._next_dashboard_check = time.monotonic() + rescan_interval_s
         self._provision(None)
         self._snapshots = path / self._project_id / SNAPSHOTS_DIR_NAME
         # The index: each run's size and the time its age runs from; what it sums to, and its oldest time.
@@ -218,6 +219,9 @@ class EvidentlyWorkspace:
 
     def _provision(self, model: str | None) -> None:
         """Give the dashboard its overview tab, and a tab for ``model`` if it has none (see :mod:`streams.dashboard`)."""
+        if time.monotonic() >= self._next_dashboard_check:  # another process may have written over a tab
+            self._next_dashboard_check = time.monotonic() + self.rescan_interval_s
+            self._dashboard_models.clear()
         if model is not None and model in self._dashboard_models:
             return
         try:

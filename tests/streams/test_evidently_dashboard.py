@@ -115,3 +115,17 @@ def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_w
     (project,) = Workspace(str(tmp_path)).search_project("streammon")
     scores = series(tmp_path, str(project.id), [{"tags": ["model:churn"], "metadata": {}, "metric": "evidently:metric_v2:ValueDrift", "metric_labels": {}}])
     assert len(scores) == 3 and all(None not in values and len(values) == 3 for values in scores.values()), scores
+
+
+def test_a_tab_another_process_wrote_over_comes_back(tmp_path: Path) -> None:
+    from streams.runs import RunNotes
+    from streams.workspace import EvidentlyWorkspace
+    from tests.streams.test_workspace import snapshot
+
+    workspace = EvidentlyWorkspace(tmp_path, "streammon", rescan_interval_s=0.0)
+    workspace.add(snapshot(T0), "churn window 0", RunNotes("churn"))
+    evidently = Workspace(str(tmp_path))
+    dashboard = evidently.get_dashboard(workspace.project_id)  # type: ignore[arg-type]
+    evidently.save_dashboard(workspace.project_id, dashboard.copy(update={"tabs": dashboard.tabs[:1]}))  # type: ignore[arg-type]
+    workspace.add(snapshot(T0), "churn window 1", RunNotes("churn"))
+    assert [tab.title for tab in evidently.get_dashboard(workspace.project_id).tabs] == [OVERVIEW_TAB, model_tab("churn")]  # type: ignore[arg-type]
