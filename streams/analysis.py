@@ -8,6 +8,7 @@ publish. Everything it returns is built here; the worker only sends it.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import threading
@@ -40,6 +41,8 @@ from streams.events import (
 )
 from streams.runs import RunNotes, performance_notes, window_notes
 from streams.workspace import EvidentlyWorkspace
+
+log = logging.getLogger(__name__)
 
 VERSION_COLUMN = "__model_version__"
 EVENT_TIME_COLUMN = "__event_time__"
@@ -410,10 +413,18 @@ def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec, notes: RunNotes, k
 
 
 def annotate_run(spec: AnalysisSpec, snapshot: SnapshotRef, notes: RunNotes) -> None:
-    """Add to a stored run what the worker learned after its analysis (run in a thread: it reads and writes a file)."""
-    if spec.workspace is not None:
+    """Add to a stored run what the worker learned after its analysis (run in a thread: it reads and writes a file).
+
+    A run that cannot be read or written is logged and left as it is: its
+    result is published all the same.
+    """
+    if spec.workspace is None:
+        return
+    try:
         with _annotating:  # the worker's threads share one workspace and its index
             _workspace(spec).annotate(snapshot, notes)
+    except (OSError, ValueError) as exc:
+        log.warning("run %s of %s: could not add its alerts and estimate: %s", snapshot.snapshot_id, notes.model, exc)
 
 
 def _quality_out(finding: QualityFinding) -> QualityOut:

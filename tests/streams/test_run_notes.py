@@ -117,3 +117,13 @@ def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verd
     assert all(not title.startswith("Drift is detected") for _, title in rest)
     run = workspace._read(report.snapshot.snapshot_id)
     assert run is not None and "alerting" in run.tags  # its tags and metadata stay
+
+
+def test_a_run_that_cannot_be_annotated_is_logged_and_left(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    spec = AnalysisSpec(workspace=tmp_path)
+    report = drift_outcome(spec).report
+    assert report.snapshot is not None
+    run_file = tmp_path / report.snapshot.project_id / "snapshots" / f"{report.snapshot.snapshot_id}.json"
+    run_file.write_text("{not json")
+    annotate_run(spec, report.snapshot, alert_notes("m", [alert("a", "warning")]))
+    assert "could not add its alerts" in caplog.text and run_file.read_text() == "{not json"
