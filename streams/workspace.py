@@ -148,7 +148,10 @@ class EvidentlyWorkspace:
         if notes is not None:
             model = _noted(model, notes)
             self._provision(notes.model)
-        stored = self._read(snapshot_id) if key is not None else None
+        try:
+            stored = self._read(snapshot_id) if key is not None else None
+        except ValueError:
+            stored = None  # a run that cannot be read is written over
         if stored is not None:
             model = _noted(model, _alert_notes(stored, notes.model if notes is not None else ""))
         self._write(snapshot_id, model)

@@ -174,3 +174,11 @@ def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path:
     other = drift_outcome(spec, segment=("region", "eu")).report
     assert other.snapshot is not None and other.snapshot.snapshot_id != first.snapshot.snapshot_id
     assert len(listed_by_evidently(workspace)) == 2
+
+
+def test_a_run_that_cannot_be_read_is_written_over_by_its_window(tmp_path: Path) -> None:
+    workspace = EvidentlyWorkspace(tmp_path, "streammon")
+    ref = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
+    run_files(workspace)[ref.snapshot_id].write_text("{half a file")
+    again = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
+    assert again == ref and listed_by_evidently(workspace) == {ref.snapshot_id}
