@@ -14,8 +14,8 @@ import pickle
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
