@@ -36,6 +36,7 @@ from streams import analysis  # noqa: E402
 from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN, AnalysisSpec  # noqa: E402
 from streams.app import analysis_spec  # noqa: E402
 from streams.events import PREDICTION_COLUMN  # noqa: E402
+from streams.runs import RunNotes  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -87,7 +88,8 @@ def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
         parts["drift"].append(timed(lambda: result.append(drift.run(prepared.tested, timestamp=job.window.end))))
         parts["quality"].append(timed(lambda: prepared.monitors.quality.check(prepared.current, window_seconds=1.0)))
         snapshot = result[0][1]
-        parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec)))
+        notes = RunNotes("model")
+        parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec, notes, f"bench/{job.window.index}")))
         parts["whole"].append(timed(lambda: analysis.analyse(job, spec, reference)))
     return {k: median_ms(v) for k, v in parts.items()}
 

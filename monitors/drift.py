@@ -246,8 +246,14 @@ class DriftMonitor:
     prediction
         The model's prediction column: tested like a feature, reported apart, and
         not counted in :attr:`DriftResult.drifted_share`. Its kind is the one
-        given by ``numerical``/``categorical`` if it is named there, else its
-        dtype's.
+        given by ``numerical``/``categorical`` if it is named there, else
+        ``prediction_kind``, else its dtype's.
+    prediction_kind
+        ``"categorical"`` or ``"numerical"``: the prediction column's kind when
+        ``numerical``/``categorical`` do not name it. A classifier's classes
+        are categories even when they are numbers (0/1): tested with a
+        numerical test such as K-S, a two-valued column is not tested for what
+        it is. None: the column's dtype decides.
     num_method
         Evidently method id for numerical columns (``"ks"``, ``"wasserstein"``,
         ``"psi"``, ...); None lets Evidently choose by reference size (K-S up to
@@ -283,7 +289,8 @@ class DriftMonitor:
     ------
     ValueError
         On a reference without rows, unknown columns or methods, a method that
-        does not apply to its column's kind, ``alpha`` outside (0, 1), an unknown
+        does not apply to its column's kind, a ``prediction_kind`` that is not
+        a kind or is numerical for a column that is not, ``alpha`` outside (0, 1), an unknown
         correction, a threshold that is not a positive number or a
         ``calibrate_distances`` that is not a bool; the message names the
         argument.
@@ -387,6 +394,7 @@ class DriftMonitor:
         numerical: Sequence[str] | None = None,
         categorical: Sequence[str] | None = None,
         prediction: str | None = None,
+        prediction_kind: Kind | None = None,
         num_method: str | None = "ks",
         cat_method: str | None = "chi2_homogeneity",
         alpha: float | None = 0.01,
@@ -399,6 +407,7 @@ class DriftMonitor:
         self.numerical = numerical
         self.categorical = categorical
         self.prediction = prediction
+        self.prediction_kind = prediction_kind
         self.num_method = num_method
         self.cat_method = cat_method
         self.alpha = alpha
@@ -411,6 +420,8 @@ class DriftMonitor:
             raise ValueError("reference must be a DataFrame with at least one row")
         if prediction is not None and prediction not in reference.columns:
             raise ValueError(f"prediction names a column that is not in the reference: {prediction!r}")
+        if prediction_kind not in (None, "categorical", "numerical"):
+            raise ValueError(f"prediction_kind must be 'categorical', 'numerical' or None, got {prediction_kind!r}")
         if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1):
             raise ValueError(f"alpha must be in (0, 1) or None, got {alpha!r}")
         if correction not in CORRECTIONS:
@@ -458,7 +469,10 @@ class DriftMonitor:
         kinds: dict[str, Kind] = {c: "numerical" for c in numerical}
         kinds.update({c: "categorical" for c in categorical})
         if self.prediction is not None and self.prediction not in kinds:
-            kinds[self.prediction] = "numerical" if _is_numerical(reference[self.prediction]) else "categorical"
+            dtype_kind: Kind = "numerical" if _is_numerical(reference[self.prediction]) else "categorical"
+            kinds[self.prediction] = self.prediction_kind or dtype_kind
+            if kinds[self.prediction] == "numerical" and dtype_kind != "numerical":
+                raise ValueError(f"prediction_kind 'numerical' for column {self.prediction!r} of dtype {reference[self.prediction].dtype}")
         if not kinds:
             raise ValueError("reference has no column to test: numerical and categorical are empty")
         return kinds

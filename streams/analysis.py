@@ -8,18 +8,20 @@ publish. Everything it returns is built here; the worker only sends it.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from monitors._evidently import Snapshot
+from monitors._evidently import Kind, Snapshot
 from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
@@ -37,7 +39,10 @@ from streams.events import (
     Window,
     WindowReport,
 )
+from streams.runs import RunNotes, performance_notes, window_notes
 from streams.workspace import EvidentlyWorkspace
+
+log = logging.getLogger(__name__)
 
 VERSION_COLUMN = "__model_version__"
 EVENT_TIME_COLUMN = "__event_time__"
@@ -122,6 +127,7 @@ class PerformanceOutcome:
 
 
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
+_annotating = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class _ModelMonitors:
             self.drift_by_columns[columns] = DriftMonitor(
                 self.reference[list(columns)],
                 prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in columns else None,
+                prediction_kind=_prediction_kind(spec.task, self.reference.get(PREDICTION_COLUMN)),
                 num_method=spec.num_method,
                 cat_method=spec.cat_method,
                 alpha=spec.alpha,
@@ -233,18 +240,8 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         closed_by=job.window.reason,
     )
     segment = _segment(job)
-    snapshot_ref = _store(snapshot, prepared.name, spec) if snapshot is not None else None
-    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
-    context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
-    if snapshot_ref is not None:
-        context["snapshot"] = snapshot_ref.snapshot_id
-    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
-        monitors.quality.observations(job.model, findings, context)
-    )
-    if segment is not None:
-        observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     report = WindowReport(
-        key=f"{job.model}/{segment or '*'}/{job.window.index}/drift/v1",
+        key=_drift_key(job.model, segment, job.window.index),
         model=job.model,
         segment=segment,
         model_versions=prepared.versions,
@@ -256,8 +253,19 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         drifted_features=len(result.drifted_features),
         drifted_share=result.drifted_share,
         correction=result.correction,
-        snapshot=snapshot_ref,
+        snapshot=None,
     )
+    snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
+    report = report.model_copy(update={"snapshot": snapshot_ref})
+    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
+    context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
+    if snapshot_ref is not None:
+        context["snapshot"] = snapshot_ref.snapshot_id
+    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
+        monitors.quality.observations(job.model, findings, context)
+    )
+    if segment is not None:
+        observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)
 
 
@@ -282,8 +290,7 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     Its snapshot holds the metrics' values; :func:`full_performance_report`
     puts Evidently's report, plots included, in its place where people look.
     """
-    result, snapshot = evaluate(job, spec.task, plots=False)
-    snapshot_ref = _store(snapshot, _performance_name(job), spec) if snapshot is not None else None
+    result, snapshot = evaluate(job, spec.task, plots=False, timestamp=_window_time(job, spec))
     where = "reference" if job.window is None else str(job.window)
     report = PerformanceReport(
         key=f"{job.model}/*/{where}/performance/v{job.version}",
@@ -299,16 +306,34 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
         delay_p90_s=result.delay_p90_s,
         delay_max_s=result.delay_max_s,
         metrics=dict(result.metrics),
-        snapshot=snapshot_ref,
+        snapshot=None,
     )
+    if snapshot is not None:
+        ref = _store(snapshot, _performance_name(job), spec, performance_notes(report), report.key)
+        report = report.model_copy(update={"snapshot": ref})
     return PerformanceOutcome(result, report)
 
 
 def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:
     """Put Evidently's model quality report, plots included, in place of a version's values-only snapshot."""
-    _, report = evaluate(job, spec.task)
+    _, report = evaluate(job, spec.task, timestamp=_window_time(job, spec))
     if report is not None and spec.workspace is not None:
         _workspace(spec).replace(snapshot, report, _performance_name(job))
+
+
+def _drift_key(model: str, segment: str | None, index: int) -> str:
+    return f"{model}/{segment or '*'}/{index}/drift/v1"
+
+
+def _window_time(job: PerformanceJob, spec: AnalysisSpec) -> datetime | None:
+    """The time of the window's drift run (its end), so that the dashboard plots a window's quality at its window.
+
+    None (the time of evaluation) for the reference period, without a workspace,
+    or when the drift run is not stored (yet, or any more).
+    """
+    if job.window is None or spec.workspace is None:
+        return None
+    return _workspace(spec).run_time(_drift_key(job.model, None, job.window))
 
 
 def _performance_name(job: PerformanceJob) -> str:
@@ -337,6 +362,20 @@ def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> 
     monitors = _ModelMonitors(reference, spec, quality)
     _monitors[key] = (packed.key, monitors)
     return monitors
+
+
+def _prediction_kind(task: Task, reference: pd.Series | None) -> Kind | None:
+    """How the prediction column is tested: a classifier's classes are categories, even as numbers (0/1).
+
+    A classifier whose ``prediction`` holds numbers that are not whole (a
+    probability or score) and a regressor's predictions are numbers: None
+    leaves it to the column's dtype.
+    """
+    if task != "classification" or reference is None:
+        return None
+    values = reference.dropna()
+    is_float = pd.api.types.is_float_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return None if is_float and not (values == values.round()).all() else "categorical"
 
 
 def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
@@ -368,12 +407,28 @@ def _workspace(spec: AnalysisSpec) -> EvidentlyWorkspace:
     assert spec.workspace is not None
     key = (spec.workspace, spec.project)
     if key not in _workspaces:
-        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention)
+        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention, task=spec.task)
     return _workspaces[key]
 
 
-def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec) -> SnapshotRef | None:
-    return None if spec.workspace is None else _workspace(spec).add(snapshot, name)
+def _store(snapshot: Snapshot, name: str, spec: AnalysisSpec, notes: RunNotes, key: str) -> SnapshotRef | None:
+    """Store a result's run under its key: a result computed again replaces it (one run per window and version)."""
+    return None if spec.workspace is None else _workspace(spec).add(snapshot, name, notes, key=key)
+
+
+def annotate_run(spec: AnalysisSpec, snapshot: SnapshotRef, notes: RunNotes) -> None:
+    """Add to a stored run what the worker learned after its analysis (run in a thread: it reads and writes a file).
+
+    A run that cannot be read or written is logged and left as it is: its
+    result is published all the same.
+    """
+    if spec.workspace is None:
+        return
+    try:
+        with _annotating:  # the worker's threads share one workspace and its index
+            _workspace(spec).annotate(snapshot, notes)
+    except (OSError, ValueError) as exc:
+        log.warning("run %s of %s: could not add its alerts and estimate: %s", snapshot.snapshot_id, notes.model, exc)
 
 
 def _quality_out(finding: QualityFinding) -> QualityOut:

@@ -29,7 +29,7 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 
-from monitors.alerts import Observation
+from monitors.alerts import Alert, Observation
 from monitors.backpressure import Admission, admit
 from monitors.cbpe import (
     Calibration,
@@ -57,6 +57,7 @@ from streams.analysis import (
     ReferenceRows,
     WindowOutcome,
     analyse,
+    annotate_run,
     evaluate_performance,
     follow_parent,
     full_performance_report,
@@ -80,6 +81,7 @@ from streams.events import (
     SnapshotRef,
     WindowReport,
 )
+from streams.runs import worker_notes
 from streams.settings import Settings
 from streams.worker_state import WorkerState, new_state
 
@@ -945,6 +947,7 @@ class StreamWorker:
             observations += self._estimate_observations(state, job, estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
+        await self._annotate_run(report, changes)
         if not await self._publish_result(state, key, job.name, report):
             return report
         metrics.REPORTS.labels(model=job.model).inc()
@@ -957,6 +960,12 @@ class StreamWorker:
             len(changes),
         )
         return report
+
+    async def _annotate_run(self, report: WindowReport | PerformanceReport, changes: list[Alert]) -> None:
+        """Add to the result's run in the workspace what only the worker knows: its alert changes, its estimate."""
+        notes = worker_notes(report, changes)
+        if report.snapshot is not None and notes is not None:
+            await asyncio.get_running_loop().run_in_executor(None, annotate_run, self.spec, report.snapshot, notes)
 
     def _estimate(self, state: WorkerState, job: WindowJob) -> EstimateOut | None:
         """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
@@ -1064,6 +1073,7 @@ class StreamWorker:
                 else {},
             }
         )
+        await self._annotate_run(report, changes)
         what = f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
         if not await self._publish_result(state, key, what, report):
             return report

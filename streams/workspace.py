@@ -1,4 +1,4 @@
-"""The local Evidently workspace: one project, one run per analysed window, kept within bounds.
+"""The local Evidently workspace: one project, one run per analysed window (and version), kept within bounds.
 
 Open it with ``evidently ui --workspace <path>``.
 
@@ -37,17 +37,23 @@ import logging
 import os
 import re
 import time
+import uuid
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from monitors._evidently import Snapshot
+from monitors._evidently import Snapshot, SnapshotModel, annotated, streammon_values
+from monitors.performance import Task
 from monitors.retention import Retention, StoredRun
+from streams import dashboard
 from streams.events import SnapshotRef
+from streams.runs import ALERT_METADATA, ALERT_TAGS, RunNotes, headline
 
 # Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/_evidently.py).
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
+    from evidently.legacy.core import new_id
+    from evidently.legacy.utils import NumpyEncoder
     from evidently.ui.storage.local.base import SNAPSHOTS_DIR_NAME
     from evidently.ui.workspace import Workspace
 
@@ -62,6 +68,8 @@ _RUN_FILE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 # a file laid out otherwise is read whole.
 _TIMESTAMP = re.compile(rb', "name": (?:null|"(?:[^"\\]|\\.)*"), "timestamp": "([^"]+)", "metadata": ')
 _HEAD_BYTES = 4096
+# Run ids derived from result keys (uuid5 of the project and the key).
+_RUN_NAMESPACE = uuid.UUID("7d0c5f64-3b0e-4f4e-9a53-5d2f6c1e8b21")
 
 
 class EvidentlyWorkspace:
@@ -79,15 +87,23 @@ class EvidentlyWorkspace:
     rescan_interval_s
         How often, at most, ``add`` rescans the snapshot folder for runs that
         other processes added or removed.
+    task
+        The models' task: which quality panels their dashboard tabs get.
     """
 
     def __init__(
-        self, path: Path, project: str, retention: Retention = Retention(), rescan_interval_s: float = 60.0
+        self,
+        path: Path,
+        project: str,
+        retention: Retention = Retention(),
+        rescan_interval_s: float = 60.0,
+        task: Task = "classification",
     ) -> None:
         self.path = path
         self.project = project
         self.retention = retention
         self.rescan_interval_s = rescan_interval_s
+        self.task = task
         path.mkdir(parents=True, exist_ok=True)
         self._workspace = Workspace(str(path))
         found = self._workspace.search_project(project)
@@ -96,6 +112,9 @@ class EvidentlyWorkspace:
         else:
             created = self._workspace.create_project(project, description="Drift reports from streammon, one run per window.")
             self._project_id = str(created.id)
+        self._dashboard_models: set[str] = set()  # models whose tab this process saw in the dashboard
+        self._next_dashboard_check = time.monotonic() + rescan_interval_s
+        self._provision(None)
         self._snapshots = path / self._project_id / SNAPSHOTS_DIR_NAME
         # The index: each run's size and the time its age runs from; what it sums to, and its oldest time.
         self._runs: dict[str, StoredRun] = {}
@@ -110,14 +129,32 @@ class EvidentlyWorkspace:
         """The Evidently project's id."""
         return self._project_id
 
-    def add(self, snapshot: Snapshot, name: str) -> SnapshotRef:
-        """Store one snapshot, without its data, and say where it went.
+    def add(self, snapshot: Snapshot, name: str, notes: RunNotes | None = None, key: str | None = None) -> SnapshotRef:
+        """Store one snapshot, without its data, with ``notes`` (tags, metadata, values), and say where it went.
 
-        Then applies the retention bounds (see the module's docstring for
-        the cost); a failure to remove old runs is logged, not raised.
+        A result's ``key`` (its window key) names its run: a result computed
+        again (after a restart, a replay) replaces the run of its key instead
+        of adding a second one, and keeps what the run recorded of the alerts
+        its first computation changed (those changes are not made twice).
+        Without a key the run gets a new id.
+
+        The dashboard gets a tab for the notes' model if it has none. Then
+        applies the retention bounds (see the module's docstring for the
+        cost); a failure to remove old runs is logged, not raised.
         """
-        ref = self._workspace.add_run(self._project_id, snapshot, include_data=False, name=name)
-        snapshot_id = str(ref.id)
+        snapshot.set_name(name)
+        snapshot_id = str(new_id()) if key is None else self.run_id(key)
+        model = snapshot.to_snapshot_model()
+        if notes is not None:
+            model = _noted(model, notes)
+            self._provision(notes.model)
+        try:
+            stored = self._read(snapshot_id) if key is not None else None
+        except ValueError:
+            stored = None  # a run that cannot be read is written over
+        if stored is not None:
+            model = _noted(model, _alert_notes(stored, notes.model if notes is not None else ""))
+        self._write(snapshot_id, model)
         if self._bounded:
             try:
                 self._index(snapshot_id)
@@ -126,17 +163,75 @@ class EvidentlyWorkspace:
                 log.warning("workspace %s: could not remove old runs: %s", self.path, exc)
         return SnapshotRef(workspace=str(self.path.resolve()), project_id=self._project_id, snapshot_id=snapshot_id)
 
+    def run_id(self, key: str) -> str:
+        """The id of the run of a result's key in this project: the same in every process, run after run."""
+        return str(uuid.uuid5(_RUN_NAMESPACE, f"{self._project_id}/{key}"))
+
+    def run_time(self, key: str) -> datetime | None:
+        """The time of the run of ``key``; None when there is none."""
+        return _snapshot_time(self._snapshots / f"{self.run_id(key)}.json")
+
     def replace(self, ref: SnapshotRef, snapshot: Snapshot, name: str) -> None:
         """Store ``snapshot`` as the run ``ref`` points to, in place of what it held.
 
         Whatever points to the run (a report event, an alert) then opens the
-        new snapshot. Evidently 0.7.23 has no call to update a run: the local
-        workspace's own store writes it under the run's id.
+        new snapshot. Evidently 0.7.23 has no call to update a run: it is
+        written under the run's id. The run keeps its tags, metadata and streammon's values.
         """
         snapshot.set_name(name)
-        self._workspace.state.write_snapshot(ref.project_id, ref.snapshot_id, snapshot.to_snapshot_model())
+        model = snapshot.to_snapshot_model()
+        stored = self._read(ref.snapshot_id)
+        if stored is not None:
+            metadata = {k: str(v) for k, v in stored.metadata.items()}
+            model = annotated(
+                model, tags=stored.tags, metadata=metadata, values=streammon_values(stored), headline=headline(metadata)
+            )
+        self._write(ref.snapshot_id, model)
         if self._bounded:
             self._index(ref.snapshot_id)
+
+    def annotate(self, ref: SnapshotRef, notes: RunNotes) -> bool:
+        """Add ``notes`` to a stored run (what the worker learns after the analysis); False if the run is gone."""
+        stored = self._read(ref.snapshot_id)
+        if stored is None:
+            return False  # removed by retention meanwhile
+        self._write(ref.snapshot_id, _noted(stored, notes))
+        if self._bounded:
+            self._index(ref.snapshot_id)
+        return True
+
+    def _read(self, run_id: str) -> SnapshotModel | None:
+        try:
+            return self._workspace.state.read_snapshot(self._project_id, run_id)
+        except FileNotFoundError:
+            return None
+
+    def _write(self, run_id: str, model: SnapshotModel) -> None:
+        """Write a run's file whole, at once: the UI (and other processes) never read half of one.
+
+        Its time is written in UTC with its offset: Evidently stamps a run it is
+        given no time for with the naive local time, and its UI fails to sort
+        runs of both kinds (a panel of drift runs and performance runs did).
+        """
+        model = model.copy(update={"timestamp": _aware(model.timestamp).astimezone(timezone.utc)})
+        self._snapshots.mkdir(parents=True, exist_ok=True)
+        partial = self._snapshots / f".{run_id}.{os.getpid()}.partial"
+        with partial.open("w") as f:
+            json.dump(model.dict(), f, cls=NumpyEncoder)
+        os.replace(partial, self._snapshots / f"{run_id}.json")
+
+    def _provision(self, model: str | None) -> None:
+        """Give the dashboard its overview tab, and a tab for ``model`` if it has none (see :mod:`streams.dashboard`)."""
+        if time.monotonic() >= self._next_dashboard_check:  # another process may have written over a tab
+            self._next_dashboard_check = time.monotonic() + self.rescan_interval_s
+            self._dashboard_models.clear()
+        if model is not None and model in self._dashboard_models:
+            return
+        try:
+            models = {model: self.task} if model is not None else {}
+            self._dashboard_models |= dashboard.provision(self._workspace, self._project_id, models)
+        except (OSError, ValueError) as exc:  # a dashboard being written by another process: next run
+            log.warning("workspace %s: could not update the dashboard: %s", self.path, exc)
 
     def enforce_retention(self) -> list[str]:
         """Rescan the project's runs and remove those past the bounds, now.
@@ -228,6 +323,21 @@ class EvidentlyWorkspace:
     def _summarize(self) -> None:
         self._bytes = sum(run.size for run in self._runs.values())
         self._oldest = min((run.timestamp for run in self._runs.values()), default=None)
+
+
+def _alert_notes(model: SnapshotModel, name: str) -> RunNotes:
+    """What ``model`` recorded of the alerts its result changed (see :func:`streams.runs.alert_notes`)."""
+    tags = tuple(t for t in model.tags if t in ALERT_TAGS)
+    metadata = {k: str(v) for k, v in model.metadata.items() if k in ALERT_METADATA}
+    return RunNotes(name, tags, metadata)
+
+
+def _noted(model: SnapshotModel, notes: RunNotes) -> SnapshotModel:
+    """``model`` with ``notes`` merged in: tags added, metadata and values updated."""
+    tags = list(dict.fromkeys([*model.tags, *notes.tags]))
+    metadata = {**{k: str(v) for k, v in model.metadata.items()}, **notes.metadata}
+    values = {(v.metric_type, v.labels): v for v in [*streammon_values(model), *notes.values]}
+    return annotated(model, tags=tags, metadata=metadata, values=list(values.values()), headline=headline(metadata))
 
 
 def _snapshot_time(file: Path) -> datetime | None:

@@ -10,14 +10,14 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
 
 
-def outcome(window_rows: list[dict[str, object]], seed: int = 0) -> WindowOutcome:
+def outcome(window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisSpec = SPEC, scores: bool = False) -> WindowOutcome:
     rng = np.random.default_rng(seed)
     watch = DriftWatch(window_size=len(window_rows), window_duration_s=3600, reference_size=300)
-    reference = [{"a": float(x), "b": float(y), "prediction": int(x > 0)} for x, y in rng.normal(size=(300, 2))]
+    reference = [{"a": float(x), "b": float(y), "prediction": float(x) if scores else int(x > 0)} for x, y in rng.normal(size=(300, 2))]
     for i, row in enumerate(reference + window_rows):
         jobs = watch.add("m", T0 + timedelta(seconds=i), row)
     (job,) = jobs
-    return analyse(replace(job, model=f"m-{seed}"), SPEC)
+    return analyse(replace(job, model=f"m-{seed}"), spec)
 
 
 def test_a_shifted_feature_is_reported_and_observed() -> None:
@@ -62,3 +62,19 @@ def test_one_event_dated_1970_does_not_make_a_window_look_silent() -> None:
 def test_a_window_at_a_tenth_of_the_reference_rate_is_a_volume_finding() -> None:
     (volume,) = [q for q in timed_outcome([10.0] * 200).report.quality if q.check == "volume"]
     assert volume.value > 9 and volume.summary.startswith("0.1 events/s")
+
+
+def test_the_prediction_is_tested_as_the_task_says() -> None:
+    rng = np.random.default_rng(3)
+    rows = [{"a": float(x), "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))]
+    classifier = outcome(rows, seed=3).report.prediction
+    assert classifier is not None and classifier.method == "chi-square homogeneity p_value"
+    regressor = outcome(rows, seed=4, spec=replace(SPEC, task="regression")).report.prediction
+    assert regressor is not None and regressor.method == "K-S p_value"
+
+
+def test_a_classifiers_prediction_given_as_a_score_is_tested_as_a_number() -> None:
+    rng = np.random.default_rng(5)
+    rows = [{"a": float(x), "b": float(y), "prediction": float(y)} for x, y in rng.normal(size=(200, 2))]
+    prediction = outcome(rows, seed=5, scores=True).report.prediction
+    assert prediction is not None and prediction.method == "K-S p_value"

@@ -149,3 +149,36 @@ def test_the_settings_bound_a_week_and_5_gb_by_default_and_a_plain_workspace_kee
 def test_bounds_are_checked_when_settings_load(bounds: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="max_"):
         WorkspaceSettings(**bounds)  # type: ignore[arg-type]
+
+
+def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path: Path) -> None:
+    import streams.analysis
+    from streams.analysis import AnalysisSpec, annotate_run
+    from streams.runs import worker_notes
+    from tests.streams.test_run_notes import alert, drift_outcome
+
+    spec = AnalysisSpec(workspace=tmp_path)
+    first = drift_outcome(spec).report
+    assert first.snapshot is not None
+    raised = alert("a", "warning")
+    annotate_run(spec, first.snapshot, worker_notes(first, [raised]))  # type: ignore[arg-type]
+    streams.analysis._workspaces.clear()  # a restarted worker's analysis process
+    again = drift_outcome(spec).report  # recomputed: its alert was raised already, nothing changes now
+
+    assert again.snapshot == first.snapshot
+    workspace = EvidentlyWorkspace(tmp_path, "streammon")
+    assert listed_by_evidently(workspace) == {first.snapshot.snapshot_id}
+    run = workspace._read(first.snapshot.snapshot_id)
+    assert run is not None and "alerting" in run.tags and run.metadata["alerts_raised"] == raised.fingerprint
+    # Another window of the same model, and the same window of a segment, are runs of their own.
+    other = drift_outcome(spec, segment=("region", "eu")).report
+    assert other.snapshot is not None and other.snapshot.snapshot_id != first.snapshot.snapshot_id
+    assert len(listed_by_evidently(workspace)) == 2
+
+
+def test_a_run_that_cannot_be_read_is_written_over_by_its_window(tmp_path: Path) -> None:
+    workspace = EvidentlyWorkspace(tmp_path, "streammon")
+    ref = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
+    run_files(workspace)[ref.snapshot_id].write_text("{half a file")
+    again = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
+    assert again == ref and listed_by_evidently(workspace) == {ref.snapshot_id}

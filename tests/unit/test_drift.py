@@ -92,6 +92,23 @@ def test_prediction_drift_is_reported_apart_and_not_counted() -> None:
     assert all(f.threshold == pytest.approx(0.01 / 11) for f in result.features)
 
 
+def test_a_classifiers_numeric_classes_are_tested_as_categories() -> None:
+    rng = np.random.default_rng(6)
+    reference = frame(rng, 1000, categorical=[]).assign(prediction=rng.choice([0, 1], 1000, p=[0.7, 0.3]))
+    current = frame(rng, 1000, categorical=[]).assign(prediction=rng.choice([0, 1], 1000, p=[0.5, 0.5]))
+
+    by_dtype, _ = DriftMonitor(reference, prediction="prediction").run(current)
+    as_classes, _ = DriftMonitor(reference, prediction="prediction", prediction_kind="categorical").run(current)
+
+    assert by_dtype.prediction is not None and by_dtype.prediction.method == "K-S p_value"
+    assert as_classes.prediction is not None and as_classes.prediction.method == "chi-square homogeneity p_value"
+    assert as_classes.prediction.drifted
+    with pytest.raises(ValueError, match="prediction_kind"):
+        DriftMonitor(reference.assign(prediction="yes"), prediction="prediction", prediction_kind="numerical")
+    with pytest.raises(ValueError, match="prediction_kind"):
+        DriftMonitor(reference, prediction="prediction", prediction_kind="ordinal")  # type: ignore[arg-type]
+
+
 def test_bonferroni_threshold_and_overrides() -> None:
     rng = np.random.default_rng(5)
     reference, current = frame(rng, 1000), frame(rng, 1000)
