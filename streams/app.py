@@ -27,7 +27,7 @@ from typing import Any, cast
 import faust
 import orjson
 from aiokafka import ConsumerRecord, TopicPartition
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from monitors.alerts import Alert, Observation
 from monitors.backpressure import Admission, admit
@@ -351,6 +351,16 @@ class StreamWorker:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
             await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
         self._stopping = True
+        unfinished = list(self._pending)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            # Their results were never published, so the checkpoint below keeps their jobs.
+            log.info(
+                "%d analyses not finished before stopping: the last checkpoint keeps their windows, analysed at the next start",
+                len(unfinished),
+            )
         await self._checkpoint(set(self.states))
         if self.inputs is not None:
             await self.inputs.stop()
@@ -836,6 +846,9 @@ class StreamWorker:
         task.add_done_callback(functools.partial(self._finished, stream))
 
     def _finished(self, stream: tuple[str, tuple[str, str] | None, str], task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Retrieved here, so asyncio never reports it as lost; the result stays unpublished (checkpointed).
+            log.error("a result could not be analysed or published: %r", task.exception(), exc_info=task.exception())
         self._pending.discard(task)
         self._unanalysed.pop(task, None)
         if self._tails.get(stream) is task:
@@ -1127,7 +1140,13 @@ class StreamWorker:
             if self.inputs is not None:
                 # Committed offsets never run ahead of a written checkpoint; a restart
                 # resumes from the checkpoint's own offsets anyway (see _assigned).
-                await self.inputs.commit(offsets)
+                try:
+                    await self.inputs.commit(offsets)
+                except KafkaError as exc:
+                    # A rebalance under way (a member that left or died) refuses the commit. Nothing is lost:
+                    # the checkpoint holds these offsets, and the next checkpoint of the partitions still
+                    # owned commits them again.
+                    log.warning("offsets of checkpoint %d of partition %d not committed, committed at the next: %r", generation, p, exc)
             try:
                 for status in statuses:
                     await self._send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import os
 import random
 import re
@@ -26,6 +27,7 @@ import orjson
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
+from aiokafka.errors import CommitFailedError
 from kafka.errors import KafkaTimeoutError
 
 from monitors.labels import PendingPrediction
@@ -219,6 +221,43 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one_whole_and_ne
     # The retry took the slot of the failed attempt, not the one the last manifest names.
     name = partition_checkpoint(kafka.group_id, 0)
     assert sent == [(kafka.state_topic, f"{name}/1/0".encode()), (kafka.state_topic, f"{name}/manifest".encode())]
+
+
+def test_a_commit_refused_by_a_rebalance_is_logged_and_made_by_the_next_checkpoint(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without a broker: a rebalance under way (a member that died mid-join) refuses the checkpoint's commit."""
+    worker = StreamWorker(settings)
+    kafka = settings.kafka
+    worker.states[0], worker._generations[0] = new_state(settings), 0  # as if partition 0 was assigned
+    worker.states[0].consumed(kafka.predictions_topic, 0, 41)
+    committed: list[dict[tuple[str, int], int]] = []
+
+    class Inputs:
+        """The consumer's commit as a group in the middle of a rebalance answers it, once."""
+
+        refusals = 1
+
+        async def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+            if self.refusals:
+                self.refusals -= 1
+                raise CommitFailedError("UnknownMemberIdError: the group rebalanced")
+            committed.append(dict(offsets))
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+        return None
+
+    worker._send = send  # type: ignore[method-assign]
+    worker.inputs = Inputs()  # type: ignore[assignment]
+    try:
+        with caplog.at_level(logging.WARNING, logger="streams.app"):
+            asyncio.run(worker._checkpoint({0}))  # refused: no exception reaches the timer
+            asyncio.run(worker._checkpoint({0}))
+    finally:
+        worker._pool.shutdown()
+    assert committed == [{(kafka.predictions_topic, 0): 42}]
+    (refused,) = [r for r in caplog.records if "not committed" in r.getMessage()]
+    assert refused.levelno == logging.WARNING and "partition 0" in refused.getMessage()
 
 
 # -- broker restart ------------------------------------------------------------------
