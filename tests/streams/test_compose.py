@@ -160,7 +160,7 @@ def test_grafana_is_provisioned_with_prometheus_and_the_worker_dashboard() -> No
     )["datasources"]
     [prometheus] = [d for d in datasources if d["type"] == "prometheus"]
     assert prometheus["url"] == f"http://prometheus:{USUAL_PORTS['prometheus']}"
-    # The dashboard's ${datasource} variable lists Prometheus data sources and starts on the default one.
+    # The dashboard's ${datasource} variable lists the Prometheus data sources: this one only, and the default.
     assert prometheus["isDefault"] is True
 
     providers = yaml.safe_load(
