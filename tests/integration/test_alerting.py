@@ -275,7 +275,7 @@ def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(settings,
     wait_until(
         lambda: any("handed over" in w.log() for w in (first, second))
         and all(re.search(r"partition \d+: ", w.log()) for w in (first, second)),
-        60,
+        120,
         "both workers in the group",
     )
     produce(settings, stream.windows(1.5, 1.5), b"handover")
