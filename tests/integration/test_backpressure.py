@@ -75,7 +75,6 @@ def test_a_backlog_of_predictions_and_labels_written_in_one_burst_joins_every_la
     assert (final.predictions, final.labels, final.evicted, final.expired, final.orphaned) == (N, N, 0, 0, 0)
     assert final.evicted_at is None
     assert "evicts" not in worker.log()
-    assert metric(settings.worker.metrics_port, "streammon_inputs_paused") >= 0  # exported
 
 
 def test_a_backlog_of_predictions_and_their_features_written_in_one_burst_loses_no_prediction(
