@@ -37,22 +37,35 @@ class Columns:
     (3, 3)
     """
 
-    __slots__ = ("_data", "_length")
+    __slots__ = ("_data", "_length", "_names", "_lists")
 
     def __init__(self) -> None:
         self._data: dict[str, list[Any]] = {}
         self._length = 0
+        self._derive()
+
+    def _derive(self) -> None:
+        # The fields in order, and their lists: a row with exactly these fields (a window's
+        # usual row) is appended in one pass in C instead of a lookup per field.
+        self._names = tuple(self._data)
+        self._lists = tuple(self._data.values())
 
     def __len__(self) -> int:
         return self._length
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Add one row."""
+        if len(row) == len(self._names) and tuple(row) == self._names:
+            for _ in map(list.append, self._lists, row.values()):
+                pass
+            self._length += 1
+            return
         data, length = self._data, self._length
         for name, value in row.items():
             column = data.get(name)
             if column is None:
                 column = data[name] = [None] * length
+                self._derive()
             column.append(value)
         self._length = length + 1
         if len(row) < len(data):
@@ -87,4 +100,5 @@ class Columns:
 
     def __setstate__(self, state: tuple[dict[str, list[Any]], int]) -> None:
         self._data, self._length = state
+        self._derive()
 

@@ -644,12 +644,14 @@ class StreamWorker:
         self, state: WorkerState, prediction: PredictionEvent, features: FeatureEvent | None
     ) -> list[tuple[str, WindowJob | PerformanceJob]]:
         """Feed one prediction to the windows and the label join; return the results now due."""
-        values = dict(features.features if features is not None else prediction.features)
-        row: dict[str, Any] = dict(values)
-        row[PREDICTION_COLUMN] = prediction.prediction
-        row[VERSION_COLUMN] = prediction.model_version
-        row[EVENT_TIME_COLUMN] = prediction.event_time
-        row[SCORE_COLUMN] = prediction.score
+        values = features.features if features is not None else prediction.features
+        row: dict[str, Any] = {
+            **values,
+            PREDICTION_COLUMN: prediction.prediction,
+            VERSION_COLUMN: prediction.model_version,
+            EVENT_TIME_COLUMN: prediction.event_time,
+            SCORE_COLUMN: prediction.score,
+        }
         state.advance(prediction.event_time)
         if state.freshness is not None:
             state.freshness.seen(prediction.model, utc_now())
@@ -775,7 +777,9 @@ class StreamWorker:
         config = self.settings.segments
         if not config.keys:
             return []
-        buckets = state.buckets.setdefault(prediction.model, SegmentBuckets(config.keys, config.top_k))
+        buckets = state.buckets.get(prediction.model)
+        if buckets is None:
+            buckets = state.buckets[prediction.model] = SegmentBuckets(config.keys, config.top_k)
         if not buckets.frozen:
             # The top values are learned over as many events as a stream reference holds.
             buckets.learn(prediction.segment)

@@ -101,9 +101,10 @@ def decode(model: type[E], raw: bytes | None, *, max_bytes: int | None = DEFAULT
         event = model.model_validate_json(raw)
     except ValidationError as exc:
         raise DecodeError(_describe(exc, model.__name__)) from exc
-    problems = dict(_unrepresentable(event))
-    if problems:
-        raise DecodeError(f"invalid {model.__name__}: " + _joined(problems))
+    if not _plain(event):
+        problems = dict(_unrepresentable(event))
+        if problems:
+            raise DecodeError(f"invalid {model.__name__}: " + _joined(problems))
     return event
 
 
@@ -210,6 +211,40 @@ def _utf8(raw: bytes) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _plain(event: BaseModel) -> bool:
+    """Whether ``encode`` writes every value of ``event`` back as it is, asked without naming what is not.
+
+    The question every message asks, so it is answered in one pass over the
+    fields and their mappings (an event's features); False sends the event to
+    :func:`_unrepresentable`, which says why.
+    """
+    for value in event.__dict__.values():
+        kind = type(value)
+        if kind is dict:
+            for item in value.values():
+                kind = type(item)
+                if kind is float:
+                    if not math.isfinite(item):
+                        return False
+                elif kind is int:
+                    if not _MIN_INT <= item <= _MAX_INT:
+                        return False
+                elif not (kind is str or kind is bool or item is None):
+                    return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is int:
+            if not _MIN_INT <= value <= _MAX_INT:
+                return False
+        elif kind is datetime:
+            if not _EARLIEST <= _aware(value) < _LATEST:
+                return False
+        elif not (kind is str or kind is bool or value is None):
+            return False
+    return True
 
 
 def _unrepresentable(event: BaseModel) -> Iterator[tuple[str, str]]:
