@@ -24,21 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import (
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
     Mapping,
     Sequence,
 )
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
-
-import orjson
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
-from kafka import KafkaConsumer
-from kafka import TopicPartition as KafkaTopicPartition
 
 from monitors.alerts import Alert, Observation
 from monitors.dispatch import Dispatcher
@@ -47,10 +40,11 @@ from monitors.lifecycle import AlertLifecycle
 from monitors.matchers import parse_matchers
 from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
+from streams.clock import utc_now
 from streams.codec import encode
 from streams.errors import MessageTooLargeError
 from streams.events import AlertEvent, SnapshotRef, Window
-from streams.kafka_clients import client_options
+from streams.compacted import follow_topic, read_latest
 from streams.receivers import (
     AlertmanagerReceiver,
     Deliveries,
@@ -70,11 +64,6 @@ def state_key(group: str, partition: int) -> bytes:
     b'streammon-worker/p2'
     """
     return f"{group}/p{partition}".encode()
-
-
-def utc_now() -> datetime:
-    """The wall clock: alert times and group timers run on it."""
-    return datetime.now(timezone.utc)
 
 
 class _Muter:
@@ -253,20 +242,6 @@ class AlertService:
         log.info("silence %s by %s until %s: %s", silence.id, silence.created_by, silence.ends_at, silence.comment)
 
 
-async def follow_topic(kafka: KafkaSettings, topic: str) -> AsyncIterator[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of a compacted control topic from its start, then as they come (no consumer group)."""
-    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        async for message in consumer:
-            yield message.key, message.value
-    finally:
-        await consumer.stop()
-
-
 def alert_event(alert: Alert, window: Window | None, snapshot: SnapshotRef | None, runbook: str | None) -> AlertEvent:
     """The alerts-topic record of one alert state change."""
     annotations = dict(alert.annotations)
@@ -301,26 +276,3 @@ def load_alert_states(kafka: KafkaSettings, partitions: Iterable[int]) -> dict[i
 def load_silences(kafka: KafkaSettings) -> list[Silence]:
     """Every silence on the silences topic, so none is missed before the live feed catches up."""
     return [silence_from_dict(value) for value in read_latest(kafka, kafka.silences_topic).values()]
-
-
-def read_latest(kafka: KafkaSettings, topic: str, decode: Callable[[bytes], Any] = orjson.loads) -> dict[bytes, Any]:
-    """Read a compacted topic to its current end: the latest value per key, decoded (tombstones remove)."""
-    consumer = KafkaConsumer(**client_options(kafka), enable_auto_commit=False)
-    try:
-        partitions = [KafkaTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            return {}
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        latest: dict[bytes, Any] = {}
-        while any(consumer.position(p) < end[p] for p in partitions):
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    if record.value is None:
-                        latest.pop(record.key, None)
-                    else:
-                        latest[record.key] = decode(record.value)
-        return latest
-    finally:
-        consumer.close()

@@ -47,7 +47,9 @@ from monitors.segments import SegmentBuckets
 from monitors.silences import Silence
 from monitors.watch import WindowJob
 from streams import metrics
-from streams.alerting import AlertService, follow_topic, load_alert_states, utc_now
+from streams.alerting import AlertService, load_alert_states
+from streams.clock import utc_now
+from streams.compacted import follow_topic
 from streams.analysis import (
     EVENT_TIME_COLUMN,
     SCORE_COLUMN,

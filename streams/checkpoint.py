@@ -56,7 +56,7 @@ from typing import Any
 
 import orjson
 
-from streams.alerting import read_latest
+from streams.compacted import read_latest
 from streams.errors import CheckpointRefused
 from streams.settings import KafkaSettings, WorkerSettings
 

@@ -225,7 +225,7 @@ def alerts_silences(
     """List the silences."""
     from rich.table import Table
 
-    from streams.alerting import utc_now
+    from streams.clock import utc_now
     from streams.silences import list_silences, silence_state
 
     now = utc_now()

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from rich.table import Table
 
-from streams.alerting import read_latest
+from streams.compacted import read_latest
 from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
 from streams.errors import StreammonError
 from streams.events import ModelStatus

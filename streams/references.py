@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from streams.alerting import utc_now
+from streams.clock import utc_now
 from streams.errors import ConfigError
 from streams.kafka_clients import client_options
 from streams.runner import table_rows

@@ -15,7 +15,8 @@ from kafka import KafkaProducer
 
 from monitors.matchers import parse_matchers
 from monitors.silences import Silence, silence_to_dict
-from streams.alerting import load_silences, utc_now
+from streams.alerting import load_silences
+from streams.clock import utc_now
 from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 

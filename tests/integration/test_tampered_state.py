@@ -12,7 +12,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.alerting import read_latest
+from streams.compacted import read_latest
 from streams.checkpoint import StateKeys, dump, pack, partition_checkpoint
 from streams.events import ModelStatus
 from streams.runner import stop_worker

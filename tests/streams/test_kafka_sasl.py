@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from streams.admin import admin_client, ensure_topics
-from streams.alerting import follow_topic, read_latest
+from streams.compacted import follow_topic, read_latest
 from streams.broker import KafkaBroker
 from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
 from streams.errors import BrokerError
