@@ -33,6 +33,8 @@ from collections.abc import (
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from monitors.alerts import Alert, Observation
 from monitors.dispatch import Dispatcher
 from monitors.inhibition import Inhibitor, InhibitRule

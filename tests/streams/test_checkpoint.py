@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import threading
 import zlib
 
-import orjson
 import pytest
 
 from streams import checkpoint
