@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -51,6 +52,9 @@ from streams.receivers import ReceiverConfig
 ENV_PREFIX = "STREAMMON_"
 CONFIG_ENV = "STREAMMON_CONFIG"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# A path as a shell would read it: a YAML file's ``~/.cache/streammon`` is the user's home, not a folder named "~".
+UserPath = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 class _Section(BaseModel):
@@ -82,9 +86,9 @@ class KafkaSettings(_Section):
     sasl_mechanism: SaslMechanism | None = Field(default=None, validate_default=True)
     sasl_username: str | None = Field(default=None, validate_default=True)
     sasl_password: SecretStr | None = Field(default=None, validate_default=True)
-    ssl_cafile: Path | None = Field(default=None, description="CA certificates (PEM) to verify the brokers; default: the system's")
-    ssl_certfile: Path | None = Field(default=None, description="client certificate (PEM), for brokers that require one")
-    ssl_keyfile: Path | None = Field(default=None, description="the client certificate's private key (PEM)")
+    ssl_cafile: UserPath | None = Field(default=None, description="CA certificates (PEM) to verify the brokers; default: the system's")
+    ssl_certfile: UserPath | None = Field(default=None, description="client certificate (PEM), for brokers that require one")
+    ssl_keyfile: UserPath | None = Field(default=None, description="the client certificate's private key (PEM)")
     ssl_password: SecretStr | None = Field(default=None, description="password of an encrypted ssl_keyfile")
     ssl_check_hostname: bool = True
     predictions_topic: str = "streammon.predictions"
@@ -157,7 +161,7 @@ class KafkaSettings(_Section):
 class BrokerSettings(_Section):
     """The local Apache Kafka broker that ``streammon broker start`` provisions."""
 
-    home: Path = Path.home() / ".cache" / "streammon"
+    home: UserPath = Path.home() / ".cache" / "streammon"
     port: int = Field(default=9092, ge=1, le=65535)
     # Not 9093: that is Alertmanager's port, and Debian's package may start one there.
     controller_port: int = Field(default=19093, ge=1, le=65535)
@@ -174,7 +178,7 @@ class WindowSettings(_Section):
 class ReferenceSettings(_Section):
     """What each window is compared with: a file, or the first ``size`` events of each model."""
 
-    path: Path | None = None
+    path: UserPath | None = None
     size: int = Field(default=2000, ge=10)
     rolling_windows: int | None = Field(
         default=None, ge=1, description="compare each window with the last N closed windows instead of a fixed reference"
@@ -463,7 +467,7 @@ class WorkspaceSettings(_Section):
     runs' files add up to more than ``max_bytes``. ``null`` turns a bound off.
     """
 
-    path: Path = Path("streammon-workspace")
+    path: UserPath = Path("streammon-workspace")
     project: str = "streammon"
     max_age: Duration | None = Field(
         default=7 * 86400.0, gt=0, description="runs older than this are removed (e.g. 7d, 12h); null: kept at any age"
@@ -520,7 +524,7 @@ class WorkerSettings(_Section):
     batch_within_s: float = Field(default=0.5, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    state_dir: Path = Field(
+    state_dir: UserPath = Field(
         default=Path(".streammon"),
         description="where the worker writes every file of its own (Faust's data directory, the demo's logs); "
         "with the workspace, the only places it writes to",

@@ -106,3 +106,15 @@ def test_alerting_configuration_errors_fail_at_load(tmp_path: Path, alerting: di
     config.write_text(yaml.safe_dump({"alerting": alerting}))
     with pytest.raises(ConfigError, match=named):
         load_settings(config)
+
+
+def test_a_path_from_the_home_folder_is_the_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "streammon.yaml"
+    config.write_text("broker: {home: ~/kafka}\nworker: {state_dir: ~/state}\nworkspace: {path: ~/workspace}\n")
+    settings = load_settings(config)
+    assert (settings.broker.home, settings.worker.state_dir, settings.workspace.path) == (
+        tmp_path / "kafka",
+        tmp_path / "state",
+        tmp_path / "workspace",
+    )

@@ -1,0 +1,60 @@
+"""The README's configuration block is the file with every default: it must name every setting and nothing else, at its default."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from streams.settings import Settings, load_settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_block() -> str:
+    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1, "the Configuration section holds one YAML block: the file with every default"
+    return blocks[0]
+
+
+def paths(value: Any, prefix: str = "") -> set[str]:
+    """Dotted paths of the settings below sections (a mapping-valued setting such as ``{}`` is one setting)."""
+    if isinstance(value, BaseModel):
+        value = {field.alias or name: getattr(value, name) for name, field in type(value).model_fields.items()}
+        return {path for name, item in value.items() for path in paths(item, f"{prefix}{name}.")}
+    return {prefix.rstrip(".")}
+
+
+def yaml_paths(value: Any, model: type[BaseModel], prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    fields = {field.alias or name: field for name, field in model.model_fields.items()}
+    for name, item in value.items():
+        field = fields.get(name)
+        annotation = field.annotation if field is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(item, dict):
+            found |= yaml_paths(item, annotation, f"{prefix}{name}.")
+        else:
+            found.add(f"{prefix}{name}")
+    return found
+
+
+def test_the_block_names_every_setting_and_no_other() -> None:
+    written = yaml_paths(yaml.safe_load(readme_block()), Settings)
+    defaults = paths(Settings())
+    assert sorted(defaults - written) == [], "settings missing from the README's configuration block"
+    assert sorted(written - defaults) == [], "the README's configuration block names settings that do not exist"
+
+
+def test_the_block_is_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("STREAMMON_"):
+            monkeypatch.delenv(name)
+    config = tmp_path / "defaults.yaml"
+    config.write_text(readme_block(), encoding="utf-8")
+    assert load_settings(config) == Settings()
