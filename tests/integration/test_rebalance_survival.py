@@ -1,11 +1,14 @@
-"""A rebalance during a commit, on the real broker: a worker killed while it joins, and the one that stays.
+"""A commit refused by a rebalance, on the real broker: a member killed while it joins, and the worker that stays.
 
-A worker A reads alone; a worker B starts, and A is killed (SIGKILL) while it
-joins the generation B's arrival began: after the group took its assignment,
-before A read anything. B owns its partition, reads and checkpoints while the
-dead A is still a member; A's session then ends, the group rebalances again
-and B takes every partition over from A's checkpoints. B must live through it
-all without an error, and every prediction must be counted once.
+Worker A reads alone. Worker B starts; A is killed (SIGKILL) while it joins the
+generation B's arrival began: the group has its assignment, A has read nothing
+of it. B owns its partition and checkpoints every second while the dead A is
+still a member. A's session (10 s) ends and the group rebalances; B's hand-over
+waits for its window analyses (queued, their process held as a slow one would
+be) for longer than the group waits for B to join again (the rebalance timeout,
+10 s), so the group drops B and refuses B's next commit (UnknownMemberIdError).
+B must live through it without an error, take every partition over from the
+checkpoints, keep reading, and count every prediction once.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,33 +28,37 @@ from kafka import KafkaProducer
 from streams.events import ModelStatus, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, free_port, metric, wait_until
+from tests.helpers import RunningWorker, TopicReader, children_of, free_port, metric, wait_until
 
 pytestmark = pytest.mark.integration
 
 MODELS = ("m0", "m1", "m2")  # model i is written to partition i
 REFERENCE = 100
 WINDOW = 50
-# Per model: the reference and a window for A alone; windows closing in a burst while the
-# dead A is still a member; more once the group has settled on B alone.
-PARTS = (slice(0, REFERENCE + WINDOW + 10), slice(REFERENCE + WINDOW + 10, REFERENCE + 8 * WINDOW), slice(REFERENCE + 8 * WINDOW, REFERENCE + 10 * WINDOW))
-START = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+WINDOWS = 10
+# Per model: the reference and a window for A alone; a burst closing six windows once A is
+# dead; the last two once the group has settled on B alone.
+CUTS = (REFERENCE + WINDOW + 10, REFERENCE + 8 * WINDOW, REFERENCE + WINDOWS * WINDOW)
 FORBIDDEN = re.compile(r" ERROR |Task exception was never retrieved|Crashed")
 
 
-def _produce(bootstrap: str, topic: str, part: slice) -> int:
+def _produce(bootstrap: str, topic: str, part: slice) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    sent = 0
     try:
         for partition, model in enumerate(MODELS):
-            stream = list(synthetic_stream(REFERENCE + 10 * WINDOW, 10**9, START, model_name=model, id_prefix=model))
+            start = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+            stream = list(synthetic_stream(CUTS[-1], 10**9, start, model_name=model, id_prefix=model))
             for event in stream[part]:
                 producer.send(topic, key=model.encode(), value=orjson.dumps(event.prediction), partition=partition)
-                sent += 1
         producer.flush()
     finally:
         producer.close()
-    return sent
+
+
+def _running(worker: RunningWorker) -> None:
+    """Fail at once when the worker exited or crashed (a crashed Faust app takes a while to exit)."""
+    worker.assert_alive()
+    assert "Crashed" not in worker.log(), worker.log()[-4000:]
 
 
 def _counted(worker: RunningWorker, port: int) -> float:
@@ -60,6 +67,11 @@ def _counted(worker: RunningWorker, port: int) -> float:
         return metric(port, "streammon_events_total", outcome="accepted")
     except OSError:
         return 0.0
+
+
+def _pool(worker: RunningWorker) -> list[int]:
+    """The worker's analysis processes."""
+    return [pid for pid in children_of(worker.process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def _statuses(records: dict[str, list[Any]], topic: str) -> dict[str, ModelStatus]:
@@ -71,7 +83,7 @@ def _statuses(records: dict[str, list[Any]], topic: str) -> dict[str, ModelStatu
     return latest
 
 
-def test_a_worker_lives_through_a_member_killed_while_joining_and_counts_every_prediction_once(
+def test_a_worker_lives_through_a_commit_refused_after_a_member_died_joining_and_counts_every_prediction_once(
     settings: Settings,
     start_worker: Callable[[Settings], RunningWorker],
     topic_reader: Callable[..., TopicReader],
@@ -81,62 +93,64 @@ def test_a_worker_lives_through_a_member_killed_while_joining_and_counts_every_p
         update={
             "window": settings.window.model_copy(update={"size": WINDOW}),
             "reference": settings.reference.model_copy(update={"size": REFERENCE}),
-            # Checkpoints (and their commits) every second: some fall in the rebalances.
-            "worker": settings.worker.model_copy(update={"checkpoint_interval": 1.0}),
+            # Checkpoints, and their commits, every second: one falls after the group dropped B.
+            "worker": settings.worker.model_copy(update={"checkpoint_interval": 1.0, "analysis_processes": 1}),
         }
     )
     kafka = settings.kafka
     group = kafka.group_id
-    started = time.monotonic()
 
     first = start_worker(settings)
-    produced = _produce(bootstrap_servers, kafka.predictions_topic, PARTS[0])
-    wait_until(lambda: _counted(first, settings.worker.metrics_port) >= produced, 60, "the first worker read part one")
+    _produce(bootstrap_servers, kafka.predictions_topic, slice(0, CUTS[0]))
+    wait_until(lambda: _counted(first, settings.worker.metrics_port) >= len(MODELS) * CUTS[0], 60, "the first worker read part one")
 
-    second_settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"metrics_port": free_port()})})
-    second = start_worker(second_settings)
-    # The generation B's arrival began: once A has its assignment, it is killed before it reads.
+    second = start_worker(settings.model_copy(update={"worker": settings.worker.model_copy(update={"metrics_port": free_port()})}))
+    # A hands its partitions over and joins the second generation; once the group has its
+    # assignment, and before A reads, A is killed.
     wait_until(
-        lambda: f"Successfully synced group {group} with generation 2\n" in first.log(),
-        60,
-        "the first worker synced the group's second generation",
-        poll_s=0.01,
+        lambda: f"Successfully synced group {group} with generation 2\n" in first.log(), 60, "the second generation", poll_s=0.01
     )
     os.kill(first.process.pid, signal.SIGKILL)
     first.process.wait()
-    killed = time.monotonic()
-    produced += _produce(bootstrap_servers, kafka.predictions_topic, PARTS[1])
+    _produce(bootstrap_servers, kafka.predictions_topic, slice(CUTS[0], CUTS[1]))
+
+    # B's analyses of the windows the burst closes stay queued: its analysis process is held.
+    wait_until(lambda: _running(second) or bool(_pool(second)), 60, "the second worker's analysis process")
+    (analyser,) = _pool(second)
+    os.kill(analyser, signal.SIGSTOP)
+    try:
+        refused = f"OffsetCommit failed for group {group} due to group error ([Error 25] UnknownMemberIdError"
+        wait_until(lambda: _running(second) or refused in second.log(), 60, "the group to refuse a commit of B's")
+    finally:
+        os.kill(analyser, signal.SIGCONT)
 
     reader = topic_reader(kafka.model_status_topic, kafka.reports_topic)
 
-    def counted(n_per_model: int) -> Callable[[dict[str, list[Any]]], bool]:
+    def counted(per_model: int) -> Callable[[dict[str, list[Any]]], bool]:
         def check(records: dict[str, list[Any]]) -> bool:
+            _running(second)
             latest = _statuses(records, kafka.model_status_topic)
-            return all(model in latest and latest[model].predictions >= n_per_model for model in MODELS)
+            return all(model in latest and latest[model].predictions >= per_model for model in MODELS)
 
         return check
 
-    reader.until(counted(PARTS[1].stop), 90, "every model's status counting part two", second)
-    settled = time.monotonic()
-    # The group has settled on B alone: it keeps reading.
-    assert f"Successfully synced group {group} with generation 3\n" in second.log(), second.log()[-3000:]
-    produced += _produce(bootstrap_servers, kafka.predictions_topic, PARTS[2])
-    records = reader.until(counted(PARTS[2].stop), 60, "every model's status counting part three", second)
+    reader.until(counted(CUTS[1]), 90, "every model's status counting part two", second)
+    # The group has settled on B alone, and B keeps reading.
+    _produce(bootstrap_servers, kafka.predictions_topic, slice(CUTS[1], CUTS[2]))
+    reader.until(counted(CUTS[2]), 60, "every model's status counting part three", second)
     records = reader.until_end(30, "everything written so far", second)
 
-    second.assert_alive()
+    _running(second)
     log = second.log()
     assert not FORBIDDEN.findall(log), [line for line in log.splitlines() if FORBIDDEN.search(line)]
-    # Every prediction counted once: a count carried in the state from worker to worker, checkpoint to checkpoint.
+    assert re.search(r" WARNING streams\.app: offsets of checkpoint \d+ of partition \d not committed", log)
+    # Every prediction counted once: a count the state carries from worker to worker, checkpoint to checkpoint.
     latest = _statuses(records, kafka.model_status_topic)
-    assert {model: latest[model].predictions for model in MODELS} == dict.fromkeys(MODELS, PARTS[2].stop)
-    assert produced == len(MODELS) * PARTS[2].stop
-    # Every window reported, a repeat (published again after the hand-over) saying the same.
-    by_key: dict[str, set[bytes]] = {}
+    assert {model: latest[model].predictions for model in MODELS} == dict.fromkeys(MODELS, CUTS[2])
+    # Every window reported; one reported again after a hand-over says the same.
+    contents: dict[str, set[bytes]] = {}
     for record in records[kafka.reports_topic]:
         report = WindowReport.model_validate_json(record.value)
         if report.key.endswith("/drift/v1"):
-            by_key.setdefault(report.key, set()).add(orjson.dumps(report.model_dump(mode="json", exclude={"snapshot", "alerts"})))
-    assert len(by_key) == len(MODELS) * 10 and all(len(contents) == 1 for contents in by_key.values())
-    refused = log.count("not committed, committed at the next")
-    print(f"killed at {killed - started:.1f} s, settled {settled - killed:.1f} s later; commits refused: {refused}")
+            contents.setdefault(report.key, set()).add(orjson.dumps(report.model_dump(mode="json", exclude={"snapshot", "alerts"})))
+    assert len(contents) == len(MODELS) * WINDOWS and all(len(c) == 1 for c in contents.values())
