@@ -36,9 +36,10 @@ MODELS = ("m0", "m1", "m2")  # model i is written to partition i
 REFERENCE = 100
 WINDOW = 50
 WINDOWS = 10
-# Per model: the reference and a window for A alone; a burst closing six windows once A is
-# dead; the last two once the group has settled on B alone.
-CUTS = (REFERENCE + WINDOW + 10, REFERENCE + 8 * WINDOW, REFERENCE + WINDOWS * WINDOW)
+# Per model: the reference and part of window 0 for A alone (no analysis to wait for in its
+# hand-over); a burst closing eight windows once A is dead; the last two once the group has
+# settled on B alone.
+CUTS = (REFERENCE + 20, REFERENCE + 8 * WINDOW, REFERENCE + WINDOWS * WINDOW)
 FORBIDDEN = re.compile(r" ERROR |Task exception was never retrieved|Crashed")
 
 
