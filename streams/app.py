@@ -838,6 +838,10 @@ class StreamWorker:
     async def _submit(self, state: WorkerState, key: str, job: WindowJob | PerformanceJob) -> None:
         """Hand a result to the analysis processes; its stream's results are published in order."""
         await self._room_for_analysis()
+        if self._stopping:
+            # The stop cancelled the analyses queued (which made room): one started now would outlive the
+            # pool and the producer. The job stays in the state's unpublished results, so in the last checkpoint.
+            return
         if isinstance(job, WindowJob):
             metrics.WINDOWS_CLOSED.labels(model=job.model, reason=job.window.reason).inc()
             stream = (job.model, job.segment, "drift")

@@ -80,6 +80,7 @@ class InputConsumer:
             await revoked(partitions)
 
         self._listener = _Listener(self._consumer, assigned, forget)
+        _refusals_as_warnings(kafka.group_id)
         self._max_records = worker.batch_size
         self._timeout_ms = int(worker.batch_within_s * 1000)
 
@@ -189,6 +190,36 @@ class InputConsumer:
                 offset = await self._consumer.position(tp)
             behind[(tp.topic, tp.partition)] = max(0, highwater - offset)
         return behind
+
+
+class _RefusedCommit(logging.Filter):
+    """Lowers aiokafka's ERROR about a commit of ``group_id`` that the group refused (it rebalanced) to WARNING."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__()
+        self.group_id = group_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno == logging.ERROR
+            and str(record.msg).startswith("OffsetCommit failed for group %s due to group error")
+            and record.args
+            and record.args[0] == self.group_id  # type: ignore[index]
+        ):
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def _refusals_as_warnings(group_id: str) -> None:
+    """Log the group's refusals of the worker's commits as warnings, once per group.
+
+    The worker handles them: the checkpoint holds the offsets and the next one
+    commits them (streams.app logs each at WARNING). An ERROR line for them
+    would page someone for a rebalance.
+    """
+    logger = logging.getLogger("aiokafka.consumer.group_coordinator")
+    if not any(isinstance(f, _RefusedCommit) and f.group_id == group_id for f in logger.filters):
+        logger.addFilter(_RefusedCommit(group_id))
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

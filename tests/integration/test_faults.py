@@ -31,6 +31,7 @@ from aiokafka.errors import CommitFailedError
 from kafka.errors import KafkaTimeoutError
 
 from monitors.labels import PendingPrediction
+from monitors.performance import PerformanceJob
 from streams.app import StreamWorker
 from streams.checkpoint import partition_checkpoint
 from streams.worker_state import new_state
@@ -258,6 +259,24 @@ def test_a_commit_refused_by_a_rebalance_is_logged_and_made_by_the_next_checkpoi
     assert committed == [{(kafka.predictions_topic, 0): 42}]
     (refused,) = [r for r in caplog.records if "not committed" in r.getMessage()]
     assert refused.levelno == logging.WARNING and "partition 0" in refused.getMessage()
+
+
+def test_a_result_due_once_the_worker_stops_is_left_to_the_last_checkpoint(settings: Settings) -> None:
+    """Without a broker: the stop cancelled the queued analyses, and reading, which waited for room, goes on."""
+    worker = StreamWorker(settings)
+    started: list[str] = []
+
+    async def evaluate(state: object, key: str, job: object, previous: object) -> None:
+        started.append(key)
+
+    worker._evaluate_and_publish = evaluate  # type: ignore[method-assign]
+    worker._stopping = True
+    state = new_state(settings)
+    try:
+        asyncio.run(worker._submit(state, "performance/credit-risk/0/1", PerformanceJob(MODEL, 0, 1, 100, (), (), False)))
+    finally:
+        worker._pool.shutdown()
+    assert not worker._pending and not started
 
 
 # -- broker restart ------------------------------------------------------------------
