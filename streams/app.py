@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import faust
 import orjson
@@ -66,19 +66,17 @@ from streams.analysis import (
     full_report,
 )
 from streams.checkpoint import StateKeys, pack, partition_checkpoint, read_checkpoints, snapshot
-from streams.codec import E, dead_letter, decode, encode, encode_dead_letter, kept_json, record_bytes
+from streams.codec import dead_letter, encode, encode_dead_letter, kept_json, record_bytes
 from streams.errors import DecodeError, MessageTooLargeError
+from streams.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
 from streams.inputs import InputConsumer
 from streams.kafka_clients import faust_credentials
 from streams.events import (
     PREDICTION_COLUMN,
     ChallengerOut,
     EstimateOut,
-    FeatureEvent,
-    LabelEvent,
     ModelStatus,
     PerformanceReport,
-    PredictionEvent,
     PromotionEvent,
     SnapshotRef,
     WindowReport,
@@ -88,6 +86,8 @@ from streams.settings import Settings
 from streams.worker_state import WorkerState, new_state
 
 log = logging.getLogger(__name__)
+
+In = TypeVar("In", PredictionIn, FeaturesIn, LabelIn)
 
 # Analyses queued beyond this (or twice the analysis processes, if more) make the
 # consumer wait: memory stays bounded when windows close faster than they are analysed.
@@ -484,7 +484,7 @@ class StreamWorker:
         """Apply one message: its event time, HELD when a full join must wait for the other input, None when dead-lettered or repeated."""
         kafka = self.settings.kafka
         if record.topic == kafka.labels_topic:
-            label = await self._accept(LabelEvent, record)
+            label = await self._accept(LabelIn, record)
             if label is None:
                 return None
             if not state.labels.knows(label.prediction_id) and not self._admit(
@@ -498,7 +498,7 @@ class StreamWorker:
                 await self._labelled(state, pair)
             return label.event_time
         if record.topic == kafka.predictions_topic:
-            prediction = await self._accept(PredictionEvent, record)
+            prediction = await self._accept(PredictionIn, record)
             if prediction is None:
                 return None
             if not prediction.features and not state.features.knows(prediction.prediction_id):
@@ -520,7 +520,7 @@ class StreamWorker:
             )
             event_time = prediction.event_time
         else:
-            features = await self._accept(FeatureEvent, record)
+            features = await self._accept(FeaturesIn, record)
             if features is None:
                 return None
             if not state.features.knows(features.prediction_id):
@@ -537,7 +537,7 @@ class StreamWorker:
             due += [(state, key, job) for key, job in await self._observe(state, *joined)]
         return event_time
 
-    async def _first(self, state: WorkerState, prediction: PredictionEvent, record: ConsumerRecord[bytes, bytes]) -> bool:
+    async def _first(self, state: WorkerState, prediction: PredictionIn, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Whether ``prediction`` is the first event with its id; a resend is counted, a conflict dead-lettered.
 
         Asked once per message, after the joins admitted it: a held message is read again.
@@ -625,10 +625,10 @@ class StreamWorker:
         if state.event_time is not None:
             state.seen.expire(state.event_time)
 
-    async def _accept(self, model: type[E], record: ConsumerRecord[bytes, bytes]) -> E | None:
+    async def _accept(self, kind: type[In], record: ConsumerRecord[bytes, bytes]) -> In | None:
         """Decode one message, or dead-letter it and return None."""
         try:
-            decoded = decode(model, record.value, max_bytes=self.settings.worker.max_message_bytes)
+            decoded: In = read_input(kind, record.value, max_bytes=self.settings.worker.max_message_bytes)
         except DecodeError as exc:
             await self._dead_letter(record, str(exc))
             return None
@@ -643,7 +643,7 @@ class StreamWorker:
         return decoded
 
     async def _observe(
-        self, state: WorkerState, prediction: PredictionEvent, features: FeatureEvent | None
+        self, state: WorkerState, prediction: PredictionIn, features: FeaturesIn | None
     ) -> list[tuple[str, WindowJob | PerformanceJob]]:
         """Feed one prediction to the windows and the label join; return the results now due."""
         values = features.features if features is not None else prediction.features
@@ -774,7 +774,7 @@ class StreamWorker:
         settled = stats.joined + stats.expired
         return settled < online.min_labelled or stats.coverage >= online.pause_below_coverage
 
-    def _segments(self, state: WorkerState, prediction: PredictionEvent) -> list[tuple[str, str]]:
+    def _segments(self, state: WorkerState, prediction: PredictionIn) -> list[tuple[str, str]]:
         """The segment buckets this prediction also counts in (none while they are being learned)."""
         config = self.settings.segments
         if not config.keys:

@@ -40,6 +40,7 @@ __all__ = [
     "encode_dead_letter",
     "record_bytes",
     "kept_json",
+    "representable_time",
 ]
 
 InputKind = Literal["predictions", "features", "labels"]
@@ -240,7 +241,7 @@ def _plain(event: BaseModel) -> bool:
             if not _MIN_INT <= value <= _MAX_INT:
                 return False
         elif kind is datetime:
-            if not _EARLIEST <= _aware(value) < _LATEST:
+            if not representable_time(value):
                 return False
         elif not (kind is str or kind is bool or value is None):
             return False
@@ -260,7 +261,7 @@ def _check(where: str, value: Any) -> Iterator[tuple[str, str]]:
         yield where, f"not a finite number ({value})"
     elif isinstance(value, int) and not _MIN_INT <= value <= _MAX_INT:
         yield where, "integer out of the 64-bit range"
-    elif isinstance(value, datetime) and not _EARLIEST <= _aware(value) < _LATEST:
+    elif isinstance(value, datetime) and not representable_time(value):
         yield where, f"out of the supported range ({_EARLIEST.year} to {_LATEST.year - 1})"
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -271,6 +272,15 @@ def _check(where: str, value: Any) -> Iterator[tuple[str, str]]:
             if kind is int and _MIN_INT <= item <= _MAX_INT:
                 continue
             yield from _check(f"{where}.{_name(key)}", item)
+
+
+def representable_time(value: datetime) -> bool:
+    """Whether the worker can count windows, ttls and lateness from ``value`` (far enough from the calendar's ends).
+
+    >>> representable_time(datetime(2026, 1, 1)), representable_time(datetime(1, 1, 1))
+    (True, False)
+    """
+    return _EARLIEST <= _aware(value) < _LATEST
 
 
 def _aware(value: datetime) -> datetime:
