@@ -95,7 +95,6 @@ MAX_PENDING_ANALYSES = 4
 # How often, at most, the log says that analyses hold the consumer back.
 BEHIND_WARNING_INTERVAL_S = 60.0
 _KEPT_ESTIMATES = 200
-SHUTDOWN_GRACE_S = 20.0
 LOOP_TICK_S = 0.1
 LAG_INTERVAL_S = 2.0
 # Quality alerts that make a model's labelled pairs untrustworthy to learn from.
@@ -351,7 +350,7 @@ class StreamWorker:
         # bounded time to finish and publish before the producer stops.
         if self._pending:
             log.info("waiting for %d window analyses before stopping", len(self._pending))
-            await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+            await asyncio.wait(self._pending, timeout=self.settings.worker.stop_grace)
         self._stopping = True
         unfinished = list(self._pending)
         for task in unfinished:
@@ -433,7 +432,7 @@ class StreamWorker:
             return
         if self._pending:
             # Their analyses' results belong in the checkpoint the next owner starts from.
-            await asyncio.wait(self._pending, timeout=SHUTDOWN_GRACE_S)
+            await asyncio.wait(self._pending, timeout=self.settings.worker.stop_grace)
         await self._checkpoint(lost)
         async with self._state_lock:
             for p in sorted(lost):

@@ -556,6 +556,11 @@ class WorkerSettings(_Section):
     checkpoint_interval: Duration = Field(
         default=5.0, gt=0, description="how often the worker's state is saved with the offsets it reflects"
     )
+    stop_grace: Duration = Field(
+        default=20.0,
+        description="how long a stop or a hand-over of partitions waits for analyses in progress to publish; the "
+        "windows of those still unfinished are in the last checkpoint, and their next owner analyses them",
+    )
     max_message_bytes: int = Field(
         default=1_000_000,
         ge=16_384,

@@ -64,7 +64,8 @@ def test_a_stop_with_analyses_queued_keeps_their_windows_in_the_checkpoint_and_l
         update={
             "window": settings.window.model_copy(update={"size": WINDOW}),
             "reference": settings.reference.model_copy(update={"size": REFERENCE}),
-            "worker": settings.worker.model_copy(update={"analysis_processes": 1}),
+            # A short grace: the analyses are held, so the worker waits all of it.
+            "worker": settings.worker.model_copy(update={"analysis_processes": 1, "stop_grace": 3.0}),
         }
     )
     kafka = settings.kafka
