@@ -4,7 +4,8 @@ Feeds the events of ``bench/load.py``'s default scenario (20 features, 10 models
 ``region`` segment of 3 values, a label for every prediction 2,000 predictions behind
 it) through the worker's own per-message path (``StreamWorker._take``: decoding and
 validation, the joins, the windows and their segment copies, learning from each
-label), with every default setting in force but ``segments.keys: [region]``. Closed
+label, the online challengers learning in their own process as in the worker), with every
+default setting in force but ``segments.keys: [region]``. Closed
 windows are registered as the worker does and then dropped: their analysis is another
 process's work (``bench/analysis.py`` times it).
 
@@ -41,6 +42,9 @@ from streams.settings import Settings  # noqa: E402
 from streams.worker_state import new_state  # noqa: E402
 
 
+BATCH = 500  # messages a batch of the worker's input loop holds (worker.batch_size)
+
+
 class _Inputs:
     """An input consumer whose partner inputs are always read to their end: joins never hold."""
 
@@ -67,19 +71,29 @@ def _records(n: int, settings: Settings) -> list[ConsumerRecord[bytes, bytes]]:
     return records
 
 
-async def _feed(worker: StreamWorker, records: list[ConsumerRecord[bytes, bytes]]) -> float:
+async def _feed(worker: StreamWorker, records: list[ConsumerRecord[bytes, bytes]]) -> tuple[float, float]:
+    """CPU seconds of this process and seconds on the clock, the learner's process caught up."""
     state = worker.states[0]
+    learner = worker.learner
+    if learner is not None and state.challenger is not None:
+        learner.start()
+        learner.put(0, state.challenger)
+        await learner.take(0)  # the child started (its imports take seconds) before the clock starts
     inputs: Any = _Inputs()
     due: list[Any] = []
-    started = time.process_time()
-    for record in records:
+    started, clock = time.process_time(), time.perf_counter()
+    for i, record in enumerate(records, start=1):
         await worker._take(state, inputs, record, due)
         state.consumed(record.topic, record.partition, record.offset)
         if due:
             for _, key, _ in due:
                 state.unpublished.pop(key, None)
             due.clear()
-    return time.process_time() - started
+        if learner is not None and i % BATCH == 0:  # as the worker does after each batch
+            await worker._learned(await learner.send())
+    if learner is not None:
+        await worker._learned((await learner.take(0))[1])
+    return time.process_time() - started, time.perf_counter() - clock
 
 
 def main() -> None:
@@ -103,13 +117,14 @@ def main() -> None:
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
-        seconds = loop.run_until_complete(_feed(worker, records))
+        seconds, clock = loop.run_until_complete(_feed(worker, records))
         if args.profile:
             profile.disable()
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         print(
             f"{args.events:,} predictions and their labels in {seconds:.1f} s of CPU: "
-            f"{seconds / args.events * 1e6:.0f} µs per prediction with its label, {args.events / seconds:,.0f} predictions/s"
+            f"{seconds / args.events * 1e6:.0f} µs per prediction with its label, {args.events / seconds:,.0f} predictions/s; "
+            f"{clock:.1f} s on the clock, the online challengers' learning (in its own process) caught up"
         )
 
 

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -95,16 +95,14 @@ class PendingPrediction:
         _check_aware("predicted_at", self.predicted_at)
 
     @property
-    def feature_values(self) -> Mapping[str, Any]:
-        """The features as a mapping.
+    def features_json(self) -> bytes:
+        """The features as compact JSON (a checkpoint of an earlier release holds them as a mapping).
 
         >>> from datetime import datetime, timezone
-        >>> PendingPrediction("m", 0, 1, None, None, b'{"age": 41}', datetime(2026, 1, 1, tzinfo=timezone.utc)).feature_values
-        {'age': 41}
+        >>> PendingPrediction("m", 0, 1, None, None, {"age": 41}, datetime(2026, 1, 1, tzinfo=timezone.utc)).features_json
+        b'{"age":41}'
         """
-        if isinstance(self.features, bytes):
-            return cast(Mapping[str, Any], orjson.loads(self.features))
-        return self.features
+        return self.features if isinstance(self.features, bytes) else orjson.dumps(self.features)
 
 
 @dataclass(frozen=True)

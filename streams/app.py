@@ -70,6 +70,7 @@ from streams.codec import dead_letter, encode, encode_dead_letter, kept_json, re
 from streams.errors import DecodeError, MessageTooLargeError
 from streams.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
 from streams.inputs import InputConsumer
+from streams.learner import Learner, Outcome, Rejected
 from streams.kafka_clients import faust_credentials
 from streams.events import (
     PREDICTION_COLUMN,
@@ -200,6 +201,8 @@ class StreamWorker:
             initializer=follow_parent,
             initargs=(os.getpid(),),
         )
+        # The online challengers learn in a process of their own, started with the first partition.
+        self.learner = Learner(functools.partial(follow_parent, os.getpid())) if settings.online.enabled else None
         self.app = self._build_app()
         self.alerting = AlertService(settings, self._send, silences)
 
@@ -408,6 +411,10 @@ class StreamWorker:
                 for key, command in self._commands.items():
                     self._apply_command(state, key, command)
                 self.states[p], self._generations[p] = state, generation
+                if self.learner is not None and state.challenger is not None:
+                    if not self.learner.started:
+                        self.learner.start()
+                    self.learner.put(p, state.challenger)
                 # Before the partition's first message: its alerts have a dispatcher to go to.
                 await self.alerting.take_over(p, dispatch.get(p), state.lifecycle.firing())
                 resumed += [(state, key, job) for key, job in state.unpublished.items()]
@@ -437,6 +444,8 @@ class StreamWorker:
         async with self._state_lock:
             for p in sorted(lost):
                 del self.states[p], self._generations[p]
+                if self.learner is not None and self.learner.started:
+                    self.learner.drop(p)
                 await self.alerting.hand_over(p)
         log.info("partitions %s handed over", ", ".join(map(str, sorted(lost))))
 
@@ -470,6 +479,8 @@ class StreamWorker:
             metrics.JOIN_PENDING.set(sum(len(state.features) for state in self.states.values()))
             metrics.JOIN_EVICTED.set(sum(state.features.evicted for state in self.states.values()))
             inputs.align({tp: offset for state in self.states.values() for tp, offset in state.offsets.items()})
+        if self.learner is not None:
+            await self._learned(await self.learner.send())
         for state, key, job in due:
             await self._submit(state, key, job)
 
@@ -709,18 +720,29 @@ class StreamWorker:
         try:
             if state.errors is not None:
                 await self._detect(state, model, pending.prediction, pair.label)
-            promotion = (
-                state.challenger.learn(model, pending.feature_values, pending.prediction, pair.label, learn=self._may_learn(state, model))
-                if state.challenger is not None
-                else None
-            )
         except (ValueError, TypeError) as exc:
-            # A label of the wrong kind for the task (a string for a regression): counted, never fatal.
-            metrics.LABELLED_REJECTED.labels(model=model).inc()
-            log.warning("%s: labelled prediction %s not usable: %s", model, pair.prediction_id, exc)
+            self._rejected(model, pair.prediction_id, str(exc))
             return
-        if promotion is not None:
-            await self._promote(state, promotion)
+        partition = self._partition(state)
+        if self.learner is not None and partition is not None:
+            # Learned in the learner's process; what it causes comes back after a later batch (see _learned).
+            self.learner.learn(partition, model, pending.features_json, pending.prediction, pair.label, self._may_learn(state, model), pair.prediction_id)
+
+    def _rejected(self, model: str, prediction_id: str, reason: str) -> None:
+        # A label of the wrong kind for the task (a string for a regression): counted, never fatal.
+        metrics.LABELLED_REJECTED.labels(model=model).inc()
+        log.warning("%s: labelled prediction %s not usable: %s", model, prediction_id, reason)
+
+    async def _learned(self, outcomes: list[Outcome]) -> None:
+        """What learning from labelled pairs caused: promotions to announce, pairs the challenger could not use."""
+        for outcome in outcomes:
+            if isinstance(outcome, Rejected):
+                self._rejected(outcome.model, outcome.prediction_id, outcome.reason)
+                continue
+            partition, promotion = outcome
+            state = self.states.get(partition)
+            if state is not None:
+                await self._promote(state, promotion)
 
     async def _detect(self, state: WorkerState, model: str, prediction: Any, label: Any) -> None:
         """Feed the error detector; fire at once when the error rises, resolve a window's worth of labels later."""
@@ -1122,6 +1144,12 @@ class StreamWorker:
                 state = self.states.get(p)
                 if state is None:
                     continue  # handed over meanwhile
+                if self.learner is not None and self.learner.started:
+                    # The challengers as they are after every pair this state has joined.
+                    challenger, outcomes = await self.learner.take(p)
+                    await self._learned(outcomes)
+                    if challenger is not None:
+                        state.challenger = challenger
                 self._generations[p] += 1
                 generation = self._generations[p]
                 # Forked under the lock: the snapshot is of one consistent moment (every change to a

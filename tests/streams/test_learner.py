@@ -1,0 +1,80 @@
+"""The learner's process trains the challengers exactly as the worker would, and brings back what learning causes, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import random
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from monitors.challenger import Challenger
+from streams.learner import Learner, Rejected
+
+
+def pairs(n: int, seed: int) -> Iterator[tuple[dict[str, float | str], int, int]]:
+    """Features, the deployed model's prediction (right half the time) and the label (from the features)."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        x = rng.gauss(0, 1)
+        features = {"x": x, "noise": rng.gauss(0, 1), "plan": rng.choice(["a", "b"])}
+        yield features, rng.randint(0, 1), int(x > 0)
+
+
+@pytest.fixture
+def learner() -> Iterator[Learner]:
+    started = Learner()
+    started.start()
+    yield started
+    started.close()
+
+
+def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Learner) -> None:
+    async def run() -> tuple[Challenger | None, list[object], Challenger]:
+        here = Challenger(min_labelled=100)
+        learner.put(0, Challenger(min_labelled=100))
+        outcomes: list[object] = []
+        for i, (features, deployed, label) in enumerate(pairs(600, seed=1)):
+            learner.learn(0, "churn", orjson.dumps(features), deployed, label, True, f"p{i}")
+            here.learn("churn", features, deployed, label)
+            if i % 50 == 49:  # as the worker sends after each batch
+                outcomes += await learner.send()
+        taken, rest = await learner.take(0)
+        return taken, outcomes + rest, here
+
+    taken, outcomes, here = asyncio.run(run())
+    assert taken is not None
+    assert taken.state("churn") == here.state("churn")
+    assert pickle.dumps(taken.state("churn")) == pickle.dumps(here.state("churn"))
+    # The challenger learns x > 0 while the deployed model guesses: promoted once, and said so.
+    (promotion,) = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
+    assert promotion[0] == 0 and promotion[1].model == "churn" and promotion[1].challenger_score > promotion[1].deployed_score
+
+
+def test_a_pair_the_challenger_cannot_use_comes_back_rejected_and_learning_goes_on(learner: Learner) -> None:
+    async def run() -> tuple[list[object], Challenger | None]:
+        learner.put(3, Challenger())
+        learner.learn(3, "churn", b'{"x": 1.0}', 1, "yes", True, "bad")
+        learner.learn(3, "churn", b'{"x": 1.0}', 1, 1, True, "good")
+        outcomes = await learner.send()
+        taken, rest = await learner.take(3)
+        return outcomes + rest, taken
+
+    outcomes, taken = asyncio.run(run())
+    (rejected,) = outcomes
+    assert isinstance(rejected, Rejected) and (rejected.partition, rejected.model, rejected.prediction_id) == (3, "churn", "bad")
+    assert taken is not None and taken.state("churn").labelled == 1
+
+
+def test_a_partition_dropped_is_forgotten(learner: Learner) -> None:
+    async def run() -> tuple[Challenger | None, Challenger | None]:
+        learner.put(1, Challenger())
+        learner.put(2, Challenger())
+        learner.drop(1)
+        learner.learn(1, "churn", b'{"x": 1.0}', 1, 1, True, "late")  # joined before the hand-over: ignored
+        return (await learner.take(1))[0], (await learner.take(2))[0]
+
+    dropped, kept = asyncio.run(run())
+    assert dropped is None and kept is not None and kept.models == ()
