@@ -60,6 +60,8 @@ Codes = np.ndarray[Any, np.dtype[np.int64]]
 _MISSING, _UNSEEN = -1, -2
 # Folds of the reference's cross-fitted reconstruction errors (see MultivariateDriftMonitor).
 _FOLDS = 10
+# A feature named among the top ones carries at least this share of the rise in residual.
+_MIN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class MultivariateResult:
         stationary window scores on average.
     top_features
         Up to three features whose mean squared residual rose most over the
-        reference's, with their share of the rise (features whose residual
-        did not rise are left out).
+        reference's, with their share of the rise (features with less than 5 %
+        of it are left out).
     components
         Principal components kept.
     n_current
@@ -241,8 +243,8 @@ class MultivariateDriftMonitor:
     (False, True)
     >>> round(same.error, 2), round(broken.error, 2), round(broken.threshold, 2)
     (1.1, 1.62, 1.11)
-    >>> [name for name, _ in broken.top_features]
-    ['x0', 'x1']
+    >>> [(name, round(share, 2)) for name, share in broken.top_features]
+    [('x1', 0.5), ('x0', 0.5)]
     """
 
     def __init__(
@@ -387,7 +389,7 @@ class MultivariateDriftMonitor:
         rise = np.maximum((residuals**2).mean(axis=0) - self._baseline, 0.0)
         total = float(rise.sum())
         order = np.argsort(-rise, kind="stable")[:3]
-        top = tuple((self.features[j], float(rise[j] / total)) for j in order if rise[j] > 0) if total > 0 else ()
+        top = tuple((self.features[j], float(rise[j] / total)) for j in order if rise[j] >= _MIN_SHARE * total) if total > 0 else ()
         return MultivariateResult(
             error=error,
             threshold=threshold.threshold,
