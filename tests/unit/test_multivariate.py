@@ -129,11 +129,20 @@ def test_the_observation_is_a_multivariate_drift_condition_naming_the_features()
     result = MultivariateResult(1.8, 1.2, True, 1.1, (("a", 0.55), ("b", 0.4)), 4, 1000, "calibrated: ...")
     obs = multivariate_observation("churn", result, {"window": "w1"}, critical_factor=2.0)
     assert dict(obs.labels) == {"model": "churn", "kind": "multivariate_drift", "feature": "*"}
-    assert (obs.value, obs.warning_at) == (1.8, 1.2)
-    assert obs.critical_at == pytest.approx(1.3)
+    # Measured from the stationary mean: 0.7 above it, warning at 0.1, critical at 0.2.
+    assert (obs.value, obs.warning_at, obs.critical_at) == pytest.approx((0.7, 0.1, 0.2))
     assert obs.level(None, 0.1) == "critical"
+    assert (obs.annotations["value"], obs.annotations["threshold"]) == ("1.8", "1.2")
     assert obs.annotations["top_features"] == "a (55%), b (40%)"
     assert obs.annotations["window"] == "w1"
     quiet = multivariate_observation("churn", MultivariateResult(1.1, 1.2, False, 1.1, (), 4, 1000))
     assert quiet.level(None, 0.1) is None
     assert quiet.annotations["top_features"] == "-"
+
+
+def test_a_chance_warning_is_not_held_through_the_next_ordinary_window() -> None:
+    """Hysteresis is a share of the threshold: measured from 0, 10 % of an error of 2.6 would span every stationary window."""
+    warned = multivariate_observation("m", MultivariateResult(2.61, 2.60, True, 2.50, (), 13, 1000))
+    ordinary = multivariate_observation("m", MultivariateResult(2.54, 2.60, False, 2.50, (), 13, 1000))
+    assert warned.level(None, 0.1) == "warning"
+    assert ordinary.level("warning", 0.1) is None
