@@ -47,7 +47,7 @@ def test_a_broken_correlation_raises_a_multivariate_drift_alert(settings, start_
         return bool(windows) and windows <= {r.window.index for r in reports(records, settings)}
 
     reader = topic_reader(settings.kafka.reports_topic, settings.kafka.alerts_topic)
-    records = reader.until(alerted_and_reported, 50, "a multivariate_drift alert and its window's report", worker)
+    records = reader.until(alerted_and_reported, 120, "a multivariate_drift alert and its window's report", worker)
 
     alerts = [AlertEvent.model_validate_json(r.value) for r in records[settings.kafka.alerts_topic]]
     (alert,) = [a for a in alerts if a.labels["kind"] == "multivariate_drift"]
