@@ -923,8 +923,7 @@ def verdict(results: list[StreamResult], facts: dict[str, dict[str, Any]]) -> li
             f"within two windows by the multivariate check while the per-feature tests raise no alert: first "
             f"multivariate alarm {delay_cell(multivariate, at)} events after the drift, first multivariate_drift "
             f"alert {delay_cell(alert, at)} (two windows: {two:,}); {feature_alerts} per-feature drift alerts: "
-            f"**{'holds' if ok and feature_alerts == 0 else 'fails'}**. Per-feature drift warnings after the drift "
-            f"(chance warnings, as on the stationary stream, that no next window repeated): "
+            f"**{'holds' if ok and feature_alerts == 0 else 'fails'}**. Per-feature drift warnings after the drift: "
             f"{sum(bool(names) for names in per_feature)} of {len(model_windows)} windows"
             f"{' (' + ', '.join(flagged) + ')' if flagged else ''}."
         )
