@@ -17,9 +17,10 @@ between its prepared rows and their projection back from those components.
 The threshold is calibrated on the reference, like a distance method's
 (:mod:`monitors.thresholds`), from what stationary windows score. Scoring
 reference rows with a PCA fitted on them would flatter it (a PCA fits its own
-rows best: with 20 independent features, sub-windows of half the reference
-scored with a PCA fitted on the other half sat 5 standard deviations above
-live windows, and a threshold from them would miss drifts), so each reference
+rows best, and one fitted on fewer rows worst: with 20 independent features,
+sub-windows of half the reference scored by a PCA fitted on the other half
+sat about 5 of their standard deviations above live windows, and a threshold
+from them would miss drifts), so each reference
 row is scored by a PCA fitted without it (10 folds; imputation and encoding
 stay the whole reference's, as for a live window). Pseudo-windows of the live
 window's size are drawn from those errors, each less a resampled mean of the
@@ -198,7 +199,7 @@ class MultivariateDriftMonitor:
     draws
         Pseudo-windows each threshold is calibrated on.
     seed
-        Seed of the splits: the same arguments give the same thresholds.
+        Seed of the folds and pseudo-windows: the same arguments give the same thresholds.
 
     Raises
     ------
@@ -210,10 +211,12 @@ class MultivariateDriftMonitor:
     -----
     Fitting costs 11 PCAs of the reference's rows (the PCA and the 10
     cross-fitted folds), each an eigendecomposition of a features x features
-    matrix. Each window size (rounded to two significant digits) costs
-    ``draws`` resampled means on its first window, kept for the next ones
-    (:attr:`thresholds`): 20 to 45 ms. Scoring a window is a projection: 3 to
-    5 ms for 1,000 rows of 20 features, most of it reading the columns.
+    matrix: 9 to 18 ms for 2,000 rows of 20 features. Each window size
+    (rounded to two significant digits) costs ``draws`` resampled means on its
+    first window, kept for the next ones (:attr:`thresholds`): 5 to 8 ms.
+    Scoring a window is a projection: 2.3 to 2.5 ms for 1,000 rows of 20
+    features, most of it reading the columns (``bench/analysis.py``, on a
+    shared 2-core machine).
 
     False alarms, measured on stationary data (references of 2,000 rows,
     windows drawn fresh from the same distributions): with 14 numerical and 6
