@@ -30,6 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from monitors.multivariate import MultivariateDriftMonitor  # noqa: E402
 from monitors.performance import PerformanceJob, evaluate  # noqa: E402
 from monitors.watch import DriftWatch, WindowJob  # noqa: E402
 from streams import analysis  # noqa: E402
@@ -78,7 +79,7 @@ def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
     # As the worker sends them: the reference packed once (all these windows share it).
     reference = analysis.ReferenceRows.of(windows[0])
     analysis.analyse(windows[0], spec, reference)  # warm-up: the reference's profile and drift set-up, once per reference
-    parts: dict[str, list[float]] = {k: [] for k in ("prepare", "drift", "quality", "store", "whole")}
+    parts: dict[str, list[float]] = {k: [] for k in ("prepare", "drift", "multivariate", "quality", "store", "whole")}
     for job in windows[1:]:
         prepared = analysis._prepare(job, spec, reference)
         parts["prepare"].append(timed(lambda: analysis._prepare(job, spec, reference)))
@@ -86,12 +87,28 @@ def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
         assert drift is not None
         result: list[Any] = []
         parts["drift"].append(timed(lambda: result.append(drift.run(prepared.tested, timestamp=job.window.end))))
+        monitor = prepared.monitors.multivariate()
+        assert monitor is not None
+        parts["multivariate"].append(timed(lambda: monitor.run(prepared.conformed)))
         parts["quality"].append(timed(lambda: prepared.monitors.quality.check(prepared.current, window_seconds=1.0)))
         snapshot = result[0][1]
         notes = RunNotes("model")
         parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec, notes, f"bench/{job.window.index}")))
         parts["whole"].append(timed(lambda: analysis.analyse(job, spec, reference)))
     return {k: median_ms(v) for k, v in parts.items()}
+
+
+def measure_multivariate_fit(spec: AnalysisSpec, windows: list[WindowJob], repeats: int) -> tuple[float, float]:
+    """Median ms of the multivariate monitor's fit (once per reference version) and of its first window's calibration."""
+    reference = analysis.ReferenceRows.of(windows[0])
+    prepared = analysis._prepare(windows[1], spec, reference)
+    features = prepared.monitors.reference.drop(columns=[PREDICTION_COLUMN])
+    fits, calibrations = [], []
+    for _ in range(repeats):
+        monitors: list[MultivariateDriftMonitor] = []
+        fits.append(timed(lambda: monitors.append(MultivariateDriftMonitor(features, level=spec.multivariate_level))))
+        calibrations.append(timed(lambda: monitors[0].run(prepared.conformed)))
+    return median_ms(fits), median_ms(calibrations)
 
 
 def measure_full(spec: AnalysisSpec, windows: list[WindowJob], repeats: int) -> float:
@@ -139,6 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = replace(analysis_spec(settings), workspace=Path(tmp) / "light")
         parts = measure(spec, windows)
+        fit_ms, calibration_ms = measure_multivariate_fit(spec, windows, 10)
         light = snapshot_bytes(Path(tmp) / "light")
         full_spec = replace(spec, workspace=Path(tmp) / "full")
         full_ms = measure_full(full_spec, windows, args.full_repeats)
@@ -158,9 +176,12 @@ def main() -> None:
         "|---|---|",
         f"| prepare (window to a frame, sample, coerce to the reference's types) | {parts['prepare']:.1f} |",
         f"| drift: 21 column tests, BH correction, scores-only snapshot | {parts['drift']:.1f} |",
+        f"| multivariate drift: PCA reconstruction error of the window's 20 features | {parts['multivariate']:.1f} |",
         f"| data quality checks | {parts['quality']:.1f} |",
         f"| store the scores-only snapshot in the workspace | {parts['store']:.1f} |",
         f"| **whole analysis** (the above, observations and report event) | **{parts['whole']:.1f}** |",
+        f"| multivariate drift, once per reference version: fit (PCA and 10 cross-fitted folds) | {fit_ms:.0f} |",
+        f"| multivariate drift, once per window size: the threshold's calibration (first window of the size, scored) | {calibration_ms:.0f} |",
         f"| Evidently's full report of the window, plots included, stored (only where people look) | {full_ms:.0f} |",
         f"| model quality of the window's {window:,} labelled predictions (binary, with scores), values stored | {quality_ms:.1f} |",
         f"| the same with Evidently's classification report (only where people look) | {quality_full_ms:.0f} |",

@@ -5,8 +5,8 @@ Each stream runs through the code the worker runs, without Kafka:
 * drift and data quality: ``monitors.watch.DriftWatch`` (count windows, per-model and
   per-segment references) and ``streams.analysis.analyse`` on every closed window, with
   the default ``Settings()`` (``workspace=None``: nothing is written). A window *alarms
-  for drift* when a ``data_drift`` or ``prediction_drift`` observation reaches a level;
-  data-quality kinds (schema, missing values, out of range, unseen categories, constant,
+  for drift* when a ``data_drift``, ``prediction_drift`` or ``multivariate_drift``
+  observation reaches a level; data-quality kinds (schema, missing values, out of range, unseen categories, constant,
   volume) are counted apart;
 * labels: every prediction is labelled at once. ``monitors.detectors.ErrorStream`` (the
   default ADWIN) sees every (prediction, label) pair, and a detection in which the error
@@ -25,7 +25,9 @@ Hyperplane (one seed's hyperplane -> another's; and incremental: ``mag_change`` 
 the drift point), STAGGER (0 -> 2), each abrupt (a switch at the drift point) and gradual
 (``ConceptDriftStream``, centred on the drift point); these drift P(y|x) only. "Agrawal +
 covariate shift" adds 40,000 to salary and 15 to age after the drift point, so the
-features drift too. A stationary stream (20 features, 3 segments, labels from a fixed
+features drift too. "Correlation break" (12 standard normal features, three pairs correlated at 0.9)
+flips the first pair's correlation to -0.9 at the drift point: every feature, and the prediction,
+keeps its distribution; only the multivariate check can see it. A stationary stream (20 features, 3 segments, labels from a fixed
 concept) checks the false alarms at the worker's default window and reference sizes.
 
 The table is printed as Markdown and written to ``bench/results/detection.md``
@@ -89,7 +91,8 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 SPACING_S = 0.05  # event time between consecutive events
 TRAINING = 2000  # events that train the deployed model, before the monitored stream
 HYSTERESIS = 0.1
-DRIFT_KINDS = frozenset({"data_drift", "prediction_drift"})
+PER_FEATURE_KINDS = frozenset({"data_drift", "prediction_drift"})
+DRIFT_KINDS = PER_FEATURE_KINDS | {"multivariate_drift"}
 QUALITY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant", "volume"})
 MAX_IN_FLIGHT = 6  # window analyses queued in the pool at most (the worker allows 4)
 SEGMENT_KEY = "region"
@@ -97,6 +100,7 @@ SEGMENT_KEY = "region"
 # Agrawal encodes these as integers; they are categories (as in streams/synthetic.py).
 AGRAWAL_CATEGORICAL = {"elevel": "level-", "car": "car-", "zipcode": "zip-"}
 SALARY_SHIFT, AGE_SHIFT = 40_000.0, 15.0
+CORRELATION = 0.9  # of the correlation-break stream's pairs; its first pair flips to -0.9 at the drift
 
 Event = tuple[dict[str, Any], int, dict[str, str]]  # features, label, segment values
 
@@ -140,6 +144,25 @@ def _agrawal(function: int, seed: int, shifted: bool = False) -> Iterator[tuple[
             {k: (f"{AGRAWAL_CATEGORICAL[k]}{v}" if k in AGRAWAL_CATEGORICAL else float(v)) for k, v in x.items()},
             int(y),
         )
+
+
+def _correlated(seed: int, broken: bool) -> Iterator[tuple[dict[str, Any], int]]:
+    """12 standard normal features: pairs (x0, x1), (x2, x3), (x4, x5) correlated at 0.9, the rest independent.
+
+    ``broken``: x0 and x1 are correlated at -0.9 instead; every feature keeps its distribution.
+    The label depends on x6, x7 and x8 only (a fixed logistic concept), so the model's
+    predictions keep theirs too.
+    """
+    rng = np.random.default_rng(seed)
+    mix = math.sqrt(1 - CORRELATION**2)
+    while True:
+        z = rng.normal(size=(12, 1000))
+        x = z.copy()
+        for pair, rho in ((0, -CORRELATION if broken else CORRELATION), (2, CORRELATION), (4, CORRELATION)):
+            x[pair + 1] = rho * z[pair] + mix * z[pair + 1]
+        labels = rng.random(1000) < 1 / (1 + np.exp(-(1.5 * x[6] - 1.0 * x[7] + 0.5 * x[8])))
+        for i in range(1000):
+            yield {f"x{k}": float(x[k, i]) for k in range(12)}, int(labels[i])
 
 
 def _stagger(function: int, seed: int) -> Iterator[tuple[dict[str, Any], int]]:
@@ -205,6 +228,7 @@ def _families(
             10,
         ),
         "stagger": (lambda: _stagger(0, seed), lambda: _stagger(2, seed + 1), 3),
+        "correlation": (lambda: _correlated(seed, False), lambda: _correlated(seed + 1, True), 12),
     }
 
 
@@ -340,6 +364,12 @@ def stream_specs(args: argparse.Namespace) -> list[tuple[StreamSpec, str]]:
             ),
             "hyperplane_incremental",
         ),
+    )
+    rows.append(
+        (
+            StreamSpec("correlation-abrupt", "correlation break (x0, x1: 0.9 → -0.9), abrupt", "abrupt", n, win, ref, at, seed=args.seed),
+            "correlation",
+        )
     )
     settings = Settings()
     stationary = StreamSpec(
@@ -592,6 +622,12 @@ def accuracy(correct: list[bool], lo: int, hi: int) -> float:
     return sum(part) / len(part) if part else math.nan
 
 
+def _flagged(name: str) -> str:
+    """A drift alarm's ``kind:feature`` as the table names it: the feature, or "multivariate"."""
+    kind, feature = name.split(":", 1)
+    return "multivariate" if kind == "multivariate_drift" else feature
+
+
 def drifted_row(r: StreamResult) -> tuple[str, dict[str, Any]]:
     s = r.spec
     assert s.drift_at is not None
@@ -618,7 +654,7 @@ def drifted_row(r: StreamResult) -> tuple[str, dict[str, Any]]:
     first_drift = next(
         (w for w in sorted(r.windows, key=r.end) if w.segment is None and w.drift and r.end(w) > quiet), None
     )
-    flagged = ", ".join(d.split(":", 1)[1] for d in first_drift.drift) if first_drift else "-"
+    flagged = ", ".join(_flagged(d) for d in first_drift.drift) if first_drift else "-"
     line = (
         f"| {s.title} | {acc_before:.3f} → {acc_after:.3f} "
         f"| {delay_cell(first['drift'], s.drift_at)} | {per_100k(fa['drift'], quiet)} "
@@ -762,7 +798,8 @@ def report(
             "`streams.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorStream()` on every "
             "labelled prediction, `PerformanceWindows` + `evaluate` + the default `PerformanceConditions` at every "
             "window close. Defaults in force: drift tests "
-            f"{spec.num_method} / {spec.cat_method}, alpha {spec.alpha}, correction {spec.correction}; "
+            f"{spec.num_method} / {spec.cat_method}, alpha {spec.alpha}, correction {spec.correction}; multivariate "
+            f"drift (PCA reconstruction error) {'on, level ' + str(spec.multivariate_level) if spec.multivariate else 'off'}; "
             f"detector {perf.detector} {dict(perf.detector_params) or '(streammon defaults)'}, warm-up {perf.detector_warmup}; "
             f"accuracy condition: {dict(perf.max_drop)} below the reference period, min {perf.min_labelled} labelled. "
             f"Alarm: an observation at warning or above (`level(None, {HYSTERESIS})`). Every prediction is labelled at once. "
@@ -866,6 +903,30 @@ def verdict(results: list[StreamResult], facts: dict[str, dict[str, Any]]) -> li
             f"`{r.spec.name}` moves features here. First alarming window {delay_cell(first, at)} events after the drift, "
             f"first drift alert {delay_cell(alert, at)} (two windows: {two:,}): **{'holds' if ok and alert_ok else 'fails'}**."
         )
+    for r in results:
+        if r.family != "correlation":
+            continue
+        at, two, quiet = r.spec.drift_at or 0, 2 * r.spec.window, r.spec.quiet_until
+        model_windows = [w for w in sorted(r.windows, key=r.end) if w.segment is None and r.end(w) > quiet]
+        multivariate = next((r.end(w) for w in model_windows if any(d.startswith("multivariate_drift:") for d in w.drift)), None)
+        per_feature = [
+            [d for d in w.drift if d.split(":", 1)[0] in PER_FEATURE_KINDS] for w in model_windows
+        ]
+        flagged = sorted({d for names in per_feature for d in names})
+        alert = first_after(
+            sorted(end for end, a in r.alerts if a.labels.get("kind") == "multivariate_drift"), quiet + 1
+        )
+        feature_alerts = sum(a.labels.get("kind") in PER_FEATURE_KINDS for end, a in r.alerts if end > quiet)
+        ok = multivariate is not None and multivariate - at <= two and alert is not None and alert - at <= two
+        lines.append(
+            f"3. A correlation that breaks while every feature keeps its distribution (`{r.spec.name}`) is alerted "
+            f"within two windows by the multivariate check while the per-feature tests raise no alert: first "
+            f"multivariate alarm {delay_cell(multivariate, at)} events after the drift, first multivariate_drift "
+            f"alert {delay_cell(alert, at)} (two windows: {two:,}); {feature_alerts} per-feature drift alerts: "
+            f"**{'holds' if ok and feature_alerts == 0 else 'fails'}**. Per-feature drift warnings after the drift: "
+            f"{sum(bool(names) for names in per_feature)} of {len(model_windows)} windows"
+            f"{' (' + ', '.join(flagged) + ')' if flagged else ''}."
+        )
     lines += [
         "",
         (
@@ -877,7 +938,7 @@ def verdict(results: list[StreamResult], facts: dict[str, dict[str, Any]]) -> li
     ]
     names = (("detector", "ADWIN detector"), ("accuracy", "accuracy condition"), ("drift", "drift tests"))
     for r in results:
-        if r.spec.drift_at is None or r.family == "agrawal_covariate":
+        if r.spec.drift_at is None or r.family in ("agrawal_covariate", "correlation"):
             continue
         first, alerted = facts[r.spec.name]["first"], facts[r.spec.name]["alerts"]["first"]
         caught = [
@@ -917,7 +978,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.events, args.drift_at, args.width, args.stationary_events = 8_000, 4_000, 1_000, 12_000
-        args.streams = args.streams or "stationary,sea-abrupt,agrawal_covariate-abrupt,stagger-gradual"
+        args.streams = args.streams or "stationary,sea-abrupt,agrawal_covariate-abrupt,stagger-gradual,correlation-abrupt"
     output = args.output if args.output is not None else (None if args.quick else RESULTS)
     command = " ".join([".venv/bin/python", "bench/detection.py", *map(shlex.quote, sys.argv[1:])])
 

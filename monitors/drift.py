@@ -55,7 +55,7 @@ from monitors._evidently import (
     usable_values,
 )
 from monitors.multiple_testing import CORRECTIONS, Correction, correct
-from monitors.thresholds import DistanceThreshold, calibrate_distance
+from monitors.thresholds import DistanceThreshold, calibrate_distance, calibration_rows
 
 __all__ = ["DriftMonitor", "DriftResult", "FeatureDrift"]
 
@@ -181,12 +181,6 @@ _TOO_SMALL = "evidently default: reference too small to calibrate"
 
 # Reference splits a distance threshold is calibrated on (monitors.thresholds).
 _CALIBRATION_DRAWS = 40
-
-
-def _calibration_rows(rows: int) -> int:
-    """``rows`` to two significant digits: windows within a few per cent of one size share a calibration."""
-    digits = len(str(rows)) - 2
-    return rows if digits <= 0 else int(round(rows, -digits))
 
 
 def _p_value(score: float) -> float:
@@ -522,7 +516,7 @@ class DriftMonitor:
         usable = self._usable_rows[column]
         if usable < 2 or self.alpha is None:
             return None
-        rows = min(_calibration_rows(max(len(usable_values(window)), 1)), usable // 2)
+        rows = min(calibration_rows(max(len(usable_values(window)), 1)), usable // 2)
         key = (column, method.name, rows)
         if key not in self._calibrations:
             # Seeded: a window's thresholds do not depend on the windows before it.

@@ -31,7 +31,7 @@ from scipy.stats import t as student_t
 
 from monitors._evidently import Kind, Method, distance, usable_values
 
-__all__ = ["DistanceThreshold", "EPSILON", "Rule", "calibrate_distance"]
+__all__ = ["DistanceThreshold", "EPSILON", "Rule", "calibrate_distance", "calibration_rows", "prediction_bound"]
 
 #: The threshold of a column whose reference splits all score 0 (a constant
 #: column): above the floating-point noise of a distance that is a square root
@@ -129,6 +129,31 @@ def _ordinal(percent: float) -> str:
     if number % 100 in (11, 12, 13):
         return f"{text}th"
     return text + {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+
+
+def calibration_rows(rows: int) -> int:
+    """``rows`` to two significant digits: windows within a few per cent of one size share a calibration.
+
+    >>> calibration_rows(1020), calibration_rows(87), calibration_rows(12_345)
+    (1000, 87, 12000)
+    """
+    digits = len(str(rows)) - 2
+    return rows if digits <= 0 else int(round(rows, -digits))
+
+
+def prediction_bound(scores: np.ndarray[Any, np.dtype[np.float64]], level: float, power: float = 0.0) -> tuple[float, float, float]:
+    """The value a new score exceeds with probability ``level``, from scores of stationary windows.
+
+    A normal is fitted to the scores' Box-Cox transform (``power`` 0: their
+    logarithm, a log-normal) and its Student-t prediction bound taken back
+    (see :func:`calibrate_distance`). Returns the bound, and the mean and
+    standard deviation of the transformed scores. The scores must be positive.
+
+    >>> bound, mean, sd = prediction_bound(np.array([1.0, 1.1, 0.9, 1.05, 0.95]), 0.01)
+    >>> round(bound, 2)
+    1.38
+    """
+    return _fitted_quantile(scores, power, level)
 
 
 def _fitted_quantile(

@@ -26,6 +26,7 @@ from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
+from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
 from monitors.performance import PerformanceJob, PerformanceResult, Task, evaluate
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
 from monitors.retention import Retention
@@ -33,6 +34,7 @@ from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
     FeatureDriftOut,
+    MultivariateOut,
     PerformanceReport,
     QualityOut,
     SnapshotRef,
@@ -65,6 +67,8 @@ class AnalysisSpec:
     critical_p_factor: float = 1000.0
     critical_distance_factor: float = 2.0
     prediction_drift: bool = True
+    multivariate: bool = True
+    multivariate_level: float = 0.001
     missing_increase: float = 0.05
     out_of_range_share: float = 0.02
     unseen_share: float = 0.01
@@ -136,6 +140,21 @@ class _ModelMonitors:
     spec: AnalysisSpec
     quality: DataQualityMonitor
     drift_by_columns: dict[tuple[str, ...], DriftMonitor] = field(default_factory=dict)
+    fitted: dict[str, MultivariateDriftMonitor | None] = field(default_factory=dict)
+
+    def multivariate(self) -> MultivariateDriftMonitor | None:
+        """The multivariate drift monitor of the reference's features, fitted on first use; None when it cannot be."""
+        if "multivariate" not in self.fitted:
+            features = self.reference.drop(columns=[PREDICTION_COLUMN], errors="ignore")
+            try:
+                monitor: MultivariateDriftMonitor | None = MultivariateDriftMonitor(
+                    features, level=self.spec.multivariate_level
+                )
+            except ValueError as exc:  # too few rows, or no feature to analyse
+                log.info("no multivariate drift check for this reference: %s", exc)
+                monitor = None
+            self.fitted["multivariate"] = monitor
+        return self.fitted["multivariate"]
 
     def drift(self, columns: tuple[str, ...]) -> DriftMonitor:
         """The drift monitor of these reference columns (all of them, but those a window left empty)."""
@@ -185,6 +204,7 @@ class _Prepared:
     versions: list[str]
     tested: pd.DataFrame
     name: str
+    conformed: pd.DataFrame
 
     @property
     def drift(self) -> DriftMonitor | None:
@@ -202,7 +222,7 @@ def _prepare(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows) -> _P
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
     tested = [c for c in conformed.columns if conformed[c].notna().any()]
-    return _Prepared(monitors, current, versions, conformed[tested], job.name)
+    return _Prepared(monitors, current, versions, conformed[tested], job.name, conformed)
 
 
 def _segment(job: WindowJob) -> str | None:
@@ -224,6 +244,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         result, snapshot = drift.run(prepared.tested, timestamp=job.window.end)
     else:  # nothing usable to compare: the schema check says why
         result, snapshot = DriftResult((), None, len(current), len(monitors.reference)), None
+    multivariate = _multivariate(prepared, spec)
     # The volume check's rate comes from the events' times without the stragglers at either
     # end: one event dated 1970 in a window must not read as 56 years of silence.
     event_times = job.window.columns.get(EVENT_TIME_COLUMN)
@@ -253,6 +274,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         drifted_features=len(result.drifted_features),
         drifted_share=result.drifted_share,
         correction=result.correction,
+        multivariate=_multivariate_out(multivariate) if multivariate is not None else None,
         snapshot=None,
     )
     snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
@@ -264,9 +286,23 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
     observations = tuple(conditions.observe(job.model, result, context)) + tuple(
         monitors.quality.observations(job.model, findings, context)
     )
+    if multivariate is not None:
+        observations += (multivariate_observation(job.model, multivariate, context, spec.critical_distance_factor),)
     if segment is not None:
         observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)
+
+
+def _multivariate(prepared: _Prepared, spec: AnalysisSpec) -> MultivariateResult | None:
+    """The window's multivariate drift; None when it is off, cannot be fitted, or the window is too small to judge.
+
+    A window of fewer than ``min_rows`` rows (the quality checks' floor for shares)
+    is not judged: the mean error of a handful of rows says little.
+    """
+    if not spec.multivariate or len(prepared.conformed) < spec.min_rows:
+        return None
+    monitor = prepared.monitors.multivariate()
+    return None if monitor is None else monitor.run(prepared.conformed)
 
 
 def full_report(job: WindowJob, spec: AnalysisSpec, snapshot: SnapshotRef, reference: ReferenceRows | None = None) -> None:
@@ -434,6 +470,17 @@ def annotate_run(spec: AnalysisSpec, snapshot: SnapshotRef, notes: RunNotes) -> 
 def _quality_out(finding: QualityFinding) -> QualityOut:
     return QualityOut(
         check=finding.check, feature=finding.feature, value=finding.value, threshold=finding.warning_at, summary=finding.summary
+    )
+
+
+def _multivariate_out(result: MultivariateResult) -> MultivariateOut:
+    return MultivariateOut(
+        error=result.error,
+        threshold=result.threshold,
+        drifted=result.drifted,
+        top_features={name: share for name, share in result.top_features},
+        components=result.components,
+        threshold_source=result.threshold_source,
     )
 
 

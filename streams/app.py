@@ -124,6 +124,8 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         critical_p_factor=conditions.critical_p_factor,
         critical_distance_factor=conditions.critical_distance_factor,
         prediction_drift=conditions.prediction_drift,
+        multivariate=drift.multivariate,
+        multivariate_level=drift.multivariate_level,
         missing_increase=quality.missing_increase,
         out_of_range_share=quality.out_of_range_share,
         unseen_share=quality.unseen_share,

@@ -115,6 +115,21 @@ class FeatureDriftOut(BaseModel):
     threshold_source: str = Field(default="evidently default", description="which correction or calibration set the threshold")
 
 
+class MultivariateOut(BaseModel):
+    """The window's multivariate drift: the reconstruction error of a PCA fitted on the reference's features."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: float
+    threshold: float
+    drifted: bool
+    top_features: dict[str, float] = Field(
+        default_factory=dict, description="the features whose reconstruction worsened most, with their share of the rise"
+    )
+    components: int
+    threshold_source: str
+
+
 class QualityOut(BaseModel):
     """A data quality check that a window failed."""
 
@@ -167,6 +182,9 @@ class WindowReport(BaseModel):
     drifted_features: int
     drifted_share: float
     correction: str = Field(default="bh", description="multiple-testing correction of the p-value tests")
+    multivariate: MultivariateOut | None = Field(
+        default=None, description="multivariate drift of the features; None when off or the window is too small"
+    )
     quality: list[QualityOut] = Field(default_factory=list)
     estimate: EstimateOut | None = Field(default=None, description="accuracy estimated from the scores (CBPE), before labels")
     snapshot: SnapshotRef | None

@@ -216,6 +216,16 @@ class DriftSettings(_Section):
     per_feature_method: dict[str, str] = Field(default_factory=dict)
     per_feature_threshold: dict[str, float] = Field(default_factory=dict)
     max_rows: int = Field(default=5000, ge=100)
+    multivariate: bool = Field(
+        default=True,
+        description=(
+            "also score each window by the reconstruction error of a PCA fitted on the reference's features "
+            "(alert kind multivariate_drift): sees a change in how features relate that no per-feature test sees"
+        ),
+    )
+    multivariate_level: float = Field(
+        default=0.001, gt=0, lt=1, description="chance that a stationary window reaches the multivariate threshold"
+    )
 
 
 def _seconds(value: object) -> object:

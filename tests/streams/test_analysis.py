@@ -78,3 +78,43 @@ def test_a_classifiers_prediction_given_as_a_score_is_tested_as_a_number() -> No
     rows = [{"a": float(x), "b": float(y), "prediction": float(y)} for x, y in rng.normal(size=(200, 2))]
     prediction = outcome(rows, seed=5, scores=True).report.prediction
     assert prediction is not None and prediction.method == "K-S p_value"
+
+
+def pair_rows(rng: np.random.Generator, n: int, rho: float) -> list[dict[str, object]]:
+    """Two standard normal features correlated at ``rho`` and an independent third: each keeps its distribution."""
+    x, y, z = rng.normal(size=(3, n))
+    b = rho * x + np.sqrt(1 - rho**2) * y
+    return [{"a": float(p), "b": float(q), "c": float(r), "prediction": int(r > 0)} for p, q, r in zip(x, b, z)]
+
+
+def pair_outcome(rho: float, spec: AnalysisSpec = SPEC) -> WindowOutcome:
+    rng = np.random.default_rng(7)
+    watch = DriftWatch(window_size=500, window_duration_s=10**10, reference_size=1000)
+    jobs = []
+    for i, row in enumerate(pair_rows(rng, 1000, 0.9) + pair_rows(rng, 500, rho)):
+        jobs += watch.add("pairs", T0 + timedelta(seconds=i), row)
+    (job,) = jobs
+    return analyse(job, spec)
+
+
+def test_a_broken_correlation_is_a_multivariate_drift_condition_and_no_feature_drifts() -> None:
+    result = pair_outcome(rho=-0.9)
+    multivariate = result.report.multivariate
+    assert multivariate is not None and multivariate.drifted
+    assert multivariate.error > multivariate.threshold and set(multivariate.top_features) == {"a", "b"}
+    assert result.report.drifted_features == 0 and not result.report.prediction.drifted  # type: ignore[union-attr]
+    firing = {o.labels["kind"] for o in result.observations if o.level(None, 0.0)}
+    assert firing == {"multivariate_drift"}
+    (obs,) = [o for o in result.observations if o.labels["kind"] == "multivariate_drift"]
+    assert obs.labels["feature"] == "*" and obs.annotations["top_features"].startswith(("a (", "b ("))
+
+
+def test_an_unchanged_window_is_within_its_multivariate_threshold() -> None:
+    multivariate = pair_outcome(rho=0.9).report.multivariate
+    assert multivariate is not None and not multivariate.drifted and multivariate.error < multivariate.threshold
+
+
+def test_the_multivariate_check_can_be_turned_off() -> None:
+    result = pair_outcome(rho=-0.9, spec=replace(SPEC, multivariate=False))
+    assert result.report.multivariate is None
+    assert "multivariate_drift" not in {o.labels["kind"] for o in result.observations}
