@@ -416,6 +416,7 @@ class StreamWorker:
                 if self.learner is not None and state.challenger is not None:
                     if not self.learner.started:
                         self.learner.start()
+                        log.info("the online challengers learn in process %s", self.learner.pid)
                     self.learner.put(p, state.challenger)
                 # Before the partition's first message: its alerts have a dispatcher to go to.
                 await self.alerting.take_over(p, dispatch.get(p), state.lifecycle.firing())

@@ -32,7 +32,7 @@ import orjson
 
 from monitors.challenger import Challenger, Promotion
 
-__all__ = ["Learner", "Outcome", "Rejected"]
+__all__ = ["PROCESS_NAME", "Learner", "Outcome", "Rejected"]
 
 # Batches sent and not yet answered before the worker waits for the child: bounds what the
 # child may fall behind by (and so how long a checkpoint waits for it).
@@ -40,6 +40,8 @@ MAX_UNANSWERED = 8
 # Room in each pipe: several batches of pairs (about 100 KB each at 20 features); Linux's default limit for
 # an unprivileged process is 1 MB (fs.pipe-max-size).
 PIPE_BYTES = 1 << 20
+# The child's name in ps and top (Linux keeps 15 characters of it).
+PROCESS_NAME = "streammon-learn"
 
 Pair = tuple[int, str, bytes, Any, Any, bool, str]  # partition, model, features (JSON), prediction, label, learn, id
 
@@ -90,6 +92,11 @@ class Learner:
         for end in self._child_ends:
             end.close()
         self.started = True
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, once started."""
+        return self._process.pid
 
     def put(self, partition: int, challenger: Challenger) -> None:
         """Give the child the challengers of ``partition`` (as assigned: restored or new)."""
@@ -148,6 +155,15 @@ class Learner:
         return reply[1]
 
 
+def _name_process() -> None:
+    # What ps and top show for it, beside the analysis processes (which look the same otherwise).
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(PROCESS_NAME)
+    except OSError:
+        pass  # not Linux
+
+
 def _widen(end: Connection) -> None:
     # Best effort: a system that refuses keeps its default (64 KB), and writing then waits more often.
     try:
@@ -157,6 +173,7 @@ def _widen(end: Connection) -> None:
 
 
 def _serve(requests: Connection, replies: Connection, initializer: Callable[[], None] | None) -> None:
+    _name_process()
     if initializer is not None:
         initializer()
     challengers: dict[int, Challenger] = {}

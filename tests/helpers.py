@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 
 
 def free_port() -> int:
@@ -125,6 +127,20 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             children.append(int(stat.parent.name))
     return children
+
+
+def analysis_processes(pid: int, log: str) -> list[int]:
+    """The window-analysis processes of the worker ``pid``: its spawned children but the learner its ``log`` names."""
+    learners = {int(found) for found in re.findall(r"the online challengers learn in process (\d+)", log)}
+    found = []
+    for child in children_of(pid):
+        try:
+            spawned = b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if spawned and child not in learners:
+            found.append(child)
+    return found
 
 
 def produce(

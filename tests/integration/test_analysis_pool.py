@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -13,7 +12,7 @@ from kafka import KafkaProducer
 
 from streams.events import WindowReport
 from streams.settings import Settings
-from tests.helpers import children_of, wait_until
+from tests.helpers import analysis_processes, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -76,5 +75,5 @@ def test_several_analysis_processes_publish_each_models_windows_in_order(setting
     logged = published()
     for model in MODELS:
         assert [int(i) for m, i in logged if m == model] == list(range(WINDOWS))
-    pool = [pid for pid in children_of(worker.process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    pool = analysis_processes(worker.process.pid, worker.log())
     assert len(pool) == 3, "the windows were not analysed by the 3 processes asked for"

@@ -18,7 +18,6 @@ import re
 import signal
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ from kafka import KafkaProducer
 from streams.events import ModelStatus, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, children_of, free_port, metric, wait_until
+from tests.helpers import RunningWorker, TopicReader, analysis_processes, free_port, metric, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +71,7 @@ def _counted(worker: RunningWorker, port: int) -> float:
 
 def _pool(worker: RunningWorker) -> list[int]:
     """The worker's analysis processes."""
-    return [pid for pid in children_of(worker.process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return analysis_processes(worker.process.pid, worker.log())
 
 
 def _statuses(records: dict[str, list[Any]], topic: str) -> dict[str, ModelStatus]:

@@ -13,7 +13,6 @@ import re
 import signal
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ import pytest
 from streams.events import WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, children_of, metric, produce, wait_until
+from tests.helpers import RunningWorker, TopicReader, analysis_processes, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,7 @@ FORBIDDEN = re.compile(r" ERROR |Traceback|Task exception was never retrieved|Cr
 
 def _pool(worker: RunningWorker) -> list[int]:
     """The worker's analysis processes."""
-    return [pid for pid in children_of(worker.process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return analysis_processes(worker.process.pid, worker.log())
 
 
 def _queued(worker: RunningWorker, port: int) -> float:
