@@ -20,7 +20,7 @@ from streams.alertmanager import (
 from streams.errors import BrokerError
 from streams.runner import spawn_worker
 from streams.settings import KafkaSettings, Settings, receiver_topics
-from tests.helpers import RunningWorker, TopicReader, free_port
+from tests.helpers import EvidentlyUI, RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -78,6 +78,14 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
             worker.process.wait()
 
 
+
+
+@pytest.fixture(scope="session")
+def evidently_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvidentlyUI]:
+    """One Evidently UI for the whole run, on a workspace in which each test that uses it writes a project of its own."""
+    ui = EvidentlyUI(tmp_path_factory.mktemp("evidently-ui-workspace"))
+    yield ui
+    ui.stop()
 
 
 @pytest.fixture()
