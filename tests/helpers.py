@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pytest
 
 from streams.settings import Settings
@@ -143,6 +146,36 @@ def produce(
         return [(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)]
     finally:
         producer.close()
+
+
+def prediction_events(
+    model: str,
+    n: int,
+    start: datetime,
+    seed: int,
+    shift: Callable[[int], float] = lambda i: 0.0,
+    segment: Mapping[str, str] | None = None,
+) -> list[bytes]:
+    """``n`` predictions of ``model`` as JSON, one a second of event time from ``start``.
+
+    Features ``a`` and ``b`` are standard normal, ``a`` moved by ``shift(i)`` for the i-th event, and
+    ``c`` is ``x`` or ``y``; the prediction is 0 or 1. ``segment``, if given, goes into every event.
+    """
+    rng = np.random.default_rng(seed)
+    return [
+        orjson.dumps(
+            {
+                "model": model,
+                "model_version": "1",
+                "prediction_id": f"{model}-{i}",
+                "event_time": (start + timedelta(seconds=i)).isoformat(),
+                **({"segment": dict(segment)} if segment is not None else {}),
+                "features": {"a": float(rng.normal(shift(i))), "b": float(rng.normal()), "c": str(rng.choice(["x", "y"]))},
+                "prediction": int(rng.integers(0, 2)),
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def metric(port: int, name: str, **labels: str) -> float:
