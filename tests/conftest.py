@@ -78,8 +78,6 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
             worker.process.wait()
 
 
-
-
 @pytest.fixture(scope="session")
 def evidently_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvidentlyUI]:
     """One Evidently UI for the whole run, on a workspace in which each test that uses it writes a project of its own."""
