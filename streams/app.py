@@ -228,6 +228,11 @@ class StreamWorker:
             producer_acks=-1,
             # Room for a dead letter as large as worker.max_message_bytes allows (Faust's default is 1,000,000).
             producer_max_request_size=max(1_000_000, self.settings.worker.max_message_bytes),
+            # Faust's idle consumer is still a member of its own group, and Faust starts the worker's tasks
+            # only once it has joined: with Faust's default of 60 s, a worker replacing a killed one waited
+            # up to a minute for the dead member to time out before it read anything. The input consumer's
+            # session (aiokafka's default, 10 s) is the one that matters; this one need not be longer.
+            broker_session_timeout=10.0,
         )
         app.task(self._consume_inputs)
         app.timer(interval=1.0)(self._advance_time)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,9 +18,9 @@ from streams.alertmanager import (
     find_alertmanager,
 )
 from streams.errors import BrokerError
-from streams.runner import spawn_worker, stop_worker
+from streams.runner import spawn_worker
 from streams.settings import KafkaSettings, Settings, receiver_topics
-from tests.helpers import RunningWorker, TopicReader, free_port
+from tests.helpers import EvidentlyUI, RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
 
@@ -62,10 +64,26 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], RunningWorker]
         return worker
 
     yield start
+    # Every worker is told to stop before any is waited for: stopped one by one, the workers of one
+    # group would hand their partitions to each other on the way out, each restoring state to stop again.
+    # (Not stop_worker: it would signal each worker again.)
     for worker in started:
-        stop_worker(worker.process)
+        if worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+    for worker in started:
+        try:
+            worker.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
 
 
+@pytest.fixture(scope="session")
+def evidently_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvidentlyUI]:
+    """One Evidently UI for the whole run, on a workspace in which each test that uses it writes a project of its own."""
+    ui = EvidentlyUI(tmp_path_factory.mktemp("evidently-ui-workspace"))
+    yield ui
+    ui.stop()
 
 
 @pytest.fixture()

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pytest
+
+from streams.settings import Settings
 
 
 
@@ -158,6 +164,36 @@ def produce(
         producer.close()
 
 
+def prediction_events(
+    model: str,
+    n: int,
+    start: datetime,
+    seed: int,
+    shift: Callable[[int], float] = lambda i: 0.0,
+    segment: Mapping[str, str] | None = None,
+) -> list[bytes]:
+    """``n`` predictions of ``model`` as JSON, one a second of event time from ``start``.
+
+    Features ``a`` and ``b`` are standard normal, ``a`` moved by ``shift(i)`` for the i-th event, and
+    ``c`` is ``x`` or ``y``; the prediction is 0 or 1. ``segment``, if given, goes into every event.
+    """
+    rng = np.random.default_rng(seed)
+    return [
+        orjson.dumps(
+            {
+                "model": model,
+                "model_version": "1",
+                "prediction_id": f"{model}-{i}",
+                "event_time": (start + timedelta(seconds=i)).isoformat(),
+                **({"segment": dict(segment)} if segment is not None else {}),
+                "features": {"a": float(rng.normal(shift(i))), "b": float(rng.normal()), "c": str(rng.choice(["x", "y"]))},
+                "prediction": int(rng.integers(0, 2)),
+            }
+        )
+        for i in range(n)
+    ]
+
+
 def metric(port: int, name: str, **labels: str) -> float:
     """The sum of a metric's samples on a worker's /metrics whose labels include ``labels``; OSError while it does not serve."""
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
@@ -168,3 +204,53 @@ def metric(port: int, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+class EvidentlyUI:
+    """Evidently's own server (``evidently ui``) on ``workspace``, started in the background.
+
+    One serves every test that looks at runs through it, each test writing a project of its own
+    (:meth:`settings_for`). A running server lists the projects created after it started, but not
+    the runs streammon writes into them: a run's file is written whole and renamed into place, and
+    Evidently's file watcher ignores files that arrive by a rename. :meth:`reload` has the server
+    read a project's runs again, as it reads them all when it starts.
+    """
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        workspace.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self._address = f"http://127.0.0.1:{port}"
+        self._ready = False
+        self._process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @property
+    def url(self) -> str:
+        """The server's address, once it answers (it starts while the tests fill the workspace)."""
+        deadline = time.monotonic() + 60
+        while not self._ready:
+            try:
+                urllib.request.urlopen(f"{self._address}/api/projects", timeout=5).read()
+                self._ready = True
+            except OSError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    raise
+                time.sleep(0.5)  # the UI is still starting: nothing to wait on but its port
+        return self._address
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` writing to a project of the test's own (named after its consumer group) in the served workspace."""
+        workspace = settings.workspace.model_copy(update={"path": self.workspace, "project": settings.kafka.group_id})
+        return settings.model_copy(update={"workspace": workspace})
+
+    def reload(self, project_id: str) -> None:
+        """Have the server read the project's runs from the workspace again."""
+        urllib.request.urlopen(f"{self.url}/api/projects/{project_id}/reload", timeout=30).read()
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=30)

@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import numpy as np
-import orjson
 import pytest
 from kafka import KafkaProducer
 
 from streams.events import WindowReport
 from streams.settings import Settings
-from tests.helpers import analysis_processes, wait_until
+from tests.helpers import analysis_processes, prediction_events, wait_until
 
 pytestmark = pytest.mark.integration
 
 MODELS = ("pool-a", "pool-b", "pool-c", "pool-d", "pool-e")
-REFERENCE, WINDOW, WINDOWS = 300, 100, 12
+REFERENCE, WINDOW, WINDOWS = 300, 100, 8
 START = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 def events(model: str, seed: int) -> list[bytes]:
-    rng = np.random.default_rng(seed)
-    n = REFERENCE + WINDOW * WINDOWS
     # Every other window drifts, so some analyses (and their full reports) take longer than others.
-    shift = [0.0 if i < REFERENCE or ((i - REFERENCE) // WINDOW) % 2 == 0 else 2.0 for i in range(n)]
-    return [
-        orjson.dumps(
-            {
-                "model": model,
-                "model_version": "1",
-                "prediction_id": f"{model}-{i}",
-                "event_time": (START + timedelta(seconds=i)).isoformat(),
-                "features": {"a": float(rng.normal(shift[i])), "b": float(rng.normal()), "c": str(rng.choice(["x", "y"]))},
-                "prediction": int(rng.integers(0, 2)),
-            }
-        )
-        for i in range(n)
-    ]
+    def shift(i: int) -> float:
+        return 0.0 if i < REFERENCE or ((i - REFERENCE) // WINDOW) % 2 == 0 else 2.0
+
+    return prediction_events(model, REFERENCE + WINDOW * WINDOWS, START, seed, shift)
 
 
 def test_several_analysis_processes_publish_each_models_windows_in_order(settings, start_worker, topic_reader) -> None:

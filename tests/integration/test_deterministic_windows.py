@@ -25,11 +25,15 @@ N = 1_200
 
 
 def events() -> list[tuple[str, bytes]]:
-    """Predictions of two models in three regions, with pauses of 40 s so that windows close by time."""
+    """Predictions of two models in three regions, with pauses of 10 s so that windows close by time.
+
+    Windows last 5 s of event time, so the last ones close after 5 s of idleness (wall clock), and the
+    slow worker's stall (6 s) is longer than a window: a stall that moved event time on would show.
+    """
     rng = random.Random(19)
     at, out = START, []
     for i in range(N):
-        at += timedelta(seconds=40 if i % 175 == 174 else rng.uniform(0.1, 0.9))
+        at += timedelta(seconds=10 if i % 175 == 174 else rng.uniform(0.025, 0.225))
         model = MODELS[i % 2]
         shift = 1.5 if i > N // 2 and model == "beta" else 0.0
         event = {
@@ -63,7 +67,7 @@ def run_settings(base: Settings, prefix: str, **worker: object) -> Settings:
         {
             **dumped,
             "kafka": kafka.model_dump(mode="json", by_alias=True),
-            "window": {"size": 150, "duration_s": 20},
+            "window": {"size": 150, "duration_s": 5},
             "reference": {"size": 150},
             "segments": {"keys": ["region"], "top_k": 3},
             "online": {"enabled": False},

@@ -7,14 +7,8 @@ when it is set, else to the test's temporary folder, never to the repo.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +19,7 @@ from streams.dashboard import model_panels
 from streams.events import AlertEvent, PerformanceReport, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import free_port, produce, wait_until
+from tests.helpers import produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -51,32 +45,6 @@ def screenshots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("STREAMMON_TEST_ARTIFACTS") or tmp_path) / "evidently-ui"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@contextlib.contextmanager
-def evidently_ui(workspace: Path) -> Iterator[str]:
-    """Evidently's own server on ``workspace``; yields its address once it answers."""
-    port = free_port()
-    ui = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/projects", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or ui.poll() is not None:
-                    raise
-                time.sleep(0.5)  # the UI is still starting: nothing to wait on but its port
-        yield url
-    finally:
-        ui.terminate()
-        ui.wait(timeout=30)
 
 
 def fill_workspace(settings: Settings, start_worker, topic_reader) -> tuple[list[WindowReport], list[AlertEvent]]:  # type: ignore[no-untyped-def]
@@ -116,12 +84,12 @@ def fill_workspace(settings: Settings, start_worker, topic_reader) -> tuple[list
 
 
 def test_a_person_sees_each_models_dashboard_and_opens_an_alerting_run_by_its_tag(
-    settings, start_worker, topic_reader, screenshots
+    settings, start_worker, topic_reader, screenshots, evidently_ui
 ) -> None:
     from playwright.sync_api import sync_playwright
 
     browser_path = chromium()
-    settings = settings.model_copy(
+    settings = evidently_ui.settings_for(settings).model_copy(
         update={
             "performance": settings.performance.model_copy(update={"min_labelled": 50}),
             "labels": settings.labels.model_copy(update={"update_interval": 2.0}),
@@ -141,45 +109,46 @@ def test_a_person_sees_each_models_dashboard_and_opens_an_alerting_run_by_its_ta
         browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            with evidently_ui(Path(alert.snapshot.workspace)) as url:
-                project = f"{url}/projects/{alert.snapshot.project_id}"
+            assert Path(alert.snapshot.workspace) == evidently_ui.workspace
+            evidently_ui.reload(alert.snapshot.project_id)
+            project = f"{evidently_ui.url}/projects/{alert.snapshot.project_id}"
 
-                # The dashboard: every panel of every model plots data.
-                page.goto(project, wait_until="networkidle")
-                for model in MODELS:
-                    for panel in model_panels(model, "classification"):
-                        card = page.locator("div.MuiCard-root").filter(has=page.get_by_text(panel.title, exact=True)).last
-                        card.locator(DATA_MARKS).first.wait_for(state="attached", timeout=30_000)  # a bar of 0 is there, not visible
-                        assert card.locator(DATA_MARKS).count() > 0, f"{panel.title}: no data"
-                page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+            # The dashboard: every panel of every model plots data.
+            page.goto(project, wait_until="networkidle")
+            for model in MODELS:
+                for panel in model_panels(model, "classification"):
+                    card = page.locator("div.MuiCard-root").filter(has=page.get_by_text(panel.title, exact=True)).last
+                    card.locator(DATA_MARKS).first.wait_for(state="attached", timeout=30_000)  # a bar of 0 is there, not visible
+                    assert card.locator(DATA_MARKS).count() > 0, f"{panel.title}: no data"
+            page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
-                # The runs that raised alerts, found by their tag, and the alert's run among them.
-                page.goto(f"{project}/reports", wait_until="networkidle")
-                page.get_by_label("Filter by Tags").click()
-                page.get_by_role("option", name="alerting", exact=True).click()
-                page.keyboard.press("Escape")
-                row = page.locator("tbody tr").filter(has_text=alert.snapshot.snapshot_id)
-                row.wait_for(timeout=30_000)
-                listed = page.locator("tbody tr").all_inner_texts()
-                assert all("alerting" in text or "+" in text for text in listed)  # tags beyond two show as "+n"
-                page.screenshot(path=str(screenshots / "runs-alerting.png"), full_page=True)
-                row.get_by_text("View").click()
-                page.wait_for_url(f"**/reports/{alert.snapshot.snapshot_id}")
+            # The runs that raised alerts, found by their tag, and the alert's run among them.
+            page.goto(f"{project}/reports", wait_until="networkidle")
+            page.get_by_label("Filter by Tags").click()
+            page.get_by_role("option", name="alerting", exact=True).click()
+            page.keyboard.press("Escape")
+            row = page.locator("tbody tr").filter(has_text=alert.snapshot.snapshot_id)
+            row.wait_for(timeout=30_000)
+            listed = page.locator("tbody tr").all_inner_texts()
+            assert all("alerting" in text or "+" in text for text in listed)  # tags beyond two show as "+n"
+            page.screenshot(path=str(screenshots / "runs-alerting.png"), full_page=True)
+            row.get_by_text("View").click()
+            page.wait_for_url(f"**/reports/{alert.snapshot.snapshot_id}")
 
-                # The report opens with streammon's decision, naming the alerted features and the alerts.
-                headline = page.locator("div.MuiCard-root").filter(has=page.get_by_text("streammon's decision", exact=False)).first
-                headline.wait_for(timeout=30_000)
-                said = headline.inner_text()
-                page.screenshot(path=str(screenshots / "alert-run.png"))
-                assert said.lstrip().startswith("Drift in"), said
-                assert all(feature in said for feature in alerted), (alerted, said)
-                assert alert.fingerprint in said
-                verdict = page.locator("div.MuiCard-root").filter(has=page.get_by_text("Dataset drift detection threshold", exact=False)).first
-                assert "Not used by streammon" in verdict.inner_text()
-                # The decision comes first on the page.
-                first = page.locator("div.MuiCard-root").filter(has_text="streammon's decision").first.bounding_box()
-                second = verdict.bounding_box()
-                assert first is not None and second is not None and first["y"] < second["y"]
+            # The report opens with streammon's decision, naming the alerted features and the alerts.
+            headline = page.locator("div.MuiCard-root").filter(has=page.get_by_text("streammon's decision", exact=False)).first
+            headline.wait_for(timeout=30_000)
+            said = headline.inner_text()
+            page.screenshot(path=str(screenshots / "alert-run.png"))
+            assert said.lstrip().startswith("Drift in"), said
+            assert all(feature in said for feature in alerted), (alerted, said)
+            assert alert.fingerprint in said
+            verdict = page.locator("div.MuiCard-root").filter(has=page.get_by_text("Dataset drift detection threshold", exact=False)).first
+            assert "Not used by streammon" in verdict.inner_text()
+            # The decision comes first on the page.
+            first = page.locator("div.MuiCard-root").filter(has_text="streammon's decision").first.bounding_box()
+            second = verdict.bounding_box()
+            assert first is not None and second is not None and first["y"] < second["y"]
         finally:
             browser.close()
     assert (screenshots / "alert-run.png").stat().st_size > 0

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import numpy as np
-import orjson
 import pytest
 
 from streams.events import WindowReport
 from streams.settings import Settings
-from tests.helpers import produce, wait_until
+from tests.helpers import prediction_events, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -21,24 +19,6 @@ REGION = "eu\r\nFORGED-SEGMENT"
 REFERENCE, WINDOW = 100, 100
 START = datetime(2026, 12, 1, tzinfo=UTC)
 RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S+: ")
-
-
-def events(n: int) -> list[bytes]:
-    rng = np.random.default_rng(20)
-    return [
-        orjson.dumps(
-            {
-                "model": MODEL,
-                "model_version": "1",
-                "prediction_id": f"evil-{i}",
-                "event_time": (START + timedelta(seconds=i)).isoformat(),
-                "segment": {"region": REGION},
-                "features": {"a": float(rng.normal()), "b": str(rng.choice(["x", "y"]))},
-                "prediction": int(rng.integers(0, 2)),
-            }
-        )
-        for i in range(n)
-    ]
 
 
 def test_names_with_line_breaks_write_one_log_line_and_segment_windows_are_named(settings, start_worker, topic_reader) -> None:
@@ -53,7 +33,8 @@ def test_names_with_line_breaks_write_one_log_line_and_segment_windows_are_named
     worker = start_worker(settings)
     # The segment's values are learned over the model's reference period, then the segment
     # has a reference and windows of its own: model windows 0 and 1, segment window 0.
-    produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, events(REFERENCE + 2 * WINDOW), key=b"evil")
+    events = prediction_events(MODEL, REFERENCE + 2 * WINDOW, START, seed=20, segment={"region": REGION})
+    produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, events, key=b"evil")
 
     reader = topic_reader(settings.kafka.reports_topic)
     records = reader.until(lambda r: len(r[settings.kafka.reports_topic]) >= 3, 120, "the windows' reports", worker)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +14,7 @@ from monitors.fingerprint import fingerprint
 from streams.events import AlertEvent, DeadLetter, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import free_port, wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +50,8 @@ def _metric(port: int, name: str, present: bool = False, **labels: str) -> float
     return total if found or not present else float("nan")
 
 
-def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, start_worker, topic_reader) -> None:
+def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, start_worker, topic_reader, evidently_ui) -> None:
+    settings = evidently_ui.settings_for(settings)
     drift_at = REFERENCE + 3 * WINDOW
     events = _stream(REFERENCE + 5 * WINDOW, drift_at)
     drift_time = datetime.fromisoformat(str(events[drift_at]["event_time"]))
@@ -90,7 +88,10 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
         assert alert.fingerprint == fingerprint(alert.labels)
     alert = drift_alerts["age"]
     # The workspace is one Evidently can serve: its UI lists one run per window.
-    runs = _runs_listed_by_evidently_ui(Path(alert.snapshot.workspace), alert.snapshot.project_id)
+    assert Path(alert.snapshot.workspace) == evidently_ui.workspace
+    evidently_ui.reload(alert.snapshot.project_id)
+    url = f"{evidently_ui.url}/api/projects/{alert.snapshot.project_id}/snapshots"
+    runs = orjson.loads(urllib.request.urlopen(url, timeout=30).read())
     assert sorted(run["name"] for run in runs) == [f"credit-risk window {i}" for i in range(5)]
     assert alert.snapshot.snapshot_id in {run["id"] for run in runs}
 
@@ -115,28 +116,6 @@ def _stored(folder: Path, snapshot_id: str) -> dict[str, object]:
         return orjson.loads((folder / f"{snapshot_id}.json").read_bytes())
     except orjson.JSONDecodeError:
         return {}
-
-
-def _runs_listed_by_evidently_ui(workspace: Path, project_id: str) -> list[dict[str, object]]:
-    port = free_port()
-    ui = subprocess.Popen(
-        [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/api/projects/{project_id}/snapshots"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                return orjson.loads(urllib.request.urlopen(url, timeout=5).read())
-            except OSError:
-                if time.monotonic() > deadline or ui.poll() is not None:
-                    raise
-                time.sleep(0.5)  # the UI is still starting: nothing to wait on but its port
-    finally:
-        ui.terminate()
-        ui.wait(timeout=30)
 
 
 def test_bad_events_are_dead_lettered_with_their_error_and_the_worker_goes_on(settings, start_worker, topic_reader) -> None:

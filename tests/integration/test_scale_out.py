@@ -107,6 +107,9 @@ def test_two_workers_in_one_group_give_the_results_of_one(settings, start_worker
     topic = settings.kafka.predictions_topic
     single, pair = _run_settings(settings, "single"), _run_settings(settings, "pair")
 
+    # One worker over the whole input, in a group of its own; it runs alongside the pair (the runs
+    # share nothing but the input topics), so that neither waits for the other to start or finish.
+    alone = start_worker(single)
     # Two workers: the first reads part one alone, then a second joins the group.
     first = start_worker(pair)
     half = _produce(bootstrap_servers, topic, slice(0, SPLIT))
@@ -124,8 +127,6 @@ def test_two_workers_in_one_group_give_the_results_of_one(settings, start_worker
     finally:
         pair_reader.close()
 
-    # One worker over the same input, in its own group.
-    alone = start_worker(single)
     single_reader = TopicReader(bootstrap_servers, single.kafka.reports_topic, single.kafka.alerts_topic)
     try:
         single_reports, single_alerts = _results(single_reader, single, alone.assert_alive)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -11,33 +12,25 @@ from hypothesis import strategies as st
 from monitors.backpressure import Admission, admit, ahead
 from monitors.labels import LabelJoin, PendingPrediction
 
-from datetime import datetime, timedelta, timezone
-
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
-def test_a_join_with_room_adds() -> None:
-    assert admit(mine=99, theirs=0, capacity=100, partner_unread=True, partner_held=True) is Admission.ADD
-
-
-def test_a_full_join_holds_the_input_ahead_while_its_partner_has_unread_messages() -> None:
-    assert admit(mine=100, theirs=0, capacity=100, partner_unread=True, partner_held=False) is Admission.HOLD
-    assert admit(mine=60, theirs=40, capacity=100, partner_unread=True, partner_held=False) is Admission.HOLD
-
-
-def test_a_full_join_evicts_only_when_the_partner_is_read_to_its_end() -> None:
-    assert admit(mine=100, theirs=0, capacity=100, partner_unread=False, partner_held=False) is Admission.EVICT
-    assert admit(mine=100, theirs=0, capacity=100, partner_unread=False, partner_held=True) is Admission.EVICT
-
-
-def test_holding_swaps_with_a_held_partner_while_this_side_fills_the_join() -> None:
-    # The partner drained the join and filled it with its own items: they wait for ours.
-    assert admit(mine=51, theirs=49, capacity=100, partner_unread=True, partner_held=True) is Admission.HOLD
-
-
-def test_crossed_inputs_evict_rather_than_wait_for_ever() -> None:
-    assert admit(mine=50, theirs=50, capacity=100, partner_unread=True, partner_held=True) is Admission.EVICT
-    assert admit(mine=0, theirs=100, capacity=100, partner_unread=True, partner_held=True) is Admission.EVICT
+@pytest.mark.parametrize(
+    ("mine", "theirs", "partner_unread", "partner_held", "expected"),
+    [
+        pytest.param(99, 0, True, True, Admission.ADD, id="a join with room adds"),
+        pytest.param(100, 0, True, False, Admission.HOLD, id="a full join holds the input ahead while its partner has unread messages"),
+        pytest.param(60, 40, True, False, Admission.HOLD, id="a join full of both inputs holds too"),
+        pytest.param(100, 0, False, False, Admission.EVICT, id="a full join evicts once the partner is read to its end"),
+        pytest.param(100, 0, False, True, Admission.EVICT, id="a full join evicts once a held partner is read to its end"),
+        # The partner drained the join and filled it with its own items: they wait for ours.
+        pytest.param(51, 49, True, True, Admission.HOLD, id="holding swaps with a held partner while this side fills the join"),
+        pytest.param(50, 50, True, True, Admission.EVICT, id="crossed inputs evict rather than wait for ever"),
+        pytest.param(0, 100, True, True, Admission.EVICT, id="crossed inputs evict even with this side empty"),
+    ],
+)
+def test_admission(mine: int, theirs: int, partner_unread: bool, partner_held: bool, expected: Admission) -> None:
+    assert admit(mine=mine, theirs=theirs, capacity=100, partner_unread=partner_unread, partner_held=partner_held) is expected
 
 
 def test_capacity_must_be_positive() -> None:
