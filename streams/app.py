@@ -418,10 +418,7 @@ class StreamWorker:
                 for key, command in self._commands.items():
                     self._apply_command(state, key, command)
                 self.states[p], self._generations[p] = state, generation
-                if self.learner is not None and state.challenger is not None:
-                    if not self.learner.started:
-                        self.learner.start()
-                        log.info("the online challengers learn in process %s", self.learner.pid)
+                if self.learner is not None and self.learner.started and state.challenger is not None:
                     self.learner.put(p, state.challenger)
                 # Before the partition's first message: its alerts have a dispatcher to go to.
                 await self.alerting.take_over(p, dispatch.get(p), state.lifecycle.firing())
@@ -732,9 +729,20 @@ class StreamWorker:
             self._rejected(model, pair.prediction_id, str(exc))
             return
         partition = self._partition(state)
-        if self.learner is not None and partition is not None:
+        if self.learner is not None and partition is not None and state.challenger is not None:
+            if not self.learner.started:
+                self._start_learner()
             # Learned in the learner's process; what it causes comes back after a later batch (see _learned).
             self.learner.learn(partition, model, pending.features_json, pending.prediction, pair.label, self._may_learn(state, model), pair.prediction_id)
+
+    def _start_learner(self) -> None:
+        """Start the learner's process with the first labelled pair (a worker that gets no labels never needs it)."""
+        assert self.learner is not None
+        self.learner.start()
+        log.info("the online challengers learn in process %s", self.learner.pid)
+        for p, state in self.states.items():
+            if state.challenger is not None:
+                self.learner.put(p, state.challenger)
 
     def _rejected(self, model: str, prediction_id: str, reason: str) -> None:
         # A label of the wrong kind for the task (a string for a regression): counted, never fatal.
