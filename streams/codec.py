@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
@@ -40,6 +40,7 @@ __all__ = [
     "encode_dead_letter",
     "record_bytes",
     "kept_json",
+    "plain",
     "representable_time",
 ]
 
@@ -102,7 +103,7 @@ def decode(model: type[E], raw: bytes | None, *, max_bytes: int | None = DEFAULT
         event = model.model_validate_json(raw)
     except ValidationError as exc:
         raise DecodeError(_describe(exc, model.__name__)) from exc
-    if not _plain(event):
+    if not plain(event.__dict__.values()):
         problems = dict(_unrepresentable(event))
         if problems:
             raise DecodeError(f"invalid {model.__name__}: " + _joined(problems))
@@ -214,38 +215,34 @@ def _utf8(raw: bytes) -> str | None:
         return None
 
 
-def _plain(event: BaseModel) -> bool:
-    """Whether ``encode`` writes every value of ``event`` back as it is, asked without naming what is not.
+def plain(values: Iterable[Any]) -> bool:
+    """Whether ``encode`` writes each of ``values`` (and each value of a mapping among them) back as it is.
 
-    The question every message asks, so it is answered in one pass over the
-    fields and their mappings (an event's features); False sends the event to
-    :func:`_unrepresentable`, which says why.
+    The question every message asks, so it is answered in one pass without
+    naming what is wrong; False sends the event to :func:`_unrepresentable`
+    (or to :func:`decode`), which says why.
+
+    >>> plain(["m", 3, {"x": 1.5, "plan": None}]), plain([{"x": float("nan")}]), plain([2**64])
+    (True, False, False)
     """
-    for value in event.__dict__.values():
-        kind = type(value)
-        if kind is dict:
-            for item in value.values():
-                kind = type(item)
-                if kind is float:
-                    if not math.isfinite(item):
-                        return False
-                elif kind is int:
-                    if not _MIN_INT <= item <= _MAX_INT:
-                        return False
-                elif not (kind is str or kind is bool or item is None):
-                    return False
-        elif kind is float:
-            if not math.isfinite(value):
+    for value in values:
+        if type(value) is dict:
+            if not all(map(_plain_scalar, value.values())):
                 return False
-        elif kind is int:
-            if not _MIN_INT <= value <= _MAX_INT:
-                return False
-        elif kind is datetime:
-            if not representable_time(value):
-                return False
-        elif not (kind is str or kind is bool or value is None):
+        elif not _plain_scalar(value):
             return False
     return True
+
+
+def _plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return _MIN_INT <= value <= _MAX_INT
+    if kind is datetime:
+        return representable_time(value)
+    return kind is str or kind is bool or value is None
 
 
 def _unrepresentable(event: BaseModel) -> Iterator[tuple[str, str]]:

@@ -18,14 +18,13 @@ or the same reason.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Annotated, Any, Final
 
 import msgspec
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from streams.codec import DEFAULT_MAX_MESSAGE_BYTES, decode, representable_time
+from streams.codec import DEFAULT_MAX_MESSAGE_BYTES, decode, plain, representable_time
 from streams.events import PREDICTION_COLUMN, FeatureEvent, LabelEvent, PredictionEvent
 
 __all__ = ["FeaturesIn", "LabelIn", "PredictionIn", "read_input"]
@@ -33,7 +32,6 @@ __all__ = ["FeaturesIn", "LabelIn", "PredictionIn", "read_input"]
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Value = bool | int | float | str | None
 _Output = bool | int | float | str
-_MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
 
 
 class _Input(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -127,34 +125,9 @@ def _checked(event: Any) -> Any:
         when = when.replace(tzinfo=timezone.utc)
     if not representable_time(when):
         return None
-    for name in event.__struct_fields__:
-        value = getattr(event, name)
-        kind = type(value)
-        if kind is dict:
-            if not _plain_values(value):
-                return None
-        elif not _plain(value, kind):
-            return None
+    if not plain(getattr(event, name) for name in event.__struct_fields__):
+        return None
     features = getattr(event, "features", None)
     if features is not None and PREDICTION_COLUMN in features:
         return None
     return msgspec.structs.replace(event, event_time=when)
-
-
-def _plain(value: Any, kind: type) -> bool:
-    if kind is float:
-        return math.isfinite(value)
-    if kind is int:
-        return _MIN_INT <= value <= _MAX_INT
-    return True
-
-
-def _plain_values(values: dict[str, Any]) -> bool:
-    for value in values.values():
-        kind = type(value)
-        if kind is float:
-            if not math.isfinite(value):
-                return False
-        elif kind is int and not _MIN_INT <= value <= _MAX_INT:
-            return False
-    return True
