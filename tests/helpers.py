@@ -135,11 +135,11 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
-def analysis_processes(pid: int, log: str) -> list[int]:
-    """The window-analysis processes of the worker ``pid``: its spawned children but the learner its ``log`` names."""
-    learners = {int(found) for found in re.findall(r"the online challengers learn in process (\d+)", log)}
+def analysis_processes(worker: RunningWorker) -> list[int]:
+    """The window-analysis processes of ``worker``: its spawned children but the learner its log names."""
+    learners = {int(found) for found in re.findall(r"the online challengers learn in process (\d+)", worker.log())}
     found = []
-    for child in children_of(pid):
+    for child in children_of(worker.process.pid):
         try:
             spawned = b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
@@ -192,6 +192,15 @@ def prediction_events(
         )
         for i in range(n)
     ]
+
+
+def metric_so_far(worker: RunningWorker, port: int, name: str, **labels: str) -> float:
+    """:func:`metric` of a worker that must be running, 0.0 while it does not serve its metrics yet."""
+    worker.assert_alive()
+    try:
+        return metric(port, name, **labels)
+    except OSError:
+        return 0.0
 
 
 def metric(port: int, name: str, **labels: str) -> float:

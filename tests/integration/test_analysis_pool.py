@@ -61,5 +61,5 @@ def test_several_analysis_processes_publish_each_models_windows_in_order(setting
     logged = published()
     for model in MODELS:
         assert [int(i) for m, i in logged if m == model] == list(range(WINDOWS))
-    pool = analysis_processes(worker.process.pid, worker.log())
+    pool = analysis_processes(worker)
     assert len(pool) == 3, "the windows were not analysed by the 3 processes asked for"

@@ -27,7 +27,7 @@ from kafka import KafkaProducer
 from streams.events import ModelStatus, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, analysis_processes, free_port, metric, wait_until
+from tests.helpers import RunningWorker, TopicReader, analysis_processes, free_port, metric_so_far, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -61,19 +61,6 @@ def _running(worker: RunningWorker) -> None:
     assert "Crashed" not in worker.log(), worker.log()[-4000:]
 
 
-def _counted(worker: RunningWorker, port: int) -> float:
-    worker.assert_alive()
-    try:
-        return metric(port, "streammon_events_total", outcome="accepted")
-    except OSError:
-        return 0.0
-
-
-def _pool(worker: RunningWorker) -> list[int]:
-    """The worker's analysis processes."""
-    return analysis_processes(worker.process.pid, worker.log())
-
-
 def _statuses(records: dict[str, list[Any]], topic: str) -> dict[str, ModelStatus]:
     """The latest status of each model (one key, one partition: topic order is publication order)."""
     latest: dict[str, ModelStatus] = {}
@@ -102,7 +89,7 @@ def test_a_worker_lives_through_a_commit_refused_after_a_member_died_joining_and
 
     first = start_worker(settings)
     _produce(bootstrap_servers, kafka.predictions_topic, slice(0, CUTS[0]))
-    wait_until(lambda: _counted(first, settings.worker.metrics_port) >= len(MODELS) * CUTS[0], 60, "the first worker read part one")
+    wait_until(lambda: metric_so_far(first, settings.worker.metrics_port, "streammon_events_total", outcome="accepted") >= len(MODELS) * CUTS[0], 60, "the first worker read part one")
 
     second = start_worker(settings.model_copy(update={"worker": settings.worker.model_copy(update={"metrics_port": free_port()})}))
     # A hands its partitions over and joins the second generation; once the group has its
@@ -115,8 +102,8 @@ def test_a_worker_lives_through_a_commit_refused_after_a_member_died_joining_and
     _produce(bootstrap_servers, kafka.predictions_topic, slice(CUTS[0], CUTS[1]))
 
     # B's analyses of the windows the burst closes stay queued: its analysis process is held.
-    wait_until(lambda: _running(second) or bool(_pool(second)), 60, "the second worker's analysis process")
-    (analyser,) = _pool(second)
+    wait_until(lambda: _running(second) or bool(analysis_processes(second)), 60, "the second worker's analysis process")
+    (analyser,) = analysis_processes(second)
     os.kill(analyser, signal.SIGSTOP)
     try:
         refused = f"OffsetCommit failed for group {group} due to group error ([Error 25] UnknownMemberIdError"

@@ -21,7 +21,7 @@ import pytest
 from streams.events import WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
-from tests.helpers import RunningWorker, TopicReader, analysis_processes, metric, produce, wait_until
+from tests.helpers import RunningWorker, TopicReader, analysis_processes, metric_so_far, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -29,19 +29,6 @@ REFERENCE = 100
 WINDOW = 50
 WINDOWS = 10
 FORBIDDEN = re.compile(r" ERROR |Traceback|Task exception was never retrieved|Crashed")
-
-
-def _pool(worker: RunningWorker) -> list[int]:
-    """The worker's analysis processes."""
-    return analysis_processes(worker.process.pid, worker.log())
-
-
-def _queued(worker: RunningWorker, port: int) -> float:
-    worker.assert_alive()
-    try:
-        return metric(port, "streammon_analyses_queued")
-    except OSError:
-        return 0.0
 
 
 def _reports(records: dict[str, list[Any]], topic: str) -> dict[str, list[WindowReport]]:
@@ -74,14 +61,14 @@ def test_a_stop_with_analyses_queued_keeps_their_windows_in_the_checkpoint_and_l
     worker = start_worker(settings)
     # The reference and window 0: the first analysis starts the analysis process, which is then held.
     produce(bootstrap_servers, kafka.predictions_topic, events[: REFERENCE + WINDOW])
-    wait_until(lambda: worker.assert_alive() or bool(_pool(worker)), 60, "the worker's analysis process")
-    (analyser,) = _pool(worker)
+    wait_until(lambda: worker.assert_alive() or bool(analysis_processes(worker)), 60, "the worker's analysis process")
+    (analyser,) = analysis_processes(worker)
     try:
         os.kill(analyser, signal.SIGSTOP)
         # The burst: every other window closes at once; the analyses queue up to their bound.
         produce(bootstrap_servers, kafka.predictions_topic, events[REFERENCE + WINDOW :])
         port = settings.worker.metrics_port
-        wait_until(lambda: _queued(worker, port) >= 4, 60, "analyses queued")
+        wait_until(lambda: metric_so_far(worker, port, "streammon_analyses_queued") >= 4, 60, "analyses queued")
 
         worker.process.send_signal(signal.SIGTERM)
         wait_until(lambda: "not finished before stopping" in worker.log(), 60, "the worker to give up on its analyses")
