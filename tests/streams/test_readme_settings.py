@@ -23,15 +23,8 @@ def readme_block() -> str:
     return blocks[0]
 
 
-def paths(value: Any, prefix: str = "") -> set[str]:
-    """Dotted paths of the settings below sections (a mapping-valued setting such as ``{}`` is one setting)."""
-    if isinstance(value, BaseModel):
-        value = {field.alias or name: getattr(value, name) for name, field in type(value).model_fields.items()}
-        return {path for name, item in value.items() for path in paths(item, f"{prefix}{name}.")}
-    return {prefix.rstrip(".")}
-
-
 def yaml_paths(value: Any, model: type[BaseModel], prefix: str = "") -> set[str]:
+    """Dotted paths of the settings in a mapping of sections (a mapping-valued setting such as ``{}`` is one setting)."""
     found: set[str] = set()
     fields = {field.alias or name: field for name, field in model.model_fields.items()}
     for name, item in value.items():
@@ -46,7 +39,7 @@ def yaml_paths(value: Any, model: type[BaseModel], prefix: str = "") -> set[str]
 
 def test_the_block_names_every_setting_and_no_other() -> None:
     written = yaml_paths(yaml.safe_load(readme_block()), Settings)
-    defaults = paths(Settings())
+    defaults = yaml_paths(Settings().model_dump(mode="json", by_alias=True), Settings)
     assert sorted(defaults - written) == [], "settings missing from the README's configuration block"
     assert sorted(written - defaults) == [], "the README's configuration block names settings that do not exist"
 
