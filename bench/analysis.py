@@ -51,7 +51,7 @@ def rows(rng: np.random.Generator, n: int, start: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = {c: float(v) for c, v in zip(NUMERIC, rng.normal(size=len(NUMERIC)))}
         row.update({c: str(rng.choice(levels)) for c, levels in CATEGORICAL.items()})
         score = float(rng.random())
-        row.update({PREDICTION_COLUMN: int(score > 0.5), VERSION_COLUMN: "v1", EVENT_TIME_COLUMN: T0 + timedelta(milliseconds=start + i), SCORE_COLUMN: score})
+        row.update({PREDICTION_COLUMN: int(score > 0.5), VERSION_COLUMN: "v1", EVENT_TIME_COLUMN: (T0 + timedelta(milliseconds=start + i)).timestamp(), SCORE_COLUMN: score})
         out.append(row)
     return out
 
@@ -61,7 +61,7 @@ def jobs(window: int, reference: int, count: int) -> list[WindowJob]:
     watch = DriftWatch(window_size=window, window_duration_s=3600, reference_size=reference)
     found: list[WindowJob] = []
     for i, row in enumerate(rows(rng, reference + window * count, 0)):
-        found += watch.add("model", row[EVENT_TIME_COLUMN], row)
+        found += watch.add("model", T0 + timedelta(milliseconds=i), row)
     return found
 
 

@@ -518,7 +518,7 @@ class Runner:
             score = float(proba.get(1, 0.0))
             prediction = int(score >= 0.5)
             result.correct.append(prediction == y)
-            row = {**x, PREDICTION_COLUMN: prediction, VERSION_COLUMN: "1", EVENT_TIME_COLUMN: t}
+            row = {**x, PREDICTION_COLUMN: prediction, VERSION_COLUMN: "1", EVENT_TIME_COLUMN: t.timestamp()}
             jobs = watch.add(name, t, row)
             window = watch.window_index(name)
             if buckets is not None:  # as the worker: learn the top values over the reference, then watch each

@@ -46,8 +46,9 @@ def run_stream(settings: Settings, windows: int, seed: int, drift_window: int | 
     for event in synthetic_stream(n, drift_at, START, seed=seed, id_prefix=f"s{seed}"):
         p = event.prediction
         row = {**p["features"], PREDICTION_COLUMN: p["prediction"], VERSION_COLUMN: "1"}
-        row[EVENT_TIME_COLUMN] = datetime.fromisoformat(p["event_time"])
-        for job in watch.add("bench", row[EVENT_TIME_COLUMN], row):
+        event_time = datetime.fromisoformat(p["event_time"])
+        row[EVENT_TIME_COLUMN] = event_time.timestamp()
+        for job in watch.add("bench", event_time, row):
             outcome = analyse(job, spec)
             ran += 1
             kinds = {o.labels["kind"] for o in outcome.observations if o.level(None, 0.0) is not None}

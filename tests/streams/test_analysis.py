@@ -37,18 +37,22 @@ def test_a_window_whose_values_all_have_the_wrong_type_still_reports_its_quality
     assert {(q.check, q.feature) for q in report.quality} >= {("schema", "a"), ("schema", "b")}
 
 
-def timed_outcome(window_gaps_s: list[float], first: datetime | None = None) -> WindowOutcome:
-    """A window after a reference of one event a second, its rows carrying their event times as the worker's do."""
+def timed_outcome(window_gaps_s: list[float], first: datetime | None = None, as_datetimes: bool = False) -> WindowOutcome:
+    """A window after a reference of one event a second, its rows carrying their event times as the worker's do.
+
+    ``as_datetimes`` stores them as releases before POSIX seconds did (in checkpoints they may restore).
+    """
     watch = DriftWatch(window_size=len(window_gaps_s), window_duration_s=10**10, reference_size=300)
+    stamp = (lambda t: t) if as_datetimes else (lambda t: t.timestamp())
     at = T0
     for i in range(300):
         at = T0 + timedelta(seconds=i)
-        watch.add("m", at, {"a": float(i % 7), EVENT_TIME_COLUMN: at})
+        watch.add("m", at, {"a": float(i % 7), EVENT_TIME_COLUMN: stamp(at)})
     jobs = []
     for i, gap in enumerate(window_gaps_s):
         at += timedelta(seconds=gap)
         when = first if i == 0 and first is not None else at
-        jobs += watch.add("m", when, {"a": float(i % 7), EVENT_TIME_COLUMN: when})
+        jobs += watch.add("m", when, {"a": float(i % 7), EVENT_TIME_COLUMN: stamp(when)})
     (job,) = jobs
     return analyse(job, SPEC)
 
@@ -62,6 +66,11 @@ def test_one_event_dated_1970_does_not_make_a_window_look_silent() -> None:
 def test_a_window_at_a_tenth_of_the_reference_rate_is_a_volume_finding() -> None:
     (volume,) = [q for q in timed_outcome([10.0] * 200).report.quality if q.check == "volume"]
     assert volume.value > 9 and volume.summary.startswith("0.1 events/s")
+
+
+def test_event_times_restored_as_datetimes_from_an_older_checkpoint_give_the_same_rate() -> None:
+    seconds, datetimes = (timed_outcome([10.0] * 200, as_datetimes=old).report.quality for old in (False, True))
+    assert [q for q in datetimes if q.check == "volume"] == [q for q in seconds if q.check == "volume"] != []
 
 
 def test_the_prediction_is_tested_as_the_task_says() -> None:
