@@ -8,12 +8,52 @@ it never changes, so every window of that key is compared with the same data.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import functools
+import pickle
+import zlib
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["StreamReference"]
+__all__ = ["SealedRows", "StreamReference", "seal"]
 
 Row = Mapping[str, Any]
+
+
+class SealedRows(tuple[Row, ...]):
+    """A complete reference's rows: a tuple that pickles as bytes it packed once.
+
+    A reference never changes once complete, yet the worker pickles it into each
+    checkpoint (every few seconds) and sends it to an analysis process with each
+    new version: at the default settings (40 references of 2,000 rows of 20
+    features) pickling them was about 0.2 s of every checkpoint. Sealed, each is
+    pickled and compressed once, and costs a copy of its bytes after that.
+
+    Examples
+    --------
+    >>> rows = SealedRows([{"x": 1.0}, {"x": 2.0}])
+    >>> restored = pickle.loads(pickle.dumps(rows))
+    >>> restored == rows, type(restored).__name__, len(rows.packed) > 0
+    (True, 'SealedRows', True)
+    """
+
+    @functools.cached_property
+    def packed(self) -> bytes:
+        """The rows pickled and compressed (computed once)."""
+        return zlib.compress(pickle.dumps(tuple(self), protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return _unseal, (self.packed,)
+
+
+def _unseal(packed: bytes) -> SealedRows:
+    rows = SealedRows(pickle.loads(zlib.decompress(packed)))
+    rows.__dict__["packed"] = packed  # as cached_property stores it: the next pickle reuses these bytes
+    return rows
+
+
+def seal(rows: Iterable[Row]) -> SealedRows:
+    """``rows`` as :class:`SealedRows` (as they are if already sealed)."""
+    return rows if isinstance(rows, SealedRows) else SealedRows(rows)
 
 
 class StreamReference:
@@ -43,14 +83,19 @@ class StreamReference:
         if fixed is not None and not fixed:
             raise ValueError("fixed must hold at least one row")
         self.size = size
-        self.fixed = tuple(fixed) if fixed is not None else None
-        self._collected: dict[Hashable, list[Row]] = {}
+        self.fixed = seal(fixed) if fixed is not None else None
+        # A key's rows while it is being collected; sealed once complete.
+        self._collected: dict[Hashable, list[Row] | SealedRows] = {}
 
     def offer(self, key: Hashable, row: Row) -> bool:
         """Take ``row`` into ``key``'s reference if it is still being collected."""
         if self.ready(key):
             return False
-        self._collected.setdefault(key, []).append(row)
+        collected = self._collected.setdefault(key, [])
+        assert isinstance(collected, list)  # not ready, so not sealed
+        collected.append(row)
+        if len(collected) >= self.size:
+            self._collected[key] = SealedRows(collected)
         return True
 
     def ready(self, key: Hashable) -> bool:
@@ -61,4 +106,8 @@ class StreamReference:
         """The reference rows of ``key`` (possibly still incomplete)."""
         if self.fixed is not None:
             return self.fixed
-        return tuple(self._collected.get(key, ()))
+        collected = self._collected.get(key, ())
+        if isinstance(collected, list) and len(collected) >= self.size:
+            # Restored from a checkpoint of a release that kept complete references as lists.
+            collected = self._collected[key] = SealedRows(collected)
+        return tuple(collected) if isinstance(collected, list) else collected

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from monitors.reference import StreamReference
+from monitors.reference import StreamReference, seal
 from monitors.windows import ClosedWindow, TumblingWindows
 
 __all__ = ["DriftWatch", "WindowJob"]
@@ -220,7 +220,7 @@ class DriftWatch:
         if not rows:
             raise ValueError("a reference needs at least one row")
         self._version += 1
-        self._replaced[model] = (tuple(rows), self._version)
+        self._replaced[model] = (seal(rows), self._version)
         if model is None:
             self._replaced = {None: self._replaced[None]}
         self._rolled = {k: v for k, v in self._rolled.items() if model is not None and k[0] != model}

@@ -1,9 +1,10 @@
+import pickle
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from monitors.join import KeyedJoin
-from monitors.reference import StreamReference
+from monitors.reference import SealedRows, StreamReference
 from monitors.watch import DriftWatch
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -23,6 +24,31 @@ def test_fixed_reference_is_shared_and_takes_nothing_from_the_stream() -> None:
     assert ref.rows("other") == ({"x": 1}, {"x": 2})
     with pytest.raises(ValueError, match="fixed"):
         StreamReference(size=3, fixed=[])
+
+
+def test_a_complete_reference_is_packed_once_and_every_later_pickle_reuses_its_bytes() -> None:
+    ref = StreamReference(size=3)
+    for i in range(3):
+        ref.offer("a", {"i": float(i), "plan": "pro"})
+    ref.offer("b", {"i": 0.0})  # still collecting: kept as rows
+    sealed = ref.rows("a")
+    assert isinstance(sealed, SealedRows) and not isinstance(ref.rows("b"), SealedRows)
+    packed = sealed.packed
+    restored = pickle.loads(pickle.dumps(ref))
+    assert restored.rows("a") == sealed and restored.rows("a").packed is not packed
+    assert restored.rows("a").packed == packed  # kept from the unpickling, not packed again
+    assert pickle.dumps(restored) == pickle.dumps(ref)
+    restored.offer("b", {"i": 1.0})
+    restored.offer("b", {"i": 2.0})
+    assert isinstance(restored.rows("b"), SealedRows) and [r["i"] for r in restored.rows("b")] == [0.0, 1.0, 2.0]
+
+
+def test_a_complete_reference_restored_as_a_list_from_an_older_checkpoint_is_sealed_when_read() -> None:
+    ref = StreamReference(size=2)
+    ref._collected["a"] = [{"i": 0}, {"i": 1}]  # as releases before sealing kept it
+    assert ref.ready("a") and not ref.offer("a", {"i": 2})
+    rows = ref.rows("a")
+    assert isinstance(rows, SealedRows) and [r["i"] for r in rows] == [0, 1] and ref.rows("a") is rows
 
 
 def test_watch_windows_start_after_the_reference_and_carry_it() -> None:
