@@ -770,12 +770,15 @@ def profile_file(profile: Path, name: str) -> Path:
 
 
 def start_py_spy(pid: int, profile: Path | None, name: str) -> subprocess.Popen[bytes] | None:
-    """Record the worker ``pid`` with py-spy into ``profile`` (nothing without a folder)."""
+    """Record the worker ``pid`` and its analysis and learner processes with py-spy into ``profile`` (nothing without a folder).
+
+    Each stack starts with the process it was sampled in.
+    """
     if profile is None:
         return None
     profile.mkdir(parents=True, exist_ok=True)
     out = profile_file(profile, name)
-    command = [py_spy(), "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--nonblocking", "-o", str(out)]
+    command = [py_spy(), "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--nonblocking", "--subprocesses", "-o", str(out)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -795,16 +798,21 @@ def py_spy() -> str:
 
 
 def profile_summary(raw: Path, top: int = 18) -> list[tuple[float, str]]:
-    """Share of the worker's samples under each of its own functions (inclusive), from a py-spy raw profile."""
+    """Share of the worker's samples under each of its own functions (inclusive), from a py-spy raw profile.
+
+    Stacks start with their process; those of the worker's child processes (a second
+    ``process`` frame) are left out.
+    """
     inclusive: dict[str, int] = {}
     samples = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        frames = stack.split(";")
+        if not stack or (len(frames) > 1 and frames[1].startswith("process ")):
             continue
         samples += int(count)
         seen = set()
-        for frame in stack.split(";"):
+        for frame in frames:
             name, _, where = frame.partition(" (")
             ours = any(part in where for part in ("streams/", "monitors/", "river/", "aiokafka/"))
             entry = name == "<module>" or any(part in where for part in ("streams/cli.py", "streams/runner.py"))
