@@ -42,7 +42,9 @@ __all__ = [
     "Estimate",
     "estimate_accuracy",
     "expected_calibration_error",
+    "fit_calibration",
     "reconcile",
+    "window_estimate",
 ]
 
 # Two-sided 95% quantile of the standard normal (scipy.stats.norm.ppf(0.975)).
@@ -151,6 +153,56 @@ def estimate_accuracy(scores: Sequence[float], predictions: Sequence[bool | int]
     # Clip the mean as well: float rounding could otherwise put it a hair outside [low, high].
     mean = min(max(mean, 0.0), 1.0)
     return Estimate(accuracy=mean, low=max(0.0, mean - _Z95 * sd), high=min(1.0, mean + _Z95 * sd), n=n)
+
+
+def window_estimate(
+    scores: Sequence[float | None] | None, predictions: Sequence[Any] | None, calibration: Calibration | None = None
+) -> Estimate | None:
+    """A window's accuracy estimate from its scores, or None when the window gives nothing to estimate from.
+
+    Nothing to estimate from: no scores, a prediction sent without its score, or
+    a prediction that is not a binary decision (0/1 or False/True). With a
+    ``calibration``, the scores go through its map first.
+
+    Raises
+    ------
+    ValueError
+        As :func:`estimate_accuracy` does, e.g. for a score outside [0, 1].
+
+    Examples
+    --------
+    >>> round(window_estimate([0.9, 0.8, 0.3], [1, 1, 0]).accuracy, 3)
+    0.8
+    >>> window_estimate([0.9, None], [1, 0]) is None, window_estimate([0.9], ["spam"]) is None
+    (True, True)
+    """
+    if scores is None or predictions is None or None in scores:
+        return None
+    if any(p not in (0, 1) for p in predictions):
+        return None
+    values = calibration.transform(scores) if calibration is not None else scores  # type: ignore[arg-type]
+    return estimate_accuracy(values, [int(p) for p in predictions])  # type: ignore[arg-type]
+
+
+def fit_calibration(pairs: Sequence[tuple[Any, Any, float | None]], min_labelled: int) -> Calibration | None:
+    """A model's score calibration, fitted on its reference period's ``(prediction, label, score)`` pairs.
+
+    None unless every pair has a score and a 0/1 label and there are at least
+    ``min_labelled`` of them: a map fitted on part of the period would describe
+    only the pairs that happened to carry scores.
+
+    Examples
+    --------
+    >>> pairs = [(1, i % 3 != 0, 0.6 + i % 4 / 10) for i in range(200)]
+    >>> fit_calibration(pairs, min_labelled=100).ece is not None
+    True
+    >>> fit_calibration(pairs[:50], min_labelled=100) is None
+    True
+    """
+    usable = [(score, label) for _, label, score in pairs if score is not None and label in (0, 1)]
+    if len(usable) < min_labelled or len(usable) < len(pairs):
+        return None
+    return Calibration().fit([s for s, _ in usable], [bool(label) for _, label in usable])
 
 
 def expected_calibration_error(scores: Sequence[float], labels: Sequence[bool | int], bins: int = 10) -> float:

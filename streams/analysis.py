@@ -23,6 +23,7 @@ import pandas as pd
 
 from monitors._evidently import Kind, Snapshot
 from monitors.alerts import Observation
+from monitors.cbpe import Calibration, window_estimate
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
@@ -33,6 +34,7 @@ from monitors.retention import Retention
 from monitors.watch import WindowJob
 from streams.events import (
     PREDICTION_COLUMN,
+    EstimateOut,
     FeatureDriftOut,
     MultivariateOut,
     PerformanceReport,
@@ -231,12 +233,15 @@ def _segment(job: WindowJob) -> str | None:
     return f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
 
 
-def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None = None) -> WindowOutcome:
-    """Analyse one closed window against its reference: drift and data quality, in milliseconds.
+def analyse(
+    job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None = None, calibration: Calibration | None = None
+) -> WindowOutcome:
+    """Analyse one closed window against its reference: drift, data quality and the accuracy estimate, in milliseconds.
 
     ``reference`` is the job's reference, packed (by default packed here); the
-    job's own rows are then not read. The window's drift scores are stored in
-    the workspace as a snapshot without plots; :func:`full_report` puts
+    job's own rows are then not read. ``calibration`` is the model's score
+    calibration, if the worker has fitted one. The window's drift scores are
+    stored in the workspace as a snapshot without plots; :func:`full_report` puts
     Evidently's full report in its place for the windows people open.
     """
     reference = reference or ReferenceRows.of(job)
@@ -277,6 +282,7 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
         drifted_share=result.drifted_share,
         correction=result.correction,
         multivariate=_multivariate_out(multivariate) if multivariate is not None else None,
+        estimate=_estimate(job, spec, calibration),
         snapshot=None,
     )
     snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
@@ -293,6 +299,22 @@ def analyse(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows | None 
     if segment is not None:
         observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)
+
+
+def _estimate(job: WindowJob, spec: AnalysisSpec, calibration: Calibration | None) -> EstimateOut | None:
+    """The whole model's window accuracy estimated from its scores (CBPE), for a classifier; None when there is nothing to estimate from."""
+    if job.segment is not None or spec.task != "classification":
+        return None
+    columns = job.window.columns
+    try:
+        estimate = window_estimate(columns.get(SCORE_COLUMN), columns.get(PREDICTION_COLUMN), calibration)
+    except ValueError as exc:
+        log.warning("%s: no accuracy estimate from its scores: %s", job.name, exc)
+        return None
+    if estimate is None:
+        return None
+    recalibrated = calibration is not None
+    return EstimateOut(accuracy=estimate.accuracy, low=estimate.low, high=estimate.high, rows=estimate.n, recalibrated=recalibrated)
 
 
 def _multivariate(prepared: _Prepared, spec: AnalysisSpec) -> MultivariateResult | None:

@@ -31,13 +31,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from monitors.alerts import Alert, Observation
 from monitors.backpressure import Admission, admit
-from monitors.cbpe import (
-    Calibration,
-    CBPEConditions,
-    Estimate,
-    estimate_accuracy,
-    reconcile,
-)
+from monitors.cbpe import CBPEConditions, Estimate, fit_calibration, reconcile
 from monitors.challenger import Promotion
 from monitors.duplicates import Repeat
 from monitors.full_reports import FullReportPolicy
@@ -946,7 +940,8 @@ class StreamWorker:
         reference = self._packed_reference(job)
         job = replace(job, reference=())  # sent packed, apart
         try:
-            outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec, reference)
+            calibration = state.calibrations.get(job.model)
+            outcome: WindowOutcome = await loop.run_in_executor(self._pool, analyse, job, self.spec, reference, calibration)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
             log.exception("analysis of %s failed", job.name)
@@ -1001,10 +996,9 @@ class StreamWorker:
     async def _publish_window(self, state: WorkerState, key: str, job: WindowJob, outcome: WindowOutcome) -> WindowReport:
         report = outcome.report
         observations = list(outcome.observations)
-        estimate = self._estimate(state, job)
-        if estimate is not None:
-            report = report.model_copy(update={"estimate": estimate})
-            observations += self._estimate_observations(state, job, estimate)
+        if report.estimate is not None:
+            self._keep_estimate(state, job, report.estimate)
+            observations += self._estimate_observations(state, job, report.estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._annotate_run(report, changes)
@@ -1027,31 +1021,11 @@ class StreamWorker:
         if report.snapshot is not None and notes is not None:
             await asyncio.get_running_loop().run_in_executor(None, annotate_run, self.spec, report.snapshot, notes)
 
-    def _estimate(self, state: WorkerState, job: WindowJob) -> EstimateOut | None:
-        """The window's accuracy estimated from its scores (CBPE), for a binary classifier that sends scores."""
-        if job.segment is not None or self.settings.performance.task != "classification":
-            return None
-        columns = job.window.columns
-        scores, predictions = columns.get(SCORE_COLUMN), columns.get(PREDICTION_COLUMN)
-        if scores is None or predictions is None or None in scores or any(p not in (0, 1) for p in predictions):
-            return None  # no scores, or not a binary decision: nothing to estimate from
-        calibration = state.calibrations.get(job.model)
-        try:
-            values = calibration.transform(scores) if calibration is not None else [float(s) for s in scores]
-            estimate = estimate_accuracy(values, [int(p) for p in predictions])
-        except ValueError as exc:
-            log.warning("%s: no accuracy estimate from its scores: %s", job.name, exc)
-            return None
-        state.estimates[(job.model, job.window.index)] = estimate
+    def _keep_estimate(self, state: WorkerState, job: WindowJob, estimate: EstimateOut) -> None:
+        """Keep a window's estimate until its labels land, for the latest windows only."""
+        state.estimates[(job.model, job.window.index)] = Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows)
         for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
             del state.estimates[stale]
-        return EstimateOut(
-            accuracy=estimate.accuracy,
-            low=estimate.low,
-            high=estimate.high,
-            rows=estimate.n,
-            recalibrated=calibration is not None,
-        )
 
     def _estimate_observations(self, state: WorkerState, job: WindowJob, estimate: EstimateOut) -> list[Observation]:
         reference = state.reference_results.get(job.model)
@@ -1065,10 +1039,9 @@ class StreamWorker:
 
     def _calibrate(self, state: WorkerState, job: PerformanceJob) -> None:
         """Fit the score calibration of a model on its reference period's labelled scores."""
-        pairs = [(score, label) for _, label, score in job.pairs if score is not None and label in (0, 1)]
-        if len(pairs) < self.settings.performance.min_labelled or len(pairs) < len(job.pairs):
+        calibration = fit_calibration(job.pairs, self.settings.performance.min_labelled)
+        if calibration is None:
             return
-        calibration = Calibration().fit([s for s, _ in pairs], [bool(label) for _, label in pairs])
         state.calibrations[job.model] = calibration
         log.info(
             "%s: scores %s calibrated on the reference period (expected calibration error %.3f); "

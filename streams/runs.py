@@ -1,10 +1,10 @@
 """What a run in the Evidently workspace says about itself: tags, metadata, streammon's values.
 
 A window's drift run and a window version's performance run are stored by the
-analysis process (:func:`window_notes`, :func:`performance_notes`); what only
-the worker knows afterwards, the alerts the result raised, escalated or
-resolved (:func:`alert_notes`) and the accuracy estimated from scores
-(:func:`estimate_notes`), is added to the run then (:func:`worker_notes`).
+analysis process (:func:`window_notes`, with the accuracy estimated from the
+scores, :func:`estimate_notes`; :func:`performance_notes`); what only the worker
+knows afterwards, the alerts the result raised, escalated or resolved
+(:func:`alert_notes`), is added to the run then (:func:`worker_notes`).
 In Evidently's UI, "Filter by Tags" finds a model's runs (``model:churn``) or
 the runs that raised alerts (``alerting``); "Search in Metadata" finds a window
 (``window_index``) or an alert (its fingerprint in ``alerts_raised``). The dashboard (:mod:`streams.dashboard`)
@@ -14,7 +14,7 @@ plots the values and selects runs by these tags and metadata.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from monitors._evidently import (
     DRIFTED_FEATURES,
@@ -57,7 +57,9 @@ def window_notes(report: WindowReport) -> RunNotes:
     version in the window, ``segment:<name>=<value>`` for a segment's window.
     Metadata: model, segment (``all`` for the whole model), kind, the model
     versions, the window's index, bounds and events, the features streammon
-    decided drifted, the correction and the thresholds' sources.
+    decided drifted, the correction and the thresholds' sources. Values: the
+    features drifted, the quality findings by check, and the accuracy estimated
+    from the scores when the window has one.
     """
     per_check = {check: 0 for check in CHECKS}
     for finding in report.quality:
@@ -66,6 +68,8 @@ def window_notes(report: WindowReport) -> RunNotes:
         RunValue(QUALITY_FINDINGS, float(count), f"Features at {check} warning level", (("check", check),))
         for check, count in per_check.items()
     )
+    if report.estimate is not None:
+        values += estimate_notes(report.model, report.estimate).values
     tested = [*report.features, *([report.prediction] if report.prediction is not None else [])]
     window = report.window
     metadata = {
@@ -158,17 +162,13 @@ def _describe(alert: Alert) -> str:
 
 
 def estimate_notes(model: str, estimate: EstimateOut) -> RunNotes:
-    """What the worker adds to a window's drift run: the accuracy estimated from its scores."""
+    """A window's accuracy estimated from its scores, as a value of its drift run."""
     return RunNotes(model, values=(RunValue(ESTIMATED_ACCURACY, estimate.accuracy, "Accuracy estimated from scores (CBPE)"),))
 
 
 def worker_notes(report: WindowReport | PerformanceReport, changes: Sequence[Alert]) -> RunNotes | None:
-    """What the worker adds to a result's run once it has published it; None: nothing to add."""
-    notes = alert_notes(report.model, changes) if changes else None
-    if isinstance(report, WindowReport) and report.estimate is not None:
-        estimate = estimate_notes(report.model, report.estimate)
-        notes = estimate if notes is None else replace(notes, values=estimate.values)
-    return notes
+    """What the worker adds to a result's run once it has published it: the alerts it changed; None: nothing to add."""
+    return alert_notes(report.model, changes) if changes else None
 
 
 def headline(metadata: Mapping[str, str]) -> tuple[str, str] | None:

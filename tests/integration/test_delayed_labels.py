@@ -17,7 +17,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.events import AlertEvent, ModelStatus, PerformanceReport, PromotionEvent
+from streams.events import AlertEvent, ModelStatus, PerformanceReport, PromotionEvent, WindowReport
 from streams.settings import Settings
 from tests.helpers import RunningWorker, TopicReader, children_of, wait_until
 
@@ -49,7 +49,8 @@ def label_settings(settings: Settings) -> Settings:
 class Scenario:
     """Predictions of a deployed model that is right 75 % of the time until the concept changes, then labels.
 
-    Labels are true for ``x1 + x2 > 0`` before the change and for ``x1 - x2 > 0``
+    Each prediction carries its score, calibrated until the change: 0.75 for a
+    positive decision, 0.25 for a negative one. Labels are true for ``x1 + x2 > 0`` before the change and for ``x1 - x2 > 0``
     after it; the deployed model keeps predicting the old concept. A fifth of
     the labels never come; the others come 10 to 600 s after their prediction,
     shuffled within blocks of 500; some of the first thousand arrive before their
@@ -81,6 +82,7 @@ class Scenario:
                 "event_time": (START + timedelta(seconds=i)).isoformat(),
                 "features": {"x1": float(self.x[i, 0]), "x2": float(self.x[i, 1])},
                 "prediction": bool(self.predicted[i]),
+                "score": 0.75 if self.predicted[i] else 0.25,
             }
         )
 
@@ -126,6 +128,11 @@ def latest_performance(records: list[object]) -> dict[int | None, PerformanceRep
         if report.window_index not in latest or report.version > latest[report.window_index].version:
             latest[report.window_index] = report
     return latest
+
+
+def drift_report(record: object) -> WindowReport | None:
+    value = orjson.loads(record.value)  # type: ignore[attr-defined]
+    return WindowReport.model_validate(value) if value.get("kind") == "drift" else None
 
 
 def window_named(alert: AlertEvent) -> int:
@@ -187,6 +194,17 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
         assert report.coverage == pytest.approx(scenario.labelled_in(window) / WINDOW)
         assert report.metrics["accuracy"] == pytest.approx(scenario.accuracy(window), abs=1e-9), window
         assert report.delay_max_s is not None and 10 <= report.delay_p50_s <= report.delay_max_s <= 600  # type: ignore[operator]
+
+    # Before any label, each window's accuracy is estimated from its scores (through the calibration fitted
+    # on the reference period's labelled scores) and checked against the realized accuracy once labels land.
+    drift_reports = {r.window.index: r for r in map(drift_report, records[kafka.reports_topic]) if r is not None}
+    assert sorted(drift_reports) == list(range(WINDOWS))
+    for window, drift in drift_reports.items():
+        assert drift.estimate is not None and drift.estimate.rows == WINDOW, window
+        assert abs(drift.estimate.accuracy - 0.75) < 0.1, drift.estimate
+    reconciled = performance[0].estimate
+    assert reconciled["estimated"] == pytest.approx(drift_reports[0].estimate.accuracy)  # type: ignore[union-attr]
+    assert reconciled["realized"] == pytest.approx(scenario.accuracy(0), abs=1e-9)
 
     alerts = [AlertEvent.model_validate_json(r.value) for r in records[kafka.alerts_topic]]  # type: ignore[attr-defined]
     accuracy_alerts = [a for a in alerts if a.labels["kind"] == "performance" and a.labels["feature"] == "accuracy"]

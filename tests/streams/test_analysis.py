@@ -3,8 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from monitors.watch import DriftWatch
-from streams.analysis import EVENT_TIME_COLUMN, AnalysisSpec, WindowOutcome, analyse
+from monitors.cbpe import Calibration
+from monitors.watch import DriftWatch, WindowJob
+from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
@@ -127,3 +128,32 @@ def test_the_multivariate_check_can_be_turned_off() -> None:
     result = pair_outcome(rho=-0.9, spec=replace(SPEC, multivariate=False))
     assert result.report.multivariate is None
     assert "multivariate_drift" not in {o.labels["kind"] for o in result.observations}
+
+
+def scored_job(scores: list[float], segment: tuple[str, str] | None = None) -> WindowJob:
+    """A classifier's window whose predictions come with their scores, after a reference of 300."""
+    watch = DriftWatch(window_size=len(scores), window_duration_s=3600, reference_size=300)
+    rows = [{"a": float(i % 7), "prediction": int(s > 0.5), SCORE_COLUMN: s} for i, s in enumerate([0.5] * 300 + scores)]
+    jobs = [job for i, row in enumerate(rows) for job in watch.add("m", T0 + timedelta(seconds=i), row, segment=segment)]
+    (job,) = jobs
+    return job
+
+
+def test_a_classifiers_window_is_estimated_from_its_scores_through_the_models_calibration() -> None:
+    scores = [0.9, 0.8, 0.3, 0.6] * 50
+    plain = analyse(scored_job(scores), SPEC).report.estimate
+    assert plain is not None and not plain.recalibrated and plain.rows == 200
+    assert abs(plain.accuracy - 0.75) < 1e-9 and plain.low < 0.75 < plain.high  # mean of 0.9, 0.8, 0.7, 0.6
+    rng = np.random.default_rng(0)
+    overconfident = rng.uniform(size=2000)
+    calibration = Calibration().fit(overconfident, rng.uniform(size=2000) < overconfident**3)
+    mapped = analyse(scored_job(scores), SPEC, calibration=calibration).report.estimate
+    assert mapped is not None and mapped.recalibrated and mapped.accuracy < plain.accuracy - 0.1
+
+
+def test_no_estimate_for_a_segment_a_regressor_or_scores_that_are_not_probabilities(caplog) -> None:  # type: ignore[no-untyped-def]
+    scores = [0.9, 0.2] * 100
+    assert analyse(scored_job(scores, segment=("region", "eu")), SPEC).report.estimate is None
+    assert analyse(scored_job(scores), replace(SPEC, task="regression")).report.estimate is None
+    assert analyse(scored_job([2.0, 0.2] * 100), SPEC).report.estimate is None
+    assert "no accuracy estimate from its scores: scores must be probabilities in [0, 1]" in caplog.text

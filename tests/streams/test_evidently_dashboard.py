@@ -13,10 +13,8 @@ import numpy as np
 
 from monitors.performance import PerformanceJob
 from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import AnalysisSpec, analyse, annotate_run, evaluate_performance, full_report
+from streams.analysis import SCORE_COLUMN, AnalysisSpec, analyse, evaluate_performance, full_report
 from streams.dashboard import OVERVIEW_TAB, model_tab
-from streams.events import EstimateOut
-from streams.runs import estimate_notes
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
@@ -28,14 +26,19 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def window_jobs(model: str, windows: int, shift: float, seed: int) -> list[WindowJob]:
-    """``windows`` windows of 200 rows after a reference of 300; ``a`` shifted by ``shift`` from the second window."""
+    """``windows`` windows of 200 rows after a reference of 300; ``a`` shifted by ``shift`` from the second window.
+
+    The prediction is a classifier's decision, with its score (so each window gets an accuracy estimate).
+    """
     rng = np.random.default_rng(seed)
     watch = DriftWatch(window_size=200, window_duration_s=3600, reference_size=300)
     jobs: list[WindowJob] = []
     rows = 300 + 200 * windows
     for i, (x, y) in enumerate(rng.normal(size=(rows, 2))):
         moved = shift if i >= 500 else 0.0
-        jobs += watch.add(model, T0 + timedelta(seconds=i), {"a": float(x) + moved, "b": float(y), "prediction": int(y > 0)})
+        score = 1 / (1 + np.exp(-2 * y))
+        row = {"a": float(x) + moved, "b": float(y), "prediction": int(score > 0.5), SCORE_COLUMN: float(score)}
+        jobs += watch.add(model, T0 + timedelta(seconds=i), row)
     return jobs
 
 
@@ -55,8 +58,7 @@ def test_each_model_gets_a_tab_whose_panels_all_show_its_windows(tmp_path: Path)
         for job in window_jobs(model, windows=3, shift=1.5, seed=seed):
             report = analyse(job, spec).report
             drifted[model].append(report.drifted_features)
-            assert report.snapshot is not None
-            annotate_run(spec, report.snapshot, estimate_notes(model, EstimateOut(accuracy=0.8, low=0.7, high=0.9, rows=200, recalibrated=False)))
+            assert report.snapshot is not None and report.estimate is not None
             pairs = tuple((int(i % 3 == 0), int(i % 2 == 0), None) for i in range(60))
             evaluate_performance(PerformanceJob(model, job.window.index, 1, 200, pairs, (1.0,) * 60, False), spec)
     assert drifted["churn"][1:] != [0, 0]  # the shift is seen
