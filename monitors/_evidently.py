@@ -59,6 +59,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, rankdata
+
+from monitors._stattests import homogeneity_p_value, homogeneity_table, ks_p_value
 from sklearn.exceptions import UndefinedMetricWarning
 
 # Importing Evidently 0.7.23 emits DeprecationWarnings that are not ours to fix:
@@ -160,18 +162,14 @@ P_VALUE_METHODS = frozenset(
     }
 )
 
-#: Categories seen fewer times than this in both samples together are pooled
-#: into one, so no expected count is too small for the chi-square approximation.
-RARE_CATEGORY_COUNT = 10
-
-
 def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     """P-value of a chi-square test that two samples share one categorical distribution.
 
     Unlike Evidently's ``chisquare``, which takes the reference's proportions as
     exact, this tests the 2 x k contingency table of both samples' counts, so the
     reference's own sampling noise is accounted for and the p-value is valid
-    whatever the two sizes. Rare categories are pooled (``RARE_CATEGORY_COUNT``).
+    whatever the two sizes. Rare categories are pooled
+    (:data:`monitors._stattests.RARE_CATEGORY_COUNT`).
 
     Examples
     --------
@@ -182,13 +180,7 @@ def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     True
     """
     # Counted in Python: a window's few categories do not pay for pandas' alignment (~1 ms a column).
-    ref, cur = Counter(reference.dropna().tolist()), Counter(current.dropna().tolist())
-    # In the order the categories first appear, not a set's: the same samples give the same bits in every process.
-    categories = [*ref, *(c for c in cur if c not in ref)]
-    table = np.array([[ref[c], cur[c]] for c in categories], dtype=float).reshape(-1, 2)
-    rare = table.sum(axis=1) < RARE_CATEGORY_COUNT
-    if rare.any():
-        table = np.vstack([table[~rare], table[rare].sum(axis=0)])
+    table = homogeneity_table(Counter(reference.dropna().tolist()), Counter(current.dropna().tolist()))
     if len(table) < 2:
         return 1.0
     return float(chi2_contingency(table.T, correction=False).pvalue)
@@ -475,6 +467,9 @@ class DriftReport:
         # Built once: a Dataset is not changed by the reports that read it.
         self._reference = Dataset.from_pandas(reference[self._columns], data_definition=self._definition)
         self._clean_reference = {c: _clean(self._reference.column(c).data) for c in self._columns}
+        # What the tests need of the reference alone, made on a column's first test (see _score).
+        self._sorted_reference: dict[str, np.ndarray[Any, Any]] = {}
+        self._reference_counts: dict[str, Counter[Any]] = {}
 
     def run(
         self,
@@ -535,19 +530,61 @@ class DriftReport:
 
     def _score(self, column: str, values: pd.Series, method: str | None, threshold: float | None) -> ColumnDrift:
         kind = _COLUMN_TYPES[self._kinds[column]]
-        reference, current = self._clean_reference[column], _clean(values)
-        for data, which in ((reference, "reference"), (current, "current")):
-            if data.empty:
+        reference = self._clean_reference[column]
+        # K-S on plain numbers needs them as an array alone: the Series Evidently would get is not built.
+        numbers = _finite_numbers(values) if method == "ks" and _plain_numbers(reference) else None
+        current = _clean(values) if numbers is None else None
+        for size, which in ((len(reference), "reference"), (len(numbers if current is None else current), "current")):
+            if size == 0:
                 raise ValueError(f"An empty column {column!r} was provided for drift calculation in the {which} dataset.")
         stattest = get_stattest(reference, current, kind, method)
-        result = stattest(reference, current, kind, threshold)
+        actual_threshold = stattest.default_threshold if threshold is None else threshold
+        if stattest is _KS and numbers is not None:
+            # Evidently's ks test: scipy's ks_2samp, drift at p <= threshold.
+            score = ks_p_value(self._sorted(column), numbers)
+            drifted = score <= actual_threshold
+        elif stattest is _CHI2_HOMOGENEITY and current is not None:
+            # _chi2_homogeneity, with the reference's counts made once.
+            score = homogeneity_p_value(self._counts(column), Counter(current.dropna().tolist()))
+            drifted = score < actual_threshold
+        else:
+            result = stattest(reference, current, kind, threshold)
+            score, drifted, actual_threshold = float(result.drift_score), bool(result.drifted), result.actual_threshold
         return ColumnDrift(
             column=column,
-            score=float(result.drift_score),
+            score=float(score),
             method=str(stattest.display_name),
-            threshold=float(result.actual_threshold),
-            drifted=bool(result.drifted),
+            threshold=float(actual_threshold),
+            drifted=bool(drifted),
         )
+
+    def _sorted(self, column: str) -> np.ndarray[Any, Any]:
+        if column not in self._sorted_reference:
+            self._sorted_reference[column] = np.sort(self._clean_reference[column].to_numpy())
+        return self._sorted_reference[column]
+
+    def _counts(self, column: str) -> Counter[Any]:
+        if column not in self._reference_counts:
+            self._reference_counts[column] = Counter(self._clean_reference[column].dropna().tolist())
+        return self._reference_counts[column]
+
+
+_KS = get_registered_stattest("ks", ColumnType.Numerical)
+_CHI2_HOMOGENEITY = get_registered_stattest("chi2_homogeneity", ColumnType.Categorical)
+
+
+def _plain_numbers(values: pd.Series) -> bool:
+    """Whether ``values`` are NumPy floats or integers, which K-S can take as an array as they are."""
+    dtype = values.dtype
+    return isinstance(dtype, np.dtype) and dtype.kind in "fiu"
+
+
+def _finite_numbers(values: pd.Series) -> np.ndarray[Any, Any] | None:
+    """The finite values of a column of plain numbers, as :func:`_clean` keeps them; None for other columns."""
+    if not _plain_numbers(values):
+        return None
+    array = values.to_numpy()
+    return array[np.isfinite(array)] if array.dtype.kind == "f" else array
 
 
 def drift_scores_snapshot(
