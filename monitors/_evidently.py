@@ -531,10 +531,13 @@ class DriftReport:
     def _score(self, column: str, values: pd.Series, method: str | None, threshold: float | None) -> ColumnDrift:
         kind = _COLUMN_TYPES[self._kinds[column]]
         reference = self._clean_reference[column]
-        # K-S on plain numbers needs them as an array alone: the Series Evidently would get is not built.
+        # The two default tests need the window's usable values alone (an array of numbers, a list
+        # of categories): the Series Evidently would get is not built for them.
         numbers = _finite_numbers(values) if method == "ks" and _plain_numbers(reference) else None
-        current = _clean(values) if numbers is None else None
-        for size, which in ((len(reference), "reference"), (len(numbers if current is None else current), "current")):
+        categories = _category_values(values) if method == "chi2_homogeneity" else None
+        current = _clean(values) if numbers is None and categories is None else None
+        usable = len(numbers) if numbers is not None else len(categories) if categories is not None else len(current)
+        for size, which in ((len(reference), "reference"), (usable, "current")):
             if size == 0:
                 raise ValueError(f"An empty column {column!r} was provided for drift calculation in the {which} dataset.")
         stattest = get_stattest(reference, current, kind, method)
@@ -543,11 +546,14 @@ class DriftReport:
             # Evidently's ks test: scipy's ks_2samp, drift at p <= threshold.
             score = ks_p_value(self._sorted(column), numbers)
             drifted = score <= actual_threshold
-        elif stattest is _CHI2_HOMOGENEITY and current is not None:
+        elif stattest is _CHI2_HOMOGENEITY and (categories is not None or current is not None):
             # _chi2_homogeneity, with the reference's counts made once.
-            score = homogeneity_p_value(self._counts(column), Counter(current.dropna().tolist()))
+            counted = Counter(categories if categories is not None else current.dropna().tolist())
+            score = homogeneity_p_value(self._counts(column), counted)
             drifted = score < actual_threshold
         else:
+            if current is None:  # only if the registry's ks or chi2_homogeneity was replaced
+                current = _clean(values)
             result = stattest(reference, current, kind, threshold)
             score, drifted, actual_threshold = float(result.drift_score), bool(result.drifted), result.actual_threshold
         return ColumnDrift(
@@ -577,6 +583,23 @@ def _plain_numbers(values: pd.Series) -> bool:
     """Whether ``values`` are NumPy floats or integers, which K-S can take as an array as they are."""
     dtype = values.dtype
     return isinstance(dtype, np.dtype) and dtype.kind in "fiu"
+
+
+def _category_values(values: pd.Series) -> list[Any] | None:
+    """The values of an object column that :func:`_clean` keeps, in order; None for other columns, or with an infinity.
+
+    What :func:`_clean` keeps of an object column is its values that are not
+    missing (by pandas' rule) and not infinite; its ``replace`` may also turn
+    the column's dtype into numbers, which changes no value's equality, so no
+    count. A column holding an infinity is left to :func:`_clean` as it is.
+    """
+    if values.dtype != object:
+        return None
+    array = values.to_numpy()
+    kept = array[~pd.isna(array)]
+    if ((kept == np.inf) | (kept == -np.inf)).any():
+        return None
+    return list(kept.tolist())
 
 
 def _finite_numbers(values: pd.Series) -> np.ndarray[Any, Any] | None:
