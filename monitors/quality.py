@@ -191,6 +191,16 @@ def _uniform_type(values: pd.Series) -> JsonType | None:
     return types.pop() if len(types) == 1 else None
 
 
+def _single_value(values: pd.Series) -> bool:
+    """Whether ``values`` (no nulls: floats, or strings) hold one distinct value, as ``nunique() == 1`` says.
+
+    Each compared with the first, without hashing them all: equal values are
+    one value for both (``0.0`` and ``-0.0`` too).
+    """
+    array = values.to_numpy()
+    return len(array) > 0 and bool((array == array[0]).all())
+
+
 def _category(value: object) -> str:
     """A value as a category: ``1`` and ``1.0`` are ``"1"``, booleans ``"true"``/``"false"``."""
     if isinstance(value, (bool, np.bool_)):
@@ -927,7 +937,7 @@ class DataQualityMonitor:
         n = len(window.own)
         if column.mode_share < 1 and n > 0 and column.mode_share ** (n - 1) < self.alpha:
             values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
-            if values.nunique() == 1:
+            if _single_value(values):
                 first = window.own.iloc[0]
                 shown = quote(str(first)) if column.dtype == "string" else clip(_category(first), MAX_QUOTED_CHARS)
                 summary = f"{column.name}: constant at {shown} over {n} values (varies in the reference)"
