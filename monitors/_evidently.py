@@ -586,7 +586,7 @@ _CHI2_HOMOGENEITY = get_registered_stattest("chi2_homogeneity", ColumnType.Categ
 def _plain_numbers(values: pd.Series) -> bool:
     """Whether ``values`` are NumPy floats or integers, which K-S can take as an array as they are."""
     dtype = values.dtype
-    return isinstance(dtype, np.dtype) and dtype.kind in "fiu"
+    return isinstance(dtype, np.dtype) and dtype.kind in "fi"
 
 
 def _category_values(values: pd.Series) -> list[Any] | None:
