@@ -51,7 +51,7 @@ import hashlib
 import json
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -59,7 +59,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency, rankdata
-from sklearn import metrics as sk_metrics
+
+from monitors._stattests import homogeneity_p_value, homogeneity_table, ks_p_value
 from sklearn.exceptions import UndefinedMetricWarning
 
 # Importing Evidently 0.7.23 emits DeprecationWarnings that are not ours to fix:
@@ -78,7 +79,7 @@ with warnings.catch_warnings():
         Regression,
         Report,
     )
-    from evidently.core.metric_types import MetricConfig, SingleValue, single_value_location
+    from evidently.core.metric_types import MeanStdValue, MetricConfig, SingleValue, single_value_location
     from evidently.core.report import Snapshot
     from evidently.core.serialization import ReportModel, SnapshotModel
     from evidently.legacy.calculations.stattests import get_stattest
@@ -161,18 +162,14 @@ P_VALUE_METHODS = frozenset(
     }
 )
 
-#: Categories seen fewer times than this in both samples together are pooled
-#: into one, so no expected count is too small for the chi-square approximation.
-RARE_CATEGORY_COUNT = 10
-
-
 def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     """P-value of a chi-square test that two samples share one categorical distribution.
 
     Unlike Evidently's ``chisquare``, which takes the reference's proportions as
     exact, this tests the 2 x k contingency table of both samples' counts, so the
     reference's own sampling noise is accounted for and the p-value is valid
-    whatever the two sizes. Rare categories are pooled (``RARE_CATEGORY_COUNT``).
+    whatever the two sizes. Rare categories are pooled
+    (:data:`monitors._stattests.RARE_CATEGORY_COUNT`).
 
     Examples
     --------
@@ -183,13 +180,7 @@ def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     True
     """
     # Counted in Python: a window's few categories do not pay for pandas' alignment (~1 ms a column).
-    ref, cur = Counter(reference.dropna().tolist()), Counter(current.dropna().tolist())
-    # In the order the categories first appear, not a set's: the same samples give the same bits in every process.
-    categories = [*ref, *(c for c in cur if c not in ref)]
-    table = np.array([[ref[c], cur[c]] for c in categories], dtype=float).reshape(-1, 2)
-    rare = table.sum(axis=1) < RARE_CATEGORY_COUNT
-    if rare.any():
-        table = np.vstack([table[~rare], table[rare].sum(axis=0)])
+    table = homogeneity_table(Counter(reference.dropna().tolist()), Counter(current.dropna().tolist()))
     if len(table) < 2:
         return 1.0
     return float(chi2_contingency(table.T, correction=False).pvalue)
@@ -476,6 +467,9 @@ class DriftReport:
         # Built once: a Dataset is not changed by the reports that read it.
         self._reference = Dataset.from_pandas(reference[self._columns], data_definition=self._definition)
         self._clean_reference = {c: _clean(self._reference.column(c).data) for c in self._columns}
+        # What the tests need of the reference alone, made on a column's first test (see _score).
+        self._sorted_reference: dict[str, np.ndarray[Any, Any]] = {}
+        self._reference_counts: dict[str, Counter[Any]] = {}
 
     def run(
         self,
@@ -512,7 +506,11 @@ class DriftReport:
         runs (Evidently's registered stattest, on the values Evidently keeps:
         NaN and infinities dropped), so scores and decisions are the report's;
         what is skipped is the report around them, whose plots cost far more
-        than the tests (20 columns: about 25 ms here, against 1 to 2 s).
+        than the tests (20 columns: about 8 ms here, against 1 to 2 s). The two
+        default tests, ``ks`` and ``chi2_homogeneity``, take the reference's
+        share from what was made of it once (its values sorted, its category
+        counts) and compute the p-values scipy's calls give
+        (:mod:`monitors._stattests`).
 
         Raises
         ------
@@ -536,19 +534,84 @@ class DriftReport:
 
     def _score(self, column: str, values: pd.Series, method: str | None, threshold: float | None) -> ColumnDrift:
         kind = _COLUMN_TYPES[self._kinds[column]]
-        reference, current = self._clean_reference[column], _clean(values)
-        for data, which in ((reference, "reference"), (current, "current")):
-            if data.empty:
+        reference = self._clean_reference[column]
+        # The two default tests need the window's usable values alone (an array of numbers, a list
+        # of categories): the Series Evidently would get is not built for them.
+        numbers = _finite_numbers(values) if method == "ks" and _plain_numbers(reference) else None
+        categories = _category_values(values) if method == "chi2_homogeneity" else None
+        current = _clean(values) if numbers is None and categories is None else None
+        usable = len(numbers) if numbers is not None else len(categories) if categories is not None else len(current)
+        for size, which in ((len(reference), "reference"), (usable, "current")):
+            if size == 0:
                 raise ValueError(f"An empty column {column!r} was provided for drift calculation in the {which} dataset.")
         stattest = get_stattest(reference, current, kind, method)
-        result = stattest(reference, current, kind, threshold)
+        actual_threshold = stattest.default_threshold if threshold is None else threshold
+        if stattest is _KS and numbers is not None:
+            # Evidently's ks test: scipy's ks_2samp, drift at p <= threshold.
+            score = ks_p_value(self._sorted(column), numbers)
+            drifted = score <= actual_threshold
+        elif stattest is _CHI2_HOMOGENEITY and (categories is not None or current is not None):
+            # _chi2_homogeneity, with the reference's counts made once.
+            counted = Counter(categories if categories is not None else current.dropna().tolist())
+            score = homogeneity_p_value(self._counts(column), counted)
+            drifted = score < actual_threshold
+        else:
+            if current is None:  # only if the registry's ks or chi2_homogeneity was replaced
+                current = _clean(values)
+            result = stattest(reference, current, kind, threshold)
+            score, drifted, actual_threshold = float(result.drift_score), bool(result.drifted), result.actual_threshold
         return ColumnDrift(
             column=column,
-            score=float(result.drift_score),
+            score=float(score),
             method=str(stattest.display_name),
-            threshold=float(result.actual_threshold),
-            drifted=bool(result.drifted),
+            threshold=float(actual_threshold),
+            drifted=bool(drifted),
         )
+
+    def _sorted(self, column: str) -> np.ndarray[Any, Any]:
+        if column not in self._sorted_reference:
+            self._sorted_reference[column] = np.sort(self._clean_reference[column].to_numpy())
+        return self._sorted_reference[column]
+
+    def _counts(self, column: str) -> Counter[Any]:
+        if column not in self._reference_counts:
+            self._reference_counts[column] = Counter(self._clean_reference[column].dropna().tolist())
+        return self._reference_counts[column]
+
+
+_KS = get_registered_stattest("ks", ColumnType.Numerical)
+_CHI2_HOMOGENEITY = get_registered_stattest("chi2_homogeneity", ColumnType.Categorical)
+
+
+def _plain_numbers(values: pd.Series) -> bool:
+    """Whether ``values`` are NumPy floats or integers, which K-S can take as an array as they are."""
+    dtype = values.dtype
+    return isinstance(dtype, np.dtype) and dtype.kind in "fi"
+
+
+def _category_values(values: pd.Series) -> list[Any] | None:
+    """The values of an object column that :func:`_clean` keeps, in order; None for other columns, or with an infinity.
+
+    What :func:`_clean` keeps of an object column is its values that are not
+    missing (by pandas' rule) and not infinite; its ``replace`` may also turn
+    the column's dtype into numbers, which changes no value's equality, so no
+    count. A column holding an infinity is left to :func:`_clean` as it is.
+    """
+    if values.dtype != object:
+        return None
+    array = values.to_numpy()
+    kept = array[~pd.isna(array)]
+    if ((kept == np.inf) | (kept == -np.inf)).any():
+        return None
+    return list(kept.tolist())
+
+
+def _finite_numbers(values: pd.Series) -> np.ndarray[Any, Any] | None:
+    """The finite values of a column of plain numbers, as :func:`_clean` keeps them; None for other columns."""
+    if not _plain_numbers(values):
+        return None
+    array = values.to_numpy()
+    return array[np.isfinite(array)] if array.dtype.kind == "f" else array
 
 
 def drift_scores_snapshot(
@@ -610,12 +673,25 @@ def _located(metric_class: type[Any], asked: _Params, resolved: _Params) -> tupl
     return metric.get_metric_id(), MetricConfig(metric_id=metric.metric_id, params=params), metric.to_calculation().display_name()
 
 
-def _values_snapshot(values: Sequence[tuple[tuple[str, MetricConfig, str], float]], timestamp: datetime | None) -> Snapshot:
-    """A snapshot of single-valued metrics, each given as (:func:`_located` metric, value), without plots."""
-    results: dict[str, SingleValue] = {}
+#: A value of a snapshot without plots: a single value, or a mean and a spread, each (value, display name).
+_SnapshotValue = float | tuple[tuple[float, str], tuple[float, str]]
+
+
+def _values_snapshot(values: Sequence[tuple[tuple[str, MetricConfig, str], _SnapshotValue]], timestamp: datetime | None) -> Snapshot:
+    """A snapshot of metrics' values, each given as (:func:`_located` metric, value), without plots."""
+    results: dict[str, SingleValue | MeanStdValue] = {}
     for (metric_id, config, display_name), value in values:
-        result = SingleValue(value=value, display_name=display_name)
-        result.metric_value_location = single_value_location(config)
+        result: SingleValue | MeanStdValue
+        if isinstance(value, tuple):
+            (mean, mean_name), (std, std_name) = value
+            result = MeanStdValue(
+                mean=SingleValue(value=mean, display_name=mean_name),
+                std=SingleValue(value=std, display_name=std_name),
+                display_name=display_name,
+            )
+        else:
+            result = SingleValue(value=value, display_name=display_name)
+        result.set_metric_location(config)
         results[metric_id] = result
     model = SnapshotModel(
         report=ReportModel(items=[]),
@@ -679,11 +755,45 @@ def _values_snapshot(values: Sequence[tuple[tuple[str, MetricConfig, str], float
 # performance.evaluate on 1,000 pairs: 0.076 s binary with scores, 0.032 s
 # multiclass (4 classes, no scores), 0.090 s regression; 0.25 s binary with
 # 10,000 pairs. Cheap next to a drift report, but not a per-event cost.
+#
+# Without plots (``plots=False``), the same values come from NumPy: confusion
+# counts per class, ROC AUC from average ranks (the Mann-Whitney statistic,
+# ties counted half, as scikit-learn's ROC curve joins tied points), errors
+# for regression. scikit-learn's input validation was most of the cost of
+# calling it (about 20 ms for 1,000 binary pairs with scores); this takes
+# under a millisecond. tests/unit/test_quality_values.py holds both to 1e-12.
 
 _LABELS_TASK = "labels"
-_MULTICLASS_METRICS = (("accuracy", Accuracy), ("precision", Precision), ("recall", Recall), ("f1", F1Score))
+_MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1")
 _SCORES_TASK = "scores"
 _VALUES_TASK = "values"
+
+#: Each metric as the report is asked for it, by the name streammon gives it.
+_QUALITY_METRIC_OBJECTS: dict[str, Callable[[], Any]] = {
+    "accuracy": functools.partial(Accuracy, classification_name=_LABELS_TASK),
+    "precision": functools.partial(Precision, classification_name=_LABELS_TASK),
+    "recall": functools.partial(Recall, classification_name=_LABELS_TASK),
+    "f1": functools.partial(F1Score, classification_name=_LABELS_TASK),
+    "roc_auc": functools.partial(RocAuc, classification_name=_SCORES_TASK),
+    "mae": functools.partial(MAE, regression_name=_VALUES_TASK),
+    "rmse": functools.partial(RMSE, regression_name=_VALUES_TASK),
+    "mape": functools.partial(MAPE, regression_name=_VALUES_TASK, zero_handling="none"),
+}
+
+
+@functools.cache
+def _quality_location(name: str) -> tuple[str, MetricConfig, str]:
+    """The id, configuration and display name the report gives metric ``name`` (:func:`_located`)."""
+    metric = _QUALITY_METRIC_OBJECTS[name]()
+    return _located(type(metric), tuple(metric.dict(exclude_none=True).items()), ())
+
+
+@functools.cache
+def _mean_std_names(name: str) -> tuple[str, str]:
+    """The display names the report gives the mean and the spread of metric ``name``."""
+    calculation = _QUALITY_METRIC_OBJECTS[name]().to_calculation()
+    return str(calculation.mean_display_name()), str(calculation.std_display_name())
+
 
 _QUALITY_METRICS = {
     "evidently:metric_v2:Accuracy": "accuracy",
@@ -820,10 +930,10 @@ def classification_quality(
     timestamp
         Stamps the snapshot (Evidently uses its clock when None).
     plots
-        False computes the metrics with the scikit-learn calls Evidently's
-        report makes, without the report (a few milliseconds instead of about
-        80), and returns a snapshot of their values alone, under the report's
-        metric ids.
+        False computes the metrics Evidently's report computes from the
+        window's confusion counts and score ranks, without the report (about
+        a millisecond for 1,000 pairs, against about 80), and returns a
+        snapshot of their values alone, under the report's metric ids.
 
     Returns
     -------
@@ -850,100 +960,154 @@ def classification_quality(
         return {}, None
     classes = list(dict.fromkeys([*labels, *predictions]))
     names = _class_names(classes)
-    frame = pd.DataFrame(
-        {
-            "target": pd.Series([names[v] for v in labels], dtype=object),
-            "prediction": pd.Series([names[v] for v in predictions], dtype=object),
-        }
-    )
     if len(classes) > 2:
+        asked = list(_MULTICLASS_METRICS)
+        if not plots:
+            return _classification_values(classes, predictions, labels, None, None, asked, timestamp)
         definition = DataDefinition(
             categorical_columns=["target", "prediction"],
             classification=[
                 MulticlassClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction")
             ],
         )
-        asked = [(name, metric(classification_name=_LABELS_TASK)) for name, metric in _MULTICLASS_METRICS]
-        if not plots:
-            return _classification_values(frame, asked, None, None, timestamp)
-        snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
-        return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
+        metrics = [_QUALITY_METRIC_OBJECTS[name]() for name in asked]
+        snapshot = _run_quality(_classes_frame(names, predictions, labels), definition, metrics, timestamp)
+        return parse_quality(snapshot.dict(), asked), snapshot
 
     positive = positive_label(classes) if pos_label is None else pos_label
     true_positives = sum(1 for v in labels if v == positive)
     predicted_positives = sum(1 for v in predictions if v == positive)
+    asked = ["accuracy"]
+    if predicted_positives:
+        asked.append("precision")
+    if true_positives:
+        asked.append("recall")
+    if predicted_positives or true_positives:
+        asked.append("f1")
+    score_values = np.asarray([np.nan if v is None else v for v in scores or ()], dtype=float)
+    with_scores = scores is not None and 0 < true_positives < len(labels) and bool(np.all(np.isfinite(score_values)))
+    if with_scores:
+        asked.append("roc_auc")
+    probability = _probabilities(score_values) if with_scores else None
+    if not plots:
+        return _classification_values(classes, predictions, labels, positive, probability, asked, timestamp)
+
     # Evidently needs a pos_label among the classes even when the positive class
     # does not occur (then only accuracy is asked for).
     evidently_pos = names[positive] if positive in names else names[classes[0]]
-    tasks: list[BinaryClassification] = [
+    frame = _classes_frame(names, predictions, labels)
+    tasks = [
         BinaryClassification(
             name=_LABELS_TASK, target="target", prediction_labels="prediction", pos_label=evidently_pos
         )
     ]
-    asked: list[tuple[str, Any]] = [("accuracy", Accuracy(classification_name=_LABELS_TASK))]
-    if predicted_positives:
-        asked.append(("precision", Precision(classification_name=_LABELS_TASK)))
-    if true_positives:
-        asked.append(("recall", Recall(classification_name=_LABELS_TASK)))
-    if predicted_positives or true_positives:
-        asked.append(("f1", F1Score(classification_name=_LABELS_TASK)))
     numerical: list[str] = []
-    score_values = np.asarray([np.nan if v is None else v for v in scores or ()], dtype=float)
-    column = None
-    if scores is not None and 0 < true_positives < len(labels) and np.all(np.isfinite(score_values)):
+    if probability is not None:
         # Named apart from every class: Evidently reads a probability column
         # whose name is a class as that class's probability.
         column = next(c for c in ("score", "score_", "score__", "score___") if c not in names.values())
-        frame[column] = _probabilities(score_values)
+        frame[column] = probability
         numerical.append(column)
         tasks.append(
             BinaryClassification(name=_SCORES_TASK, target="target", prediction_probas=column, pos_label=evidently_pos)
         )
-        asked.append(("roc_auc", RocAuc(classification_name=_SCORES_TASK)))
-    if not plots:
-        return _classification_values(frame, asked, evidently_pos, column, timestamp)
     definition = DataDefinition(
         categorical_columns=["target", "prediction"],
         numerical_columns=numerical,
         classification=list(tasks),
     )
-    snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
-    return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
+    metrics = [_QUALITY_METRIC_OBJECTS[name]() for name in asked]
+    snapshot = _run_quality(frame, definition, metrics, timestamp)
+    return parse_quality(snapshot.dict(), asked), snapshot
+
+
+def _classes_frame(names: Mapping[Any, str], predictions: Sequence[Any], labels: Sequence[Any]) -> pd.DataFrame:
+    """Labels and predictions as Evidently is given them: each class by its name, in object columns."""
+    return pd.DataFrame(
+        {
+            "target": pd.Series([names[v] for v in labels], dtype=object),
+            "prediction": pd.Series([names[v] for v in predictions], dtype=object),
+        }
+    )
 
 
 def _classification_values(
-    frame: pd.DataFrame, asked: Sequence[tuple[str, Any]], pos: str | None, score: str | None, timestamp: datetime | None
+    classes: Sequence[Any],
+    predictions: Sequence[Any],
+    labels: Sequence[Any],
+    positive: Any,
+    probability: np.ndarray[Any, np.dtype[np.float64]] | None,
+    asked: Sequence[str],
+    timestamp: datetime | None,
 ) -> tuple[dict[str, float], Snapshot]:
-    """The metrics Evidently's report computes (evidently/legacy/calculations/classification_performance.py), and their snapshot.
+    """The ``asked`` metrics as Evidently's report computes them, from confusion counts, and their snapshot.
 
-    ``pos`` is the positive class of a binary task (None: macro averages), ``score``
-    the column of the positive class's probability.
+    Evidently's report calls scikit-learn (evidently/legacy/calculations/
+    classification_performance.py) with the classes by name: for two classes,
+    the metrics of ``positive``; for more (``positive`` None) or for one, macro
+    averages over the classes in the order of their names, a class never
+    predicted (or never a label) counting 0 for its precision (or recall).
+    With one class, the macro average is that class's value, so the positive
+    class's counts serve both. ``probability`` is the positive class's score
+    column as the report is given it (:func:`_probabilities`). Nothing here
+    divides by zero, so there is nothing to warn about.
     """
-    target, predicted = frame["target"], frame["prediction"]
-    binary = pos is not None and len(set(target) | set(predicted)) == 2
-    averaging: dict[str, Any] = {"pos_label": pos} if binary else {"average": "macro"}
-    computed: dict[str, float] = {}
-    with warnings.catch_warnings():
-        _quiet_quality_warnings()
-        for name, _ in asked:
-            if name == "accuracy":
-                computed[name] = float(sk_metrics.accuracy_score(target, predicted))
-            elif name == "roc_auc":
-                assert score is not None and pos is not None
-                # As Evidently does: the macro average over the [positive, negative] columns of probabilities.
-                probability = frame[score].to_numpy()
-                truth = np.column_stack([target == pos, target != pos]).astype(int)
-                computed[name] = float(sk_metrics.roc_auc_score(truth, np.column_stack([probability, 1 - probability]), average="macro"))
-            else:
-                scorer = {"precision": sk_metrics.precision_score, "recall": sk_metrics.recall_score, "f1": sk_metrics.f1_score}[name]
-                computed[name] = float(scorer(target, predicted, **averaging))
-    kept = {name: value for name, value in computed.items() if not np.isnan(value)}
-    located = [(_located(type(metric), tuple(metric.dict(exclude_none=True).items()), ()), computed[name]) for name, metric in asked]
-    return kept, _values_snapshot(located, timestamp)
+    index = {c: i for i, c in enumerate(classes)}
+    truth = np.fromiter((index[v] for v in labels), dtype=np.intp, count=len(labels))
+    predicted = np.fromiter((index[v] for v in predictions), dtype=np.intp, count=len(predictions))
+    k = len(classes)
+    true_sum = np.bincount(truth, minlength=k)
+    pred_sum = np.bincount(predicted, minlength=k)
+    tp_sum = np.bincount(truth[truth == predicted], minlength=k)
+    computed: dict[str, float] = {"accuracy": float(tp_sum.sum() / len(truth))}
+    if positive is None:
+        # scikit-learn's macro average: the classes sorted by name, each class's value, their mean.
+        names = _class_names(classes)
+        order = sorted(range(k), key=lambda i: names[classes[i]])
+        tp, true, pred = tp_sum[order], true_sum[order], pred_sum[order]
+        computed["precision"] = float(np.mean(_ratio(tp, pred)))
+        computed["recall"] = float(np.mean(_ratio(tp, true)))
+        computed["f1"] = float(np.mean(_ratio(2.0 * tp, (true + pred).astype(float))))
+    elif positive in index:
+        i = index[positive]
+        tp, true, pred = int(tp_sum[i]), int(true_sum[i]), int(pred_sum[i])
+        if pred:
+            computed["precision"] = tp / pred
+        if true:
+            computed["recall"] = tp / true
+        if true or pred:
+            # scikit-learn's F1 from the counts: 2 tp / (2 tp + fp + fn).
+            computed["f1"] = 2.0 * tp / float(true + pred)
+        if probability is not None:
+            # As Evidently does: the macro average over the [positive, negative] columns of probabilities.
+            is_positive = truth == i
+            computed["roc_auc"] = (_roc_auc(is_positive, probability) + _roc_auc(~is_positive, 1 - probability)) / 2
+    kept = {name: computed[name] for name in asked if not np.isnan(computed[name])}
+    return kept, _values_snapshot([(_quality_location(name), computed[name]) for name in asked], timestamp)
+
+
+def _ratio(numerator: np.ndarray[Any, Any], denominator: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``numerator / denominator``, 0 where the denominator is 0 (scikit-learn's zero_division="warn", without the warning)."""
+    safe = np.where(denominator == 0, 1, denominator)
+    return np.where(denominator == 0, 0.0, numerator / safe)
+
+
+def _roc_auc(positive: np.ndarray[Any, np.dtype[np.bool_]], score: np.ndarray[Any, np.dtype[np.float64]]) -> float:
+    """ROC AUC of ``score`` for the ``positive`` pairs: the Mann-Whitney statistic, over both classes' sizes.
+
+    Tied scores take their average rank, which counts a positive tied with a
+    negative as half ordered: the area scikit-learn's ROC curve gets by joining
+    the tied points with a straight line. The numerator is exact (ranks are
+    halves), so this is one rounding away from the true area.
+    """
+    n_positive = int(positive.sum())
+    n_negative = len(positive) - n_positive
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 
 def regression_quality(
-    predictions: Sequence[float], labels: Sequence[float], *, timestamp: datetime | None = None
+    predictions: Sequence[float], labels: Sequence[float], *, timestamp: datetime | None = None, plots: bool = True
 ) -> tuple[dict[str, float], Snapshot | None]:
     """MAE, RMSE and MAPE of predicted values against labels.
 
@@ -951,11 +1115,20 @@ def regression_quality(
     positive. Nothing and None when there are no pairs, or when Evidently 0.7.23
     would fail on the labels: all zero, or their inverses summing to zero.
 
+    ``plots`` False computes the values Evidently's report computes, without
+    the report (well under a millisecond for 1,000 pairs, against about 90),
+    and returns a snapshot of their values alone, under the report's metric
+    ids (MAE and MAPE with their spread, as the report gives them). Pairs with
+    a value that is not finite go to the report either way: it drops them, and
+    its tests of the labels are made before.
+
     Examples
     --------
     >>> metrics, _ = regression_quality([1.5, 2.0, 2.0, 5.0], [1.0, 2.0, 3.0, 4.0])
     >>> {name: round(value, 4) for name, value in metrics.items()}
     {'mae': 0.625, 'rmse': 0.75, 'mape': 0.2708}
+    >>> regression_quality([1.5, 2.0, 2.0, 5.0], [1.0, 2.0, 3.0, 4.0], plots=False)[0] == metrics
+    True
     """
     if len(predictions) != len(labels):
         raise ValueError("predictions and labels must have one value per pair")
@@ -963,16 +1136,63 @@ def regression_quality(
     inverses = 1.0 / target[target != 0]
     if not len(inverses) or inverses.sum() == 0:
         return {}, None
-    frame = pd.DataFrame({"target": target, "prediction": np.asarray(predictions, dtype=float)})
+    predicted = np.asarray(predictions, dtype=float)
+    asked = ["mae", "rmse"]
+    if np.all(target > 0):
+        asked.append("mape")
+    if not plots and np.all(np.isfinite(target)) and np.all(np.isfinite(predicted)):
+        return _regression_values(predicted, target, asked, timestamp)
+    frame = pd.DataFrame({"target": target, "prediction": predicted})
     definition = DataDefinition(
         numerical_columns=["target", "prediction"],
         regression=[Regression(name=_VALUES_TASK, target="target", prediction="prediction")],
     )
-    asked: list[tuple[str, Any]] = [("mae", MAE(regression_name=_VALUES_TASK)), ("rmse", RMSE(regression_name=_VALUES_TASK))]
-    if np.all(target > 0):
-        asked.append(("mape", MAPE(regression_name=_VALUES_TASK, zero_handling="none")))
-    snapshot = _run_quality(frame, definition, [metric for _, metric in asked], timestamp)
-    return parse_quality(snapshot.dict(), [name for name, _ in asked]), snapshot
+    snapshot = _run_quality(frame, definition, [_QUALITY_METRIC_OBJECTS[name]() for name in asked], timestamp)
+    return parse_quality(snapshot.dict(), asked), snapshot
+
+
+def _regression_values(
+    predicted: np.ndarray[Any, np.dtype[np.float64]],
+    target: np.ndarray[Any, np.dtype[np.float64]],
+    asked: Sequence[str],
+    timestamp: datetime | None,
+) -> tuple[dict[str, float], Snapshot]:
+    """The ``asked`` metrics as Evidently's report computes them (finite values only), and their snapshot.
+
+    From evidently/legacy/calculations/regression_performance.py: MAE is the
+    mean absolute error with the errors' standard deviation (ddof 1, as pandas
+    computes it); MAPE the mean of ``|error| / max(target, eps)`` in percent,
+    with that ratio's standard deviation, not in percent; RMSE scikit-learn's.
+    """
+    absolute = np.abs(predicted - target)
+    values: dict[str, _SnapshotValue] = {
+        "mae": _mean_std("mae", float(np.mean(absolute)), _std(absolute)),
+        "rmse": float(np.sqrt(np.mean((target - predicted) ** 2))),
+    }
+    if "mape" in asked:
+        relative = absolute / np.maximum(target, np.finfo(np.float64).eps)
+        values["mape"] = _mean_std("mape", float(100.0 * np.mean(relative)), _std(relative))
+    metrics = {}
+    for name in asked:
+        value = values[name]
+        number = value[0][0] if isinstance(value, tuple) else value
+        if not np.isnan(number):
+            metrics[name] = number / 100.0 if name == "mape" else number
+    return metrics, _values_snapshot([(_quality_location(name), values[name]) for name in asked], timestamp)
+
+
+def _mean_std(name: str, mean: float, std: float) -> _SnapshotValue:
+    mean_name, std_name = _mean_std_names(name)
+    return (mean, mean_name), (std, std_name)
+
+
+def _std(values: np.ndarray[Any, np.dtype[np.float64]]) -> float:
+    """The standard deviation with ddof 1 as pandas computes it (``Series.std``): NaN for one value, without a warning."""
+    if len(values) < 2:
+        return float("nan")
+    mean = values.sum() / len(values)
+    return float(np.sqrt(((mean - values) ** 2).sum() / (len(values) - 1)))
+
 
 
 # --- What streammon adds to a run ---------------------------------------------

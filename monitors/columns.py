@@ -9,9 +9,10 @@ and gives the rows back as a DataFrame or as dictionaries when they are needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["Columns"]
@@ -91,9 +92,16 @@ class Columns:
         for values in zip(*self._data.values(), strict=True):
             yield dict(zip(names, values, strict=True))
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame, as ``pd.DataFrame.from_records`` builds it from :meth:`rows`."""
-        return pd.DataFrame({name: pd.Series(values) for name, values in self._data.items()}, index=pd.RangeIndex(self._length))
+    def frame(self, exclude: Collection[str] = ()) -> pd.DataFrame:
+        """The rows as a DataFrame, as ``pd.DataFrame.from_records`` builds it from :meth:`rows`.
+
+        Fields named in ``exclude`` are left out, as ``drop(columns=exclude, errors="ignore")``
+        would, without building their columns first.
+        """
+        return pd.DataFrame(
+            {name: _series(values) for name, values in self._data.items() if name not in exclude},
+            index=pd.RangeIndex(self._length),
+        )
 
     def __getstate__(self) -> tuple[dict[str, list[Any]], int]:
         return self._data, self._length
@@ -102,3 +110,13 @@ class Columns:
         self._data, self._length = state
         self._derive()
 
+
+def _series(values: list[Any]) -> pd.Series:
+    """``pd.Series(values)``, without pandas' type inference for a column of Python floats alone.
+
+    A numeric feature is such a column in most windows; pandas would look at
+    every value to infer the float64 it gets here at once.
+    """
+    if values and all(type(v) is float for v in values):
+        return pd.Series(np.array(values, dtype=np.float64))
+    return pd.Series(values)

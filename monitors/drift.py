@@ -5,7 +5,7 @@ a time, with the tests of Evidently's ``DataDriftPreset``, and returns a
 :class:`DriftResult` of plain values together with an Evidently snapshot (to
 store in a workspace). Deciding takes milliseconds: each column's test is run
 without the report around it (whose plots make 20 columns cost 1 to 2 s, against
-about 25 ms for their tests), and the snapshot holds the scores alone
+about 8 ms for their tests), and the snapshot holds the scores alone
 (:meth:`DriftMonitor.run`). The full report,
 plots included, is built on demand for the windows people open
 (:meth:`DriftMonitor.report`); its decisions are the same.

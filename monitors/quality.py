@@ -180,6 +180,27 @@ def _types(values: pd.Series) -> pd.Series:
     return classes.map({cls: _type_of_class(cls) for cls in set(classes)})
 
 
+def _uniform_type(values: pd.Series) -> JsonType | None:
+    """The JSON type of all of ``values`` (which holds no null) when they share one, as :func:`_types` gives it; else None."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    types = {_type_of_class(cls) for cls in set(map(type, values.to_numpy()))}
+    return types.pop() if len(types) == 1 else None
+
+
+def _single_value(values: pd.Series) -> bool:
+    """Whether ``values`` (no nulls: floats, or strings) hold one distinct value, as ``nunique() == 1`` says.
+
+    Each compared with the first, without hashing them all: equal values are
+    one value for both (``0.0`` and ``-0.0`` too).
+    """
+    array = values.to_numpy()
+    return len(array) > 0 and bool((array == array[0]).all())
+
+
 def _category(value: object) -> str:
     """A value as a category: ``1`` and ``1.0`` are ``"1"``, booleans ``"true"``/``"false"``."""
     if isinstance(value, (bool, np.bool_)):
@@ -210,7 +231,13 @@ class _Column:
 def _split(values: pd.Series | None, rows: int, dtype: JsonType) -> _Column:
     if values is None:
         return _Column(False, rows, {}, pd.Series([], dtype=object))
-    present = values[values.notna()]
+    known = values.notna()
+    present = values if known.all() else values[known]
+    uniform = _uniform_type(present)
+    if uniform is not None:  # one type throughout: no per-value types to count (most windows)
+        if uniform == dtype or not len(present):
+            return _Column(True, rows - len(present), {}, present)
+        return _Column(True, rows - len(present), {uniform: len(present)}, present.iloc[:0])
     types = _types(present)
     own = types == dtype
     foreign = {str(t): int(n) for t, n in types[~own].value_counts().items()}
@@ -910,7 +937,7 @@ class DataQualityMonitor:
         n = len(window.own)
         if column.mode_share < 1 and n > 0 and column.mode_share ** (n - 1) < self.alpha:
             values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
-            if values.nunique() == 1:
+            if _single_value(values):
                 first = window.own.iloc[0]
                 shown = quote(str(first)) if column.dtype == "string" else clip(_category(first), MAX_QUOTED_CHARS)
                 summary = f"{column.name}: constant at {shown} over {n} values (varies in the reference)"

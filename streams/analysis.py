@@ -218,14 +218,15 @@ class _Prepared:
 
 def _prepare(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows) -> _Prepared:
     monitors = _monitors_for(job, spec, reference)
-    current = job.window.columns.frame()
-    versions = sorted({str(v) for v in current[VERSION_COLUMN].dropna()}) if VERSION_COLUMN in current else []
-    current = current.drop(columns=_META_COLUMNS, errors="ignore")
+    # The meta columns are not built into the frame: the versions are read from their own column.
+    current = job.window.columns.frame(exclude=_META_COLUMNS)
+    version_values = job.window.columns.get(VERSION_COLUMN)
+    versions = sorted({str(v) for v in pd.Series(version_values).dropna()}) if version_values is not None else []
     sample = _sample(current, spec.max_rows, seed=job.window.index)
     conformed = _conform(sample, monitors.reference)
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
-    tested = [c for c in conformed.columns if conformed[c].notna().any()]
+    tested = list(conformed.columns[conformed.notna().any().to_numpy()])
     return _Prepared(monitors, current, versions, conformed[tested], job.name, conformed)
 
 

@@ -27,6 +27,23 @@ def test_frame_is_the_frame_of_the_rows(records: list[dict[str, object]]) -> Non
     pd.testing.assert_frame_equal(columns.frame(), pd.DataFrame.from_records(filled(records)))
 
 
+floats_only = st.lists(
+    st.dictionaries(st.sampled_from(["x", "y", "meta"]), st.floats(allow_nan=True, allow_infinity=True), min_size=3, max_size=3),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(floats_only)
+def test_frame_of_floats_and_without_some_fields(records: list[dict[str, object]]) -> None:
+    columns = Columns()
+    for record in records:
+        columns.append(record)
+    expected = pd.DataFrame.from_records(filled(records))
+    pd.testing.assert_frame_equal(columns.frame(), expected)
+    pd.testing.assert_frame_equal(columns.frame(exclude=["meta", "absent"]), expected.drop(columns=["meta", "absent"], errors="ignore"))
+
+
 @given(rows)
 def test_rows_come_back_with_every_field(records: list[dict[str, object]]) -> None:
     columns = Columns()

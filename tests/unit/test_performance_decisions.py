@@ -1,7 +1,7 @@
 """Model quality without Evidently's report is the quality its report computes.
 
-``classification_quality(..., plots=False)`` calls the scikit-learn functions
-Evidently's report calls, without the report; on a corpus of windows (binary with
+``classification_quality(..., plots=False)`` computes what Evidently's report
+computes with scikit-learn, without the report; on a corpus of windows (binary with
 and without scores, scores outside [0, 1], one class only, no positive predicted,
 several classes, strings, bools) both give the same metrics to 1e-9, and the
 values-only snapshot carries them under the report's metric ids.
