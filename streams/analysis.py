@@ -23,7 +23,7 @@ import pandas as pd
 
 from monitors._evidently import Kind, Snapshot
 from monitors.alerts import Observation
-from monitors.cbpe import Calibration, window_estimate
+from monitors.cbpe import Calibration, fit_calibration, window_estimate
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
 from monitors.multiple_testing import Correction
@@ -79,6 +79,7 @@ class AnalysisSpec:
     volume_ratio: float = 3.0
     min_rows: int = 30
     task: Task = "classification"
+    min_labelled: int = 100
     workspace: Path | None = None
     project: str = "streammon"
     retention: Retention = Retention()
@@ -128,10 +129,15 @@ class WindowOutcome:
 
 @dataclass(frozen=True)
 class PerformanceOutcome:
-    """What one version of a window's model quality produces: its result and its report."""
+    """What one version of a window's model quality produces: its result and its report.
+
+    For the reference period, also the model's score calibration fitted on its pairs
+    (:func:`~monitors.cbpe.fit_calibration`), when they allow one.
+    """
 
     result: PerformanceResult
     report: PerformanceReport
+    calibration: Calibration | None = None
 
 
 _workspaces: dict[tuple[Path, str], EvidentlyWorkspace] = {}
@@ -349,7 +355,8 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     """Evaluate one version of a window's model quality on its labelled predictions.
 
     Its snapshot holds the metrics' values; :func:`full_performance_report`
-    puts Evidently's report, plots included, in its place where people look.
+    puts Evidently's report, plots included, in its place where people look. The
+    reference period's version also fits the model's score calibration, for a classifier.
     """
     result, snapshot = evaluate(job, spec.task, plots=False, timestamp=_window_time(job, spec))
     where = "reference" if job.window is None else str(job.window)
@@ -372,7 +379,8 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     if snapshot is not None:
         ref = _store(snapshot, _performance_name(job), spec, performance_notes(report), report.key)
         report = report.model_copy(update={"snapshot": ref})
-    return PerformanceOutcome(result, report)
+    calibrates = job.window is None and spec.task == "classification"
+    return PerformanceOutcome(result, report, fit_calibration(job.pairs, spec.min_labelled) if calibrates else None)
 
 
 def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:

@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from monitors.alerts import Alert, Observation
 from monitors.backpressure import Admission, admit
-from monitors.cbpe import CBPEConditions, Estimate, fit_calibration, reconcile
+from monitors.cbpe import Calibration, CBPEConditions, Estimate, reconcile
 from monitors.challenger import Promotion
 from monitors.duplicates import Repeat
 from monitors.full_reports import FullReportPolicy
@@ -126,6 +126,7 @@ def analysis_spec(settings: Settings) -> AnalysisSpec:
         volume_ratio=quality.volume_ratio,
         min_rows=quality.min_rows,
         task=settings.performance.task,
+        min_labelled=settings.performance.min_labelled,
         workspace=settings.workspace.path.resolve(),
         project=settings.workspace.project,
         retention=settings.workspace.retention(),
@@ -1037,11 +1038,8 @@ class StreamWorker:
             job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
         )
 
-    def _calibrate(self, state: WorkerState, job: PerformanceJob) -> None:
-        """Fit the score calibration of a model on its reference period's labelled scores."""
-        calibration = fit_calibration(job.pairs, self.settings.performance.min_labelled)
-        if calibration is None:
-            return
+    def _calibrate(self, state: WorkerState, job: PerformanceJob, calibration: Calibration) -> None:
+        """Keep the score calibration the analysis fitted on a model's reference period."""
         state.calibrations[job.model] = calibration
         log.info(
             "%s: scores %s calibrated on the reference period (expected calibration error %.3f); "
@@ -1081,7 +1079,8 @@ class StreamWorker:
         reconciled: dict[str, float] = {}
         if job.window is None:
             state.reference_results[job.model] = result
-            self._calibrate(state, job)
+            if outcome.calibration is not None:
+                self._calibrate(state, job, outcome.calibration)
         else:
             estimate = state.estimates.get((job.model, job.window))
             if estimate is not None and "accuracy" in result.metrics and result.labelled:

@@ -202,6 +202,7 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
     for window, drift in drift_reports.items():
         assert drift.estimate is not None and drift.estimate.rows == WINDOW, window
         assert abs(drift.estimate.accuracy - 0.75) < 0.1, drift.estimate
+    assert "scores are calibrated on the reference period" in worker.log() or "scores are NOT calibrated" in worker.log()
     reconciled = performance[0].estimate
     assert reconciled["estimated"] == pytest.approx(drift_reports[0].estimate.accuracy)  # type: ignore[union-attr]
     assert reconciled["realized"] == pytest.approx(scenario.accuracy(0), abs=1e-9)

@@ -5,7 +5,8 @@ import numpy as np
 
 from monitors.cbpe import Calibration
 from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse
+from monitors.performance import PerformanceJob
+from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse, evaluate_performance
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SPEC = AnalysisSpec(workspace=None)
@@ -157,3 +158,18 @@ def test_no_estimate_for_a_segment_a_regressor_or_scores_that_are_not_probabilit
     assert analyse(scored_job(scores), replace(SPEC, task="regression")).report.estimate is None
     assert analyse(scored_job([2.0, 0.2] * 100), SPEC).report.estimate is None
     assert "no accuracy estimate from its scores: scores must be probabilities in [0, 1]" in caplog.text
+
+
+def test_the_reference_periods_quality_fits_the_models_score_calibration() -> None:
+    rng = np.random.default_rng(2)
+    scores = rng.uniform(size=400)
+    pairs = tuple((int(s > 0.5), int(rng.uniform() < s**3), float(s)) for s in scores)  # overconfident scores
+
+    def outcome(window: int | None, kept: tuple[tuple[int, int, float | None], ...] = pairs):  # type: ignore[no-untyped-def]
+        return evaluate_performance(PerformanceJob("m", window, 1, len(kept), kept, (1.0,) * len(kept), False), SPEC)
+
+    calibration = outcome(None).calibration
+    assert calibration is not None and not calibration.calibrated
+    assert outcome(0).calibration is None  # a window's pairs never recalibrate
+    assert outcome(None, pairs[:50]).calibration is None  # fewer than min_labelled (100)
+    assert outcome(None, pairs[:-1] + ((1, 1, None),)).calibration is None  # a pair without its score
