@@ -86,7 +86,10 @@ In = TypeVar("In", PredictionIn, FeaturesIn, LabelIn)
 
 # Analyses queued beyond this (or twice the analysis processes, if more) make the
 # consumer wait: memory stays bounded when windows close faster than they are analysed.
-MAX_PENDING_ANALYSES = 4
+# Windows close in bursts (every model's and segment's at about the same event count):
+# with room for 4 the worker waited on each burst while the analysis process worked
+# through it, then the process waited for the next; 16 (a few MB of windows) overlaps them.
+MAX_PENDING_ANALYSES = 16
 # How often, at most, the log says that analyses hold the consumer back.
 BEHIND_WARNING_INTERVAL_S = 60.0
 _KEPT_ESTIMATES = 200
