@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.isotonic import IsotonicRegression
 
 from monitors.alerts import Observation
 
@@ -300,10 +301,6 @@ class Calibration:
         s = _scores("scores", scores)
         positive = _binary("labels", labels, s.size)
         ece = _ece(s, positive, self.bins)
-        # Imported here: calibrations are fitted in the analysis processes, and the worker's process,
-        # which only holds them in its state, would pay scikit-learn's import (about 1.5 s) at each start.
-        from sklearn.isotonic import IsotonicRegression
-
         model: Any = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
         model.fit(s, positive.astype(np.float64))
         self._ece = ece
