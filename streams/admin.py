@@ -23,15 +23,25 @@ def admin_client(kafka: KafkaSettings, timeout_s: float = 10.0) -> KafkaAdminCli
     """Connect an admin client as configured, or raise BrokerError naming the address."""
     deadline = time.monotonic() + timeout_s
     while True:
+        # kafka-python keeps bootstrapping for 30 s by default, with backoffs growing to seconds:
+        # a broker that refuses the credentials would hold every command for that long.
+        bootstrap_ms = max(1000, int((deadline - time.monotonic()) * 1000))
         try:
-            return KafkaAdminClient(**client_options(kafka), request_timeout_ms=5000)
+            return KafkaAdminClient(**client_options(kafka), request_timeout_ms=5000, bootstrap_timeout_ms=bootstrap_ms)
         except KafkaError as exc:
             if time.monotonic() >= deadline:
-                raise BrokerError(
-                    f"no Kafka broker answers at {kafka.bootstrap_servers} "
-                    f"(start one with `streammon broker start`): {exc}"
-                ) from exc
+                raise BrokerError(f"no Kafka broker answers at {kafka.bootstrap_servers}{_what_to_check(kafka)}: {exc}") from exc
             time.sleep(0.5)
+
+
+def _what_to_check(kafka: KafkaSettings) -> str:
+    """What to look at when no broker answers: a broker refusing the credentials closes the connection just the same."""
+    if kafka.security_protocol.startswith("SASL"):
+        return (
+            f", or it refused the credentials of kafka.sasl_username {kafka.sasl_username!r} "
+            f"(check it, kafka.sasl_password and kafka.sasl_mechanism {kafka.sasl_mechanism})"
+        )
+    return " (start one with `streammon broker start`)"
 
 
 def topic_names(kafka: KafkaSettings) -> list[str]:
