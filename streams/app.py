@@ -76,7 +76,7 @@ from streams.events import (
     SnapshotRef,
     WindowReport,
 )
-from streams.runs import worker_notes
+from streams.runs import alert_notes
 from streams.settings import Settings
 from streams.worker_state import WorkerState, new_state
 
@@ -1001,8 +1001,8 @@ class StreamWorker:
         report = outcome.report
         observations = list(outcome.observations)
         if report.estimate is not None:
-            self._keep_estimate(state, job, report.estimate)
-            observations += self._estimate_observations(state, job, report.estimate)
+            estimate = self._keep_estimate(state, job, report.estimate)
+            observations += self._estimate_observations(state, job, estimate)
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._annotate_run(report, changes)
@@ -1020,26 +1020,25 @@ class StreamWorker:
         return report
 
     async def _annotate_run(self, report: WindowReport | PerformanceReport, changes: list[Alert]) -> None:
-        """Add to the result's run in the workspace what only the worker knows: its alert changes, its estimate."""
-        notes = worker_notes(report, changes)
-        if report.snapshot is not None and notes is not None:
+        """Add to the result's run in the workspace what only the worker knows: the alerts it changed."""
+        if report.snapshot is not None and changes:
+            notes = alert_notes(report.model, changes)
             await asyncio.get_running_loop().run_in_executor(None, annotate_run, self.spec, report.snapshot, notes)
 
-    def _keep_estimate(self, state: WorkerState, job: WindowJob, estimate: EstimateOut) -> None:
-        """Keep a window's estimate until its labels land, for the latest windows only."""
-        state.estimates[(job.model, job.window.index)] = Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows)
+    def _keep_estimate(self, state: WorkerState, job: WindowJob, reported: EstimateOut) -> Estimate:
+        """Keep a window's estimate until its labels land, for the latest windows only; return it."""
+        estimate = state.estimates[(job.model, job.window.index)] = Estimate(reported.accuracy, reported.low, reported.high, reported.rows)
         for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
             del state.estimates[stale]
+        return estimate
 
-    def _estimate_observations(self, state: WorkerState, job: WindowJob, estimate: EstimateOut) -> list[Observation]:
+    def _estimate_observations(self, state: WorkerState, job: WindowJob, estimate: Estimate) -> list[Observation]:
         reference = state.reference_results.get(job.model)
         accuracy = reference.metrics.get("accuracy") if reference is not None else None
         if accuracy is None:
             return []  # nothing to compare with until the reference period's labels are in
         context = {"window": f"{job.name} (estimated from scores, before labels)"}
-        return self.cbpe_conditions.observe(
-            job.model, Estimate(estimate.accuracy, estimate.low, estimate.high, estimate.rows), accuracy, context
-        )
+        return self.cbpe_conditions.observe(job.model, estimate, accuracy, context)
 
     def _calibrate(self, state: WorkerState, job: PerformanceJob, calibration: Calibration) -> None:
         """Keep the score calibration the analysis fitted on a model's reference period."""

@@ -2,9 +2,9 @@
 
 A window's drift run and a window version's performance run are stored by the
 analysis process (:func:`window_notes`, with the accuracy estimated from the
-scores, :func:`estimate_notes`; :func:`performance_notes`); what only the worker
-knows afterwards, the alerts the result raised, escalated or resolved
-(:func:`alert_notes`), is added to the run then (:func:`worker_notes`).
+scores, :func:`estimate_value`; :func:`performance_notes`); what only the worker
+knows afterwards, the alerts the result raised, escalated or resolved, is added
+to the run then (:func:`alert_notes`).
 In Evidently's UI, "Filter by Tags" finds a model's runs (``model:churn``) or
 the runs that raised alerts (``alerting``); "Search in Metadata" finds a window
 (``window_index``) or an alert (its fingerprint in ``alerts_raised``). The dashboard (:mod:`streams.dashboard`)
@@ -28,7 +28,7 @@ from monitors.alerts import Alert
 from monitors.quality import CHECKS
 from streams.events import EstimateOut, FeatureDriftOut, PerformanceReport, WindowReport
 
-__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "headline", "estimate_notes", "performance_notes", "window_notes", "worker_notes"]
+__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "estimate_value", "headline", "performance_notes", "window_notes"]
 
 #: The tags and metadata :func:`alert_notes` writes.
 ALERT_TAGS = frozenset({"alerting", "raised", "escalated", "resolved"})
@@ -69,7 +69,7 @@ def window_notes(report: WindowReport) -> RunNotes:
         for check, count in per_check.items()
     )
     if report.estimate is not None:
-        values += estimate_notes(report.model, report.estimate).values
+        values += (estimate_value(report.estimate),)
     tested = [*report.features, *([report.prediction] if report.prediction is not None else [])]
     window = report.window
     metadata = {
@@ -161,14 +161,9 @@ def _describe(alert: Alert) -> str:
     return f"{labels.get('severity', '')} {what}".strip()
 
 
-def estimate_notes(model: str, estimate: EstimateOut) -> RunNotes:
+def estimate_value(estimate: EstimateOut) -> RunValue:
     """A window's accuracy estimated from its scores, as a value of its drift run."""
-    return RunNotes(model, values=(RunValue(ESTIMATED_ACCURACY, estimate.accuracy, "Accuracy estimated from scores (CBPE)"),))
-
-
-def worker_notes(report: WindowReport | PerformanceReport, changes: Sequence[Alert]) -> RunNotes | None:
-    """What the worker adds to a result's run once it has published it: the alerts it changed; None: nothing to add."""
-    return alert_notes(report.model, changes) if changes else None
+    return RunValue(ESTIMATED_ACCURACY, estimate.accuracy, "Accuracy estimated from scores (CBPE)")
 
 
 def headline(metadata: Mapping[str, str]) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from monitors.alerts import Alert
 from monitors.performance import PerformanceJob
 from monitors.watch import DriftWatch, Segment, WindowJob
 from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse, annotate_run, evaluate_performance
-from streams.runs import alert_notes, worker_notes
+from streams.runs import alert_notes
 from streams.workspace import EvidentlyWorkspace
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -60,7 +60,7 @@ def test_a_drift_run_is_found_by_model_version_segment_window_and_alert(tmp_path
     report = drift_outcome(spec, segment=("region", "eu")).report
     assert report.snapshot is not None
     raised = alert("a", "warning")
-    annotate_run(spec, report.snapshot, worker_notes(report.model_copy(update={"alerts": [raised.fingerprint]}), [raised]))  # type: ignore[arg-type]
+    annotate_run(spec, report.snapshot, alert_notes(report.model, [raised]))
 
     run = EvidentlyWorkspace(tmp_path, "streammon")._read(report.snapshot.snapshot_id)
     assert run is not None
@@ -100,7 +100,7 @@ def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verd
     report = drift_outcome(spec).report
     assert report.snapshot is not None
     raised = alert("a", "warning")
-    annotate_run(spec, report.snapshot, worker_notes(report, [raised]))  # type: ignore[arg-type]
+    annotate_run(spec, report.snapshot, alert_notes(report.model, [raised]))
     workspace = EvidentlyWorkspace(tmp_path, "streammon")
 
     scores_only = page(workspace._read(report.snapshot.snapshot_id))

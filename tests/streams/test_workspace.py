@@ -154,14 +154,14 @@ def test_bounds_are_checked_when_settings_load(bounds: dict[str, object]) -> Non
 def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path: Path) -> None:
     import streams.analysis
     from streams.analysis import AnalysisSpec, annotate_run
-    from streams.runs import worker_notes
+    from streams.runs import alert_notes
     from tests.streams.test_run_notes import alert, drift_outcome
 
     spec = AnalysisSpec(workspace=tmp_path)
     first = drift_outcome(spec).report
     assert first.snapshot is not None
     raised = alert("a", "warning")
-    annotate_run(spec, first.snapshot, worker_notes(first, [raised]))  # type: ignore[arg-type]
+    annotate_run(spec, first.snapshot, alert_notes(first.model, [raised]))
     streams.analysis._workspaces.clear()  # a restarted worker's analysis process
     again = drift_outcome(spec).report  # recomputed: its alert was raised already, nothing changes now
 
