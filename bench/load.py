@@ -94,6 +94,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.admin import ensure_topics  # noqa: E402
+from streams.learner import PROCESS_NAME as LEARNER  # noqa: E402
 from streams.runner import spawn_worker, stop_worker  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
@@ -199,8 +200,8 @@ class CpuUse:
         return cls(
             worker=own,
             checkpoints=waited,
-            analysis=sum(cpu_seconds(p)[0] for p, name in helpers if name != "streammon-learn"),
-            learner=sum(cpu_seconds(p)[0] for p, name in helpers if name == "streammon-learn"),
+            analysis=sum(cpu_seconds(p)[0] for p, name in helpers if name != LEARNER),
+            learner=sum(cpu_seconds(p)[0] for p, name in helpers if name == LEARNER),
             broker=cpu_seconds(broker)[0] if broker is not None else 0.0,
         )
 
