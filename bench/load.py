@@ -93,10 +93,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.admin import ensure_topics  # noqa: E402
+from streams.admin import delete_topics_under, ensure_topics  # noqa: E402
 from streams.learner import PROCESS_NAME as LEARNER  # noqa: E402
 from streams.runner import spawn_worker, stop_worker  # noqa: E402
-from streams.settings import Settings  # noqa: E402
+from streams.settings import KafkaSettings, Settings  # noqa: E402
 
 console = Console(stderr=True)
 
@@ -1083,7 +1083,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--output", type=Path, default=None, help="results file (default: bench/results/load.md); the scenario's section is replaced, the others kept")
     parser.add_argument("--profile", type=Path, default=None, help="record each worker run with py-spy into this folder")
-    parser.add_argument("--keep", action="store_true", help="keep the run's temporary folder (worker configs and logs, state, workspace)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's temporary folder (worker configs and logs, state, workspace) and its topics")
     args = parser.parse_args()
     if args.profile is not None:
         py_spy()  # before minutes of producing, not after
@@ -1094,7 +1094,12 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="streammon-bench-"))
     console.print(f"scenario {args.scenario}: {n:,} events, topics {prefix}.*, working folder {workdir}")
     scenario = defaults_scenario if args.scenario == "defaults" else large_windows_scenario
-    text = scenario(args, n, prefix, workdir, started)
+    try:
+        text = scenario(args, n, prefix, workdir, started)
+    finally:
+        if not args.keep:
+            # Gigabytes of backlog otherwise, which the broker reloads at every start.
+            delete_topics_under(KafkaSettings(bootstrap_servers=args.bootstrap), [f"{prefix}.", f"{prefix}-", f"streammon-{prefix}"])
     print(text)
     if output is not None:
         write_results(output, args.scenario, text)

@@ -19,6 +19,10 @@ from streams.settings import KafkaSettings
 _COMPACTED = {"cleanup.policy": "compact", "segment.bytes": str(32 * 1024 * 1024), "min.cleanable.dirty.ratio": "0.1"}
 
 
+# Topics per delete request: a request with thousands of names can outlast its timeout.
+_DELETE_BATCH = 100
+
+
 def admin_client(kafka: KafkaSettings, timeout_s: float = 10.0) -> KafkaAdminClient:
     """Connect an admin client as configured, or raise BrokerError naming the address."""
     deadline = time.monotonic() + timeout_s
@@ -83,6 +87,26 @@ def ensure_topics(kafka: KafkaSettings, timeout_s: float = 10.0, extra: Sequence
             except TopicAlreadyExistsError:
                 pass  # another worker created them first
         return [topic.name for topic in new]
+    finally:
+        admin.close()
+
+
+def delete_topics_under(kafka: KafkaSettings, prefixes: Sequence[str], timeout_s: float = 10.0) -> list[str]:
+    """Delete every topic whose name starts with one of ``prefixes``; return the names deleted.
+
+    For runs that made topics of their own (tests, benchmarks): a broker keeps every
+    partition it ever held and loads them all again at each start, so topics left
+    behind make each later start slower.
+    """
+    if not prefixes:
+        return []
+    admin = admin_client(kafka, timeout_s)
+    try:
+        doomed = [name for name in admin.list_topics() if name.startswith(tuple(prefixes))]
+        for start in range(0, len(doomed), _DELETE_BATCH):
+            # Without raising: a topic another client deleted meanwhile is gone all the same.
+            admin.delete_topics(doomed[start : start + _DELETE_BATCH], timeout_ms=int(timeout_s * 1000), raise_errors=False)
+        return doomed
     finally:
         admin.close()
 

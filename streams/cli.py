@@ -72,10 +72,18 @@ def _main(
 
 
 @broker_app.command("start")
-def broker_start() -> None:
+def broker_start(
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Seconds to wait for the launched broker to answer (a broker holding thousands of partitions loads them all first).",
+        ),
+    ] = 180.0,
+) -> None:
     """Install (once) and start the local broker; return when it accepts requests."""
     broker = _broker()
-    seconds = broker.start()
+    seconds = broker.start(timeout=timeout)
     status = broker.status()
     console.print(f"Kafka {status.version} ready at {status.bootstrap_servers} in {seconds:.1f} s (pid {status.pid}, log {status.log_file})")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.admin import admin_client, ensure_topics
+from streams.admin import admin_client, delete_topics_under, ensure_topics
 from streams.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,
@@ -23,19 +23,29 @@ from streams.settings import KafkaSettings, Settings, receiver_topics
 from tests.helpers import EvidentlyUI, RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")
+# In every topic and group name this run makes, so that the run deletes its own and no
+# other's (runs may share the broker).
+RUN = f"test-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="session")
-def bootstrap_servers() -> str:
-    """The local broker's address; fails in CI when it is missing, skips loudly elsewhere."""
+def bootstrap_servers() -> Iterator[str]:
+    """The local broker's address; fails in CI when it is missing, skips loudly elsewhere.
+
+    At the end of the run it deletes the topics the run made (Faust's own included): the
+    broker loads every partition it holds at each start, and a few thousand left by earlier
+    runs made it start slower than ``streammon broker start`` waits.
+    """
+    kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
     try:
-        admin_client(KafkaSettings(bootstrap_servers=BOOTSTRAP), timeout_s=10).close()
+        admin_client(kafka, timeout_s=10).close()
     except BrokerError as exc:
         message = f"no Kafka broker at {BOOTSTRAP} (run `streammon broker start`): {exc}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip("SKIPPING INTEGRATION TEST: " + message)
-    return BOOTSTRAP
+    yield BOOTSTRAP
+    delete_topics_under(kafka, [f"{RUN}-", f"streammon-{RUN}-"])
 
 
 @pytest.fixture()
@@ -43,7 +53,7 @@ def settings(bootstrap_servers: str, tmp_path: Path) -> Settings:
     """Settings with topics and a consumer group of this test's own."""
     kafka = Settings().kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
     return Settings(
-        kafka=kafka.namespaced(f"test-{uuid.uuid4().hex[:10]}"),
+        kafka=kafka.namespaced(f"{RUN}-{uuid.uuid4().hex[:8]}"),
         window={"size": 500, "duration_s": 3600},
         reference={"size": 1000},
         workspace={"path": str(tmp_path / "workspace")},

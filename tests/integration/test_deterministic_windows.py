@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import signal
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -99,9 +98,9 @@ def test_windows_are_the_same_read_fast_read_slowly_and_with_a_restart(
     ensure_topics(settings.kafka)
     for model in MODELS:
         produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, [e for m, e in events() if m == model], key=model.encode())
-    run = uuid.uuid4().hex[:6]
-    fast = run_settings(settings, f"fast-{run}", batch_size=500)
-    slow = run_settings(settings, f"slow-{run}", batch_size=1, batch_within_s=0.01)
+    run = settings.kafka.predictions_topic.rsplit(".", 1)[0]
+    fast = run_settings(settings, f"{run}-fast", batch_size=500)
+    slow = run_settings(settings, f"{run}-slow", batch_size=1, batch_within_s=0.01)
 
     first: RunningWorker = start_worker(fast)
     second: RunningWorker = start_worker(slow)
