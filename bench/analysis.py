@@ -35,7 +35,7 @@ from monitors.performance import PerformanceJob, evaluate  # noqa: E402
 from monitors.watch import DriftWatch, WindowJob  # noqa: E402
 from streams import analysis  # noqa: E402
 from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN, AnalysisSpec  # noqa: E402
-from streams.app import analysis_spec  # noqa: E402
+from streams.analysis import analysis_spec  # noqa: E402
 from streams.events import PREDICTION_COLUMN  # noqa: E402
 from streams.runs import RunNotes  # noqa: E402
 from streams.settings import Settings  # noqa: E402

@@ -82,7 +82,7 @@ from monitors.performance import (
 from monitors.segments import SegmentBuckets
 from monitors.watch import DriftWatch, WindowJob
 from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse
-from streams.app import analysis_spec
+from streams.analysis import analysis_spec
 from streams.events import PREDICTION_COLUMN
 from streams.settings import Settings
 

@@ -25,7 +25,7 @@ from rich.progress import Progress
 
 from monitors.watch import DriftWatch
 from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, analyse
-from streams.app import analysis_spec
+from streams.analysis import analysis_spec
 from streams.events import PREDICTION_COLUMN
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream

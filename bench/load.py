@@ -676,7 +676,7 @@ def evidently_cost(sizes: tuple[int, ...], repeats: int) -> dict[int, float]:
 
     from monitors.watch import DriftWatch
     from streams.analysis import analyse
-    from streams.app import analysis_spec
+    from streams.analysis import analysis_spec
 
     spec = replace(analysis_spec(Settings()), workspace=None)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -44,6 +44,7 @@ from streams.events import (
     WindowReport,
 )
 from streams.runs import RunNotes, performance_notes, window_notes
+from streams.settings import Settings
 from streams.workspace import EvidentlyWorkspace
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,36 @@ class AnalysisSpec:
     workspace: Path | None = None
     project: str = "streammon"
     retention: Retention = Retention()
+
+
+def analysis_spec(settings: Settings) -> AnalysisSpec:
+    """The analysis parameters, as plain values a worker process can receive."""
+    drift, conditions, quality = settings.drift, settings.alerting.conditions, settings.quality
+    return AnalysisSpec(
+        num_method=drift.num_method,
+        cat_method=drift.cat_method,
+        alpha=drift.alpha,
+        correction=drift.correction,
+        calibrate_distances=drift.calibrate_distances,
+        per_feature_method=dict(drift.per_feature_method),
+        per_feature_threshold=dict(drift.per_feature_threshold),
+        max_rows=drift.max_rows,
+        critical_p_factor=conditions.critical_p_factor,
+        critical_distance_factor=conditions.critical_distance_factor,
+        prediction_drift=conditions.prediction_drift,
+        multivariate=drift.multivariate,
+        multivariate_level=drift.multivariate_level,
+        missing_increase=quality.missing_increase,
+        out_of_range_share=quality.out_of_range_share,
+        unseen_share=quality.unseen_share,
+        volume_ratio=quality.volume_ratio,
+        min_rows=quality.min_rows,
+        task=settings.performance.task,
+        min_labelled=settings.performance.min_labelled,
+        workspace=settings.workspace.path.resolve(),
+        project=settings.workspace.project,
+        retention=settings.workspace.retention(),
+    )
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from streams.analysis import (
     ReferenceRows,
     WindowOutcome,
     analyse,
+    analysis_spec,
     annotate_run,
     evaluate_performance,
     follow_parent,
@@ -104,36 +105,6 @@ class Held:
 
 
 HELD = Held()
-
-
-def analysis_spec(settings: Settings) -> AnalysisSpec:
-    """The analysis parameters, as plain values a worker process can receive."""
-    drift, conditions, quality = settings.drift, settings.alerting.conditions, settings.quality
-    return AnalysisSpec(
-        num_method=drift.num_method,
-        cat_method=drift.cat_method,
-        alpha=drift.alpha,
-        correction=drift.correction,
-        calibrate_distances=drift.calibrate_distances,
-        per_feature_method=dict(drift.per_feature_method),
-        per_feature_threshold=dict(drift.per_feature_threshold),
-        max_rows=drift.max_rows,
-        critical_p_factor=conditions.critical_p_factor,
-        critical_distance_factor=conditions.critical_distance_factor,
-        prediction_drift=conditions.prediction_drift,
-        multivariate=drift.multivariate,
-        multivariate_level=drift.multivariate_level,
-        missing_increase=quality.missing_increase,
-        out_of_range_share=quality.out_of_range_share,
-        unseen_share=quality.unseen_share,
-        volume_ratio=quality.volume_ratio,
-        min_rows=quality.min_rows,
-        task=settings.performance.task,
-        min_labelled=settings.performance.min_labelled,
-        workspace=settings.workspace.path.resolve(),
-        project=settings.workspace.project,
-        retention=settings.workspace.retention(),
-    )
 
 
 class StreamWorker:

@@ -24,7 +24,7 @@ from monitors._evidently import P_VALUE_DISPLAY_NAMES
 from monitors.multiple_testing import alarm_level
 from monitors.watch import DriftWatch
 from streams.analysis import EVENT_TIME_COLUMN, analyse
-from streams.app import analysis_spec
+from streams.analysis import analysis_spec
 from streams.errors import ConfigError
 from streams.runner import table_rows
 from streams.settings import Settings
