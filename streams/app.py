@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import faust
@@ -29,15 +29,14 @@ import orjson
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from monitors.alerts import Alert, Observation
+from monitors.alerts import Alert
 from monitors.backpressure import Admission, admit
-from monitors.cbpe import Calibration, CBPEConditions, Estimate, reconcile
+from monitors.cbpe import Calibration, Estimate
 from monitors.challenger import Promotion
 from monitors.duplicates import Repeat
 from monitors.full_reports import FullReportPolicy
-from monitors.labels import LabelledPair, PendingPrediction
-from monitors.performance import PerformanceConditions, PerformanceJob
-from monitors.segments import SegmentBuckets
+from monitors.partition import Effects
+from monitors.performance import PerformanceJob
 from monitors.silences import Silence
 from monitors.watch import WindowJob
 from streams import metrics
@@ -70,7 +69,6 @@ from streams.kafka_clients import faust_credentials
 from streams.events import (
     PREDICTION_COLUMN,
     ChallengerOut,
-    EstimateOut,
     ModelStatus,
     PerformanceReport,
     PromotionEvent,
@@ -79,7 +77,7 @@ from streams.events import (
 )
 from streams.runs import alert_notes
 from streams.settings import Settings
-from streams.worker_state import WorkerState, new_state
+from streams.worker_state import WorkerState, new_state, partition_rules
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +91,8 @@ In = TypeVar("In", PredictionIn, FeaturesIn, LabelIn)
 MAX_PENDING_ANALYSES = 16
 # How often, at most, the log says that analyses hold the consumer back.
 BEHIND_WARNING_INTERVAL_S = 60.0
-_KEPT_ESTIMATES = 200
 LOOP_TICK_S = 0.1
 LAG_INTERVAL_S = 2.0
-# Quality alerts that make a model's labelled pairs untrustworthy to learn from.
-_UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
 
 
 class Held:
@@ -133,16 +128,7 @@ class StreamWorker:
         self._generations: dict[int, int] = {}
         # The latest command of each key on the control topic: applied to every partition, also to those assigned later.
         self._commands: dict[str, Mapping[str, Any]] = {}
-        performance = settings.performance
-        self.performance_conditions = PerformanceConditions(
-            minimum=dict(performance.minimum),
-            max_drop=dict(performance.max_drop),
-            maximum=dict(performance.maximum),
-            min_labelled=performance.min_labelled,
-        )
-        self.cbpe_conditions = CBPEConditions(
-            max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled
-        )
+        self.rules = partition_rules(settings)
         self._pending: set[asyncio.Future[None]] = set()
         # The latest result task of each ordered stream (a model's or segment's windows, a
         # model's performance versions): the next one publishes after it.
@@ -161,7 +147,6 @@ class StreamWorker:
         # Input partitions held because their next item would wait in a full join: which join.
         self._holds: dict[TopicPartition, str] = {}
         self._warned_eviction = False
-        self._untrustworthy: set[str] = set()
         # spawn, not fork: a child must not inherit the event loop and Kafka sockets.
         # The processes start with the first windows, not here.
         processes = settings.worker.analysis_processes or max(1, (os.cpu_count() or 1) - 1)
@@ -238,7 +223,7 @@ class StreamWorker:
         command_id, model, rows = str(command["id"]), command.get("model"), command["rows"]
         if state.applied.get(key) == command_id:
             return  # already in the restored state
-        version = state.watch.set_reference(rows, model)
+        version = state.set_reference(rows, model)
         state.applied[key] = command_id
         log.info(
             "reference of %s replaced by %d rows from %s (version %d): windows closing from now on use it",
@@ -266,11 +251,11 @@ class StreamWorker:
 
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
-        firing = [alert for state in list(self.states.values()) for alert in state.lifecycle.firing()]
-        metrics.ALERTS_FIRING.set(len(firing))
-        self._untrustworthy = {
-            alert.labels.get("model", "") for alert in firing if alert.labels.get("kind") in _UNTRUSTWORTHY_KINDS
-        }
+        firing = 0
+        for state in list(self.states.values()):
+            state.review_trust()
+            firing += len(state.lifecycle.firing())
+        metrics.ALERTS_FIRING.set(firing)
 
     async def _check_freshness(self) -> None:
         async with self._state_lock:
@@ -384,6 +369,7 @@ class StreamWorker:
             for p in gained:
                 checkpoint = saved.get(names[p])
                 state, generation = checkpoint if checkpoint is not None else (new_state(self.settings, self._reference), 0)
+                state.configure(self.rules)
                 for key, command in self._commands.items():
                     self._apply_command(state, key, command)
                 self.states[p], self._generations[p] = state, generation
@@ -435,11 +421,12 @@ class StreamWorker:
                     inputs.rewind(tp, records[0].offset)
                     continue
                 self._idle_since[tp.partition] = time.monotonic()
+                effects = Effects()
                 for record in records:
                     if state.reflects(record.topic, record.partition, record.offset):
                         metrics.child(metrics.EVENTS, record.topic, "skipped").inc()
                         continue
-                    taken = await self._take(state, inputs, record, due)
+                    taken = await self._take(state, inputs, record, effects)
                     if taken is HELD:
                         # Read again from this message once the join has room (see monitors.backpressure).
                         inputs.hold(tp, record.offset)
@@ -448,7 +435,8 @@ class StreamWorker:
                     if isinstance(taken, datetime):
                         metrics.child(metrics.EVENTS, record.topic, "accepted").inc()
                         inputs.saw(tp, taken.timestamp())
-                        self._expire_labels(state)
+                        effects += state.expire()
+                due += await self._carry_out(tp.partition, state, effects)
             self._release_held(inputs)
             metrics.JOIN_PENDING.set(sum(len(state.features) for state in self.states.values()))
             metrics.JOIN_EVICTED.set(sum(state.features.evicted for state in self.states.values()))
@@ -463,7 +451,7 @@ class StreamWorker:
         state: WorkerState,
         inputs: InputConsumer,
         record: ConsumerRecord[bytes, bytes],
-        due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]],
+        effects: Effects,
     ) -> datetime | Held | None:
         """Apply one message: its event time, HELD when a full join must wait for the other input, None when dead-lettered or repeated."""
         kafka = self.settings.kafka
@@ -476,10 +464,7 @@ class StreamWorker:
                 state.labels.waiting_labels, state.labels.waiting_predictions, state.labels.capacity,
             ):
                 return HELD
-            state.advance_labels(label.event_time)
-            pair = state.labels.add_label(label.prediction_id, label.label, label.event_time, label.model)
-            if pair is not None:
-                await self._labelled(state, pair)
+            effects += state.label(label.prediction_id, label.label, label.event_time, label.model)
             return label.event_time
         if record.topic == kafka.predictions_topic:
             prediction = await self._accept(PredictionIn, record)
@@ -518,7 +503,7 @@ class StreamWorker:
             joined = state.features.add_right(features.prediction_id, features)
             event_time = features.event_time
         if joined is not None:
-            due += [(state, key, job) for key, job in await self._observe(state, *joined)]
+            effects += self._observe(state, *joined)
         return event_time
 
     async def _first(self, state: WorkerState, prediction: PredictionIn, record: ConsumerRecord[bytes, bytes]) -> bool:
@@ -597,18 +582,6 @@ class StreamWorker:
                 inputs.release(tp)
                 del self._holds[tp]
 
-    def _expire_labels(self, state: WorkerState) -> None:
-        """Settle the label waits that the event time read so far has passed.
-
-        A label is late against the label stream's own clock, and it cannot be
-        expected before its prediction was made: the earlier clock decides.
-        """
-        if state.event_time is not None and state.label_time is not None:
-            for _, expired in state.labels.expire(min(state.event_time, state.label_time)):
-                metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
-        if state.event_time is not None:
-            state.seen.expire(state.event_time)
-
     async def _accept(self, kind: type[In], record: ConsumerRecord[bytes, bytes]) -> In | None:
         """Decode one message, or dead-letter it and return None."""
         try:
@@ -626,10 +599,8 @@ class StreamWorker:
             return None
         return decoded
 
-    async def _observe(
-        self, state: WorkerState, prediction: PredictionIn, features: FeaturesIn | None
-    ) -> list[tuple[str, WindowJob | PerformanceJob]]:
-        """Feed one prediction to the windows and the label join; return the results now due."""
+    def _observe(self, state: WorkerState, prediction: PredictionIn, features: FeaturesIn | None) -> Effects:
+        """Hand one prediction, its features joined, to the partition's monitor."""
         values = features.features if features is not None else prediction.features
         row: dict[str, Any] = {
             **values,
@@ -638,71 +609,45 @@ class StreamWorker:
             EVENT_TIME_COLUMN: prediction.event_time.timestamp(),
             SCORE_COLUMN: prediction.score,
         }
-        state.advance(prediction.event_time)
         if state.freshness is not None:
             state.freshness.seen(prediction.model, utc_now())
-        model = prediction.model
-        destination = "window" if state.watch.reference_ready(model) else "reference"
-        metrics.child(metrics.ROWS, model, destination).inc()
-        jobs = state.watch.advance(model, prediction.event_time)
-        jobs += state.watch.add(model, prediction.event_time, row)
-        window = state.watch.window_index(model)
-        for segment in self._segments(state, prediction):
-            jobs += state.watch.add(model, prediction.event_time, row, segment)
-        state.performance.predicted(model, window)
-        pending = PendingPrediction(
-            model=model,
-            window=window,
-            prediction=prediction.prediction,
-            score=prediction.score,
-            probabilities=prediction.probabilities,
-            # As JSON: a prediction waiting for its label then weighs (and checkpoints) as one object.
-            features=kept_json(values),
-            predicted_at=prediction.event_time,
-        )
-        pair = state.labels.add_prediction(prediction.prediction_id, pending)
-        if pair is not None:
-            await self._labelled(state, pair)
-        return self._register(state, jobs)
+        # As JSON: a prediction waiting for its label then weighs (and checkpoints) as one object.
+        return state.observe(prediction, row, kept_json(values))
 
-    def _register(self, state: WorkerState, jobs: list[WindowJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
-        """Keep closed windows in the state until their results are published (a crash must not lose them)."""
-        due: list[tuple[str, WindowJob | PerformanceJob]] = []
-        for job in jobs:
-            key = f"drift/{job.model}/{job.segment}/{job.window.index}"
+    async def _carry_out(self, p: int, state: WorkerState, effects: Effects) -> list[tuple[WorkerState, str, WindowJob | PerformanceJob]]:
+        """Do what the partition's monitor says its events caused; return the results due for analysis."""
+        for model, destination in effects.routed:
+            metrics.child(metrics.ROWS, model, destination).inc()
+        for model in effects.expired:
+            metrics.LABELS_EXPIRED.labels(model=model).inc()
+        for model, prediction_id, reason in effects.rejected:
+            self._rejected(model, prediction_id, reason)
+        if effects.observations:
+            await self.alerting.observe(p, state.lifecycle, effects.observations, window=None, snapshot=None)
+        for model in effects.joined:
+            metrics.child(metrics.LABELLED, model).inc()
+        for pair, trusted in effects.learn:
+            if self.learner is not None:
+                if not self.learner.started:
+                    self._start_learner()
+                # Learned in the learner's process; what it causes comes back after a later batch (see _learned).
+                self.learner.learn(p, pair.model, pair.prediction.features_json, pair.prediction.prediction, pair.label, trusted, pair.prediction_id)
+        return self._register(state, effects.windows, effects.performance)
+
+    def _register(
+        self, state: WorkerState, windows: list[WindowJob], performance: list[PerformanceJob]
+    ) -> list[tuple[WorkerState, str, WindowJob | PerformanceJob]]:
+        """Keep results due in the state until they are published (a crash must not lose them)."""
+        due: list[tuple[WorkerState, str, WindowJob | PerformanceJob]] = []
+        for job in [*windows, *performance]:
+            key = (
+                f"drift/{job.model}/{job.segment}/{job.window.index}"
+                if isinstance(job, WindowJob)
+                else f"performance/{job.model}/{job.window}/{job.version}"
+            )
             state.unpublished[key] = job
-            due.append((key, job))
-            if job.segment is None:
-                due += self._register_performance(state, state.performance.close(job.model, job.window.index))
+            due.append((state, key, job))
         return due
-
-    def _register_performance(
-        self, state: WorkerState, jobs: list[PerformanceJob]
-    ) -> list[tuple[str, WindowJob | PerformanceJob]]:
-        due: list[tuple[str, WindowJob | PerformanceJob]] = []
-        for job in jobs:
-            key = f"performance/{job.model}/{job.window}/{job.version}"
-            state.unpublished[key] = job
-            due.append((key, job))
-        return due
-
-    async def _labelled(self, state: WorkerState, pair: LabelledPair) -> None:
-        """One prediction met its label: performance, change detection, online learning."""
-        state.performance.add(pair)
-        model, pending = pair.prediction.model, pair.prediction
-        metrics.child(metrics.LABELLED, model).inc()
-        try:
-            if state.errors is not None:
-                await self._detect(state, model, pending.prediction, pair.label)
-        except (ValueError, TypeError) as exc:
-            self._rejected(model, pair.prediction_id, str(exc))
-            return
-        partition = self._partition(state)
-        if self.learner is not None and partition is not None and state.challenger is not None:
-            if not self.learner.started:
-                self._start_learner()
-            # Learned in the learner's process; what it causes comes back after a later batch (see _learned).
-            self.learner.learn(partition, model, pending.features_json, pending.prediction, pair.label, self._may_learn(state, model), pair.prediction_id)
 
     def _start_learner(self) -> None:
         """Start the learner's process with the first labelled pair (a worker that gets no labels never needs it)."""
@@ -728,20 +673,6 @@ class StreamWorker:
             state = self.states.get(partition)
             if state is not None:
                 await self._promote(state, promotion)
-
-    async def _detect(self, state: WorkerState, model: str, prediction: Any, label: Any) -> None:
-        """Feed the error detector; fire at once when the error rises, resolve a window's worth of labels later."""
-        errors = state.errors
-        assert errors is not None, "detection runs only with a detector"
-        detection = errors.update(model, prediction, label)
-        joined = state.labels.counts(model).joined
-        if detection is not None and detection.worsened:
-            state.detections[model] = joined
-            await self.alerting.observe(self._partition(state), state.lifecycle, errors.observe(model), window=None, snapshot=None)
-        elif model in state.detections and joined - state.detections[model] >= self.settings.window.size:
-            # As many labelled predictions as a window holds, without a new rise: clear.
-            del state.detections[model]
-            await self.alerting.observe(self._partition(state), state.lifecycle, errors.observe(model), window=None, snapshot=None)
 
     async def _promote(self, state: WorkerState, promotion: Promotion) -> None:
         model = promotion.model
@@ -771,31 +702,6 @@ class StreamWorker:
         """The input partition whose state this is; None once it was handed over (an analysis that outlived it)."""
         return next((p for p, owned in self.states.items() if owned is state), None)
 
-    def _may_learn(self, state: WorkerState, model: str) -> bool:
-        """Whether labels look trustworthy enough to learn from."""
-        online = self.settings.online
-        if online.pause_on_quality_alerts and model in self._untrustworthy:
-            return False
-        stats = state.labels.counts(model)
-        settled = stats.joined + stats.expired
-        return settled < online.min_labelled or stats.coverage >= online.pause_below_coverage
-
-    def _segments(self, state: WorkerState, prediction: PredictionIn) -> list[tuple[str, str]]:
-        """The segment buckets this prediction also counts in (none while they are being learned)."""
-        config = self.settings.segments
-        if not config.keys:
-            return []
-        buckets = state.buckets.get(prediction.model)
-        if buckets is None:
-            buckets = state.buckets[prediction.model] = SegmentBuckets(config.keys, config.top_k)
-        if not buckets.frozen:
-            # The top values are learned over as many events as a stream reference holds.
-            buckets.learn(prediction.segment)
-            if buckets.learned >= self.settings.reference.size:
-                buckets.freeze()
-            return []
-        return list(buckets.segments(prediction.segment).items())
-
     # -- time --------------------------------------------------------------
 
     def _idle_s(self, p: int, state: WorkerState, *topics: str) -> float | None:
@@ -821,21 +727,13 @@ class StreamWorker:
                 idle = self._idle_s(p, state, kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)
                 if idle is None or idle <= 0:
                     continue
-                due += [(state, key, job) for key, job in self._register(state, state.watch.expire_idle(idle))]
-                if state.event_time is not None and state.label_time is not None:
-                    now = min(state.event_time, state.label_time) + timedelta(seconds=idle)
-                    for _, expired in state.labels.expire(now):
-                        metrics.LABELS_EXPIRED.labels(model=expired.model).inc()
+                due += await self._carry_out(p, state, state.idle(idle))
         for state, key, job in due:
             await self._submit(state, key, job)
 
     async def _evaluate_performance(self) -> None:
         async with self._state_lock:
-            due = [
-                (state, key, job)
-                for state in self.states.values()
-                for key, job in self._register_performance(state, state.performance.due())
-            ]
+            due = [item for state in self.states.values() for item in self._register(state, [], state.performance_due())]
         for state, key, job in due:
             await self._submit(state, key, job)
 
@@ -972,8 +870,8 @@ class StreamWorker:
         report = outcome.report
         observations = list(outcome.observations)
         if report.estimate is not None:
-            estimate = self._keep_estimate(state, job, report.estimate)
-            observations += self._estimate_observations(state, job, estimate)
+            reported = report.estimate
+            observations += state.estimated(job, Estimate(reported.accuracy, reported.low, reported.high, reported.rows))
         changes = await self.alerting.observe(self._partition(state), state.lifecycle, observations, report.window, report.snapshot)
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._annotate_run(report, changes)
@@ -996,28 +894,13 @@ class StreamWorker:
             notes = alert_notes(report.model, changes)
             await asyncio.get_running_loop().run_in_executor(None, annotate_run, self.spec, report.snapshot, notes)
 
-    def _keep_estimate(self, state: WorkerState, job: WindowJob, reported: EstimateOut) -> Estimate:
-        """Keep a window's estimate until its labels land, for the latest windows only; return it."""
-        estimate = state.estimates[(job.model, job.window.index)] = Estimate(reported.accuracy, reported.low, reported.high, reported.rows)
-        for stale in sorted(state.estimates)[: max(0, len(state.estimates) - _KEPT_ESTIMATES)]:
-            del state.estimates[stale]
-        return estimate
-
-    def _estimate_observations(self, state: WorkerState, job: WindowJob, estimate: Estimate) -> list[Observation]:
-        reference = state.reference_results.get(job.model)
-        accuracy = reference.metrics.get("accuracy") if reference is not None else None
-        if accuracy is None:
-            return []  # nothing to compare with until the reference period's labels are in
-        context = {"window": f"{job.name} (estimated from scores, before labels)"}
-        return self.cbpe_conditions.observe(job.model, estimate, accuracy, context)
-
-    def _calibrate(self, state: WorkerState, job: PerformanceJob, calibration: Calibration) -> None:
+    def _calibrate(self, state: WorkerState, model: str, calibration: Calibration) -> None:
         """Keep the score calibration the analysis fitted on a model's reference period."""
-        state.calibrations[job.model] = calibration
+        state.calibrated(model, calibration)
         log.info(
             "%s: scores %s calibrated on the reference period (expected calibration error %.3f); "
             "accuracy estimates use the isotonic map",
-            job.model,
+            model,
             "are" if calibration.calibrated else "are NOT",
             calibration.ece or 0.0,
         )
@@ -1048,34 +931,19 @@ class StreamWorker:
         self, state: WorkerState, key: str, job: PerformanceJob, outcome: PerformanceOutcome
     ) -> PerformanceReport:
         result = outcome.result
+        measured = state.measured(job, result)
+        if job.window is None and outcome.calibration is not None:
+            self._calibrate(state, job.model, outcome.calibration)
         changes = []
-        reconciled: dict[str, float] = {}
-        if job.window is None:
-            state.reference_results[job.model] = result
-            if outcome.calibration is not None:
-                self._calibrate(state, job, outcome.calibration)
-        else:
-            estimate = state.estimates.get((job.model, job.window))
-            if estimate is not None and "accuracy" in result.metrics and result.labelled:
-                reconciled = reconcile(estimate, result.metrics["accuracy"], min(result.labelled, estimate.n))
-            latest = state.last_results.get(job.model)
-            # A late label for an older window must not clear what a newer window raised.
-            if latest is None or job.window >= latest[0]:
-                state.last_results[job.model] = (job.window, result)
-                context = {"window": f"{job.model} window {job.window} (version {job.version})"}
-                observations = self.performance_conditions.observe(
-                    job.model, result, state.reference_results.get(job.model), context
-                )
-                changes = await self.alerting.observe(
-                    self._partition(state), state.lifecycle, observations, window=None, snapshot=outcome.report.snapshot
-                )
+        if measured.observations is not None:
+            changes = await self.alerting.observe(
+                self._partition(state), state.lifecycle, measured.observations, window=None, snapshot=outcome.report.snapshot
+            )
         report = outcome.report.model_copy(
             update={
                 "alerts": [alert.fingerprint for alert in changes],
-                "estimate": reconciled,
-                "reference_metrics": dict(state.reference_results[job.model].metrics)
-                if job.model in state.reference_results
-                else {},
+                "estimate": measured.reconciled,
+                "reference_metrics": measured.reference_metrics,
             }
         )
         await self._annotate_run(report, changes)

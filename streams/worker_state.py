@@ -13,11 +13,11 @@ in this worker or in the one it moves to when the group rebalances.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-from monitors.cbpe import Calibration, Estimate
+from monitors.cbpe import CBPEConditions
 from monitors.challenger import Challenger
 from monitors.detectors import ErrorStream
 from monitors.duplicates import SeenPredictions
@@ -25,40 +25,27 @@ from monitors.freshness import Freshness
 from monitors.lifecycle import AlertLifecycle
 from monitors.join import KeyedJoin
 from monitors.labels import LabelJoin
-from monitors.performance import PerformanceJob, PerformanceResult, PerformanceWindows
-from monitors.segments import SegmentBuckets
+from monitors.partition import PartitionMonitor, PartitionRules
+from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceWindows
 from monitors.watch import DriftWatch, WindowJob
 from streams.settings import Settings
 
-__all__ = ["WorkerState", "new_state", "seen_predictions"]
+__all__ = ["WorkerState", "new_state", "partition_rules", "seen_predictions"]
 
 TopicPartition = tuple[str, int]
 
 
 @dataclass
-class WorkerState:
-    """The worker's stream state, with the offsets (next to read, per topic partition) it reflects."""
+class WorkerState(PartitionMonitor):
+    """A partition's monitor, with the input offsets it reflects and the results it made but did not publish yet.
 
-    watch: DriftWatch
-    features: KeyedJoin[Any, Any]
-    labels: LabelJoin
-    seen: SeenPredictions
-    performance: PerformanceWindows
-    errors: ErrorStream | None
-    challenger: Challenger | None
-    lifecycle: AlertLifecycle
-    freshness: Freshness | None = None
-    buckets: dict[str, SegmentBuckets] = field(default_factory=dict)
+    The monitor's rules come from the settings of each start (:meth:`PartitionMonitor.configure`);
+    the rest is checkpointed as one object.
+    """
+
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     unpublished: dict[str, WindowJob | PerformanceJob] = field(default_factory=dict)
-    reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
-    last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
-    detections: dict[str, int] = field(default_factory=dict)  # model -> labelled predictions when its detector last fired
-    calibrations: dict[str, Calibration] = field(default_factory=dict)
-    estimates: dict[tuple[str, int], Estimate] = field(default_factory=dict)  # the latest windows' CBPE estimates
     applied: dict[str, str] = field(default_factory=dict)  # control command key -> id of the command applied
-    event_time: datetime | None = None
-    label_time: datetime | None = None
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         # A checkpoint written before prediction ids were remembered: remember them from now on,
@@ -66,7 +53,7 @@ class WorkerState:
         if "seen" not in saved:
             labels: LabelJoin = saved["labels"]
             saved["seen"] = seen_predictions(labels.ttl_s, labels.per_model_ttl_s, labels.capacity)
-        self.__dict__.update(saved)
+        super().__setstate__(saved)
 
     def reflects(self, topic: str, partition: int, offset: int) -> bool:
         """Whether the message at this offset already had its effect on this state."""
@@ -76,15 +63,27 @@ class WorkerState:
         """Record that the message at this offset has had its effect."""
         self.offsets[(topic, partition)] = offset + 1
 
-    def advance(self, event_time: datetime) -> None:
-        """Move the predictions' event-time watermark forward (never back)."""
-        if self.event_time is None or event_time > self.event_time:
-            self.event_time = event_time
 
-    def advance_labels(self, event_time: datetime) -> None:
-        """Move the labels' event-time watermark forward (never back)."""
-        if self.label_time is None or event_time > self.label_time:
-            self.label_time = event_time
+def partition_rules(settings: Settings) -> PartitionRules:
+    """The rules of a partition's monitor, from the settings they read."""
+    performance, online, segments = settings.performance, settings.online, settings.segments
+    return PartitionRules(
+        window_size=settings.window.size,
+        segment_keys=tuple(segments.keys),
+        segment_top_k=segments.top_k,
+        # The top values are learned over as many events as a stream reference holds.
+        segment_learn=settings.reference.size,
+        pause_on_quality_alerts=online.pause_on_quality_alerts,
+        learn_min_labelled=online.min_labelled,
+        pause_below_coverage=online.pause_below_coverage,
+        performance=PerformanceConditions(
+            minimum=dict(performance.minimum),
+            max_drop=dict(performance.max_drop),
+            maximum=dict(performance.maximum),
+            min_labelled=performance.min_labelled,
+        ),
+        estimate=CBPEConditions(max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled),
+    )
 
 
 def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None) -> WorkerState:
@@ -92,6 +91,7 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
     performance, online, conditions = settings.performance, settings.online, settings.alerting.conditions
     no_data_after = settings.quality.no_data_after
     return WorkerState(
+        rules=partition_rules(settings),
         watch=DriftWatch(
             settings.window.size,
             settings.window.duration_s,
