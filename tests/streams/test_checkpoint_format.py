@@ -1,0 +1,58 @@
+"""A checkpoint written by an earlier release is restored by this one, and goes on.
+
+``fixtures/checkpoint-0546abf.bin`` is the payload (:func:`streams.checkpoint.dump`)
+of partition 0's state as the worker of commit 0546abf left it: 1,200 predictions
+of bench/event_path.py's default scenario (10 models, 20 features, the ``region``
+segment) and their labels, with windows of 40 and references of 60, the online
+challengers off. It was pickled before the partition's rules moved to
+``monitors.partition``; a change that this test cannot absorb must raise
+:data:`streams.checkpoint.FORMAT` and say what to do (see that module).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from streams.checkpoint import dump
+from streams.settings import Settings
+from streams.worker_state import WorkerState, partition_rules
+
+FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0546abf.bin"
+
+
+@pytest.fixture()
+def restored() -> WorkerState:
+    state = pickle.loads(zlib.decompress(FIXTURE.read_bytes()))
+    assert isinstance(state, WorkerState)
+    state.configure(partition_rules(Settings(segments={"keys": ["region"]}, window={"size": 40}, reference={"size": 60})))
+    return state
+
+
+def test_the_earlier_state_is_whole(restored: WorkerState) -> None:
+    assert sum(restored.offsets.values()) == 2400
+    assert len(restored.labels.models) == 10
+    model = restored.labels.models[0]
+    assert restored.labels.counts(model).joined == 120
+    assert restored.watch.reference_ready(model) and restored.watch.window_index(model) == 1
+    assert restored.buckets[model].frozen
+    assert restored.unpublished  # results due when it was saved are still due
+
+
+def test_the_restored_state_takes_events_and_saves_again(restored: WorkerState) -> None:
+    model = restored.labels.models[0]
+    assert restored.event_time is not None
+    at = restored.event_time + timedelta(seconds=1)
+    prediction = SimpleNamespace(
+        model=model, prediction_id="after-restore", prediction=1, score=0.7, probabilities=None, segment={"region": "eu"}, event_time=at
+    )
+    restored.observe(prediction, {"x": 1.0}, b'{"x":1.0}')
+    effects = restored.label("after-restore", 1, at, model)
+    assert effects.joined == [model]
+    again = pickle.loads(zlib.decompress(dump(restored)))
+    assert again.labels.counts(model).joined == 121

@@ -1,0 +1,236 @@
+"""The rules of a partition's monitor, without a broker: what each event causes."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from monitors.alerts import Alert
+from monitors.cbpe import CBPEConditions, Estimate
+from monitors.challenger import Challenger
+from monitors.detectors import ErrorStream
+from monitors.partition import KEPT_ESTIMATES, Effects, PartitionMonitor, PartitionRules, untrusted_models
+from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceResult
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MODEL = "churn"
+RULES = PartitionRules(
+    window_size=20,
+    segment_keys=(),
+    segment_top_k=5,
+    segment_learn=30,
+    pause_on_quality_alerts=True,
+    learn_min_labelled=10,
+    pause_below_coverage=0.5,
+    performance=PerformanceConditions(max_drop={"accuracy": 0.05}, min_labelled=10),
+    estimate=CBPEConditions(max_drop=0.05, min_rows=10),
+)
+
+
+@dataclass
+class Prediction:
+    prediction_id: str
+    prediction: Any
+    event_time: datetime
+    model: str = MODEL
+    score: float | None = None
+    probabilities: dict[str, float] | None = None
+    segment: dict[str, str] = field(default_factory=dict)
+
+
+def monitor(rules: PartitionRules = RULES, *, detector: bool = False, challenger: bool = False) -> PartitionMonitor:
+    made = PartitionMonitor.fresh(rules, reference_size=rules.window_size)
+    if detector:
+        made.errors = ErrorStream("adwin", warmup=30)
+    if challenger:
+        made.challenger = Challenger("logistic_regression", {}, task="classification")
+    return made
+
+
+def feed(made: PartitionMonitor, n: int, start: int = 0, label: Any = None, right: bool = True) -> Effects:
+    """``n`` predictions of ``True`` and, unless ``label`` is None, their labels (right or wrong)."""
+    effects = Effects()
+    for i in range(start, start + n):
+        at = T0 + timedelta(seconds=i)
+        effects += made.observe(Prediction(f"p{i}", True, at), {"x": float(i % 7)}, b'{"x": 1.0}')
+        if label is not None:
+            effects += made.label(f"p{i}", label if right else not label, at + timedelta(milliseconds=1), MODEL)
+    return effects
+
+
+# -- windows ------------------------------------------------------------------
+
+
+def test_a_prediction_counts_in_its_models_windows_and_its_segments_once_the_buckets_froze() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=5))
+    effects = Effects()
+    for i in range(RULES.window_size * 3):
+        at = T0 + timedelta(seconds=i)
+        effects += made.observe(Prediction(f"p{i}", True, at, segment={"region": "eu"}), {"x": 1.0}, b"{}")
+        effects += made.label(f"p{i}", True, at, MODEL)
+    assert [job.window.index for job in effects.windows if job.segment is None] == [0, 1]
+    # The segment's reference fills from the 6th event on (its bucket froze after 5), so one window fewer.
+    assert [job.window.index for job in effects.windows if job.segment == ("region", "eu")] == [0]
+    assert effects.routed[: RULES.window_size] == [(MODEL, "reference")] * RULES.window_size
+    assert effects.routed[RULES.window_size] == (MODEL, "window")
+    assert effects.joined == [MODEL] * RULES.window_size * 3
+    # Quality is per model window: versions for the model's windows, none per segment.
+    assert {job.window for job in made.performance_due()} >= {0, 1}
+
+
+def test_idle_time_closes_an_open_window_and_expires_label_waits() -> None:
+    made = monitor()
+    made.watch = type(made.watch)(RULES.window_size, 60.0, RULES.window_size)
+    feed(made, RULES.window_size + 3, label=None)
+    made.advance_labels(T0)
+    effects = made.idle(idle_s=86_400 * 2)
+    assert [job.window.index for job in effects.windows] == [0]
+    assert effects.expired == [MODEL] * (RULES.window_size + 3)
+
+
+# -- segment buckets ------------------------------------------------------------
+
+
+def test_segment_buckets_are_learned_over_segment_learn_events_then_freeze() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=30))
+    learning = [made.segments(MODEL, {"region": "eu" if i % 3 else "us"}) for i in range(30)]
+    assert all(buckets == [] for buckets in learning)  # learning: the event counts for the model only
+    assert made.buckets[MODEL].frozen
+    assert made.segments(MODEL, {"region": "eu"}) == [("region", "eu")]
+
+
+def test_without_segment_keys_no_buckets_are_kept() -> None:
+    made = monitor()
+    assert made.segments(MODEL, {"region": "eu"}) == [] and made.buckets == {}
+
+
+# -- when learning pauses -------------------------------------------------------
+
+
+def firing(kind: str) -> Alert:
+    return Alert({"model": MODEL, "kind": kind, "severity": "warning"}, {}, T0)
+
+
+@pytest.mark.parametrize("kind, untrusted", [("schema", True), ("missing_values", True), ("data_drift", False), ("performance", False)])
+def test_data_quality_alerts_make_labels_untrustworthy_drift_does_not(kind: str, untrusted: bool) -> None:
+    assert (MODEL in untrusted_models([firing(kind)])) is untrusted
+
+
+def test_learning_pauses_while_a_quality_alert_fires_and_resumes_after_it() -> None:
+    made = monitor(challenger=True)
+    made.untrusted = untrusted_models([firing("schema")])
+    assert not made.may_learn(MODEL)
+    assert feed(made, 1, label=True).learn[0][1] is False  # the pair is still handed over, marked untrusted
+    made.review_trust()  # nothing fires in its own lifecycle
+    assert made.may_learn(MODEL)
+    ignoring = monitor(replace(RULES, pause_on_quality_alerts=False))
+    ignoring.untrusted = {MODEL}
+    assert ignoring.may_learn(MODEL)
+
+
+def test_learning_pauses_when_too_few_settled_predictions_found_their_label() -> None:
+    made = monitor(challenger=True)
+    feed(made, RULES.learn_min_labelled * 3)  # no labels yet
+    assert made.may_learn(MODEL)  # nothing settled: the labels may still come
+    made.advance(T0 + timedelta(days=30))
+    made.advance_labels(T0 + timedelta(days=30))
+    assert len(made.expire().expired) == RULES.learn_min_labelled * 3  # every wait ran out: coverage 0
+    assert not made.may_learn(MODEL)
+
+
+# -- when a concept-drift alert resolves --------------------------------------------
+
+
+def test_a_rise_of_the_error_rate_fires_at_once_and_resolves_a_window_of_labels_later() -> None:
+    made = monitor(detector=True)
+    assert feed(made, 300, label=True, right=True).observations == []
+    i, fired = 300, []
+    while not fired and i < 1000:  # wrong from now on, until the detector fires
+        fired = feed(made, 1, start=i, label=True, right=False).observations
+        i += 1
+    assert fired and all(o.value >= o.warning_at for o in fired), "the detector fires when the errors rise"
+    fired_at = made.detections[MODEL]
+    made.errors = ErrorStream("adwin", warmup=10**9)  # from here no further rise can be detected
+    before = feed(made, RULES.window_size - 1, start=i, label=True, right=True)
+    assert before.observations == [] and made.detections[MODEL] == fired_at
+    after = feed(made, 1, start=i + RULES.window_size - 1, label=True, right=True)
+    assert MODEL not in made.detections
+    assert after.observations and all(o.labels["model"] == MODEL for o in after.observations)
+
+
+def test_a_label_of_the_wrong_kind_is_rejected_and_not_learned() -> None:
+    made = monitor(detector=True, challenger=True)
+    made.errors = ErrorStream("adwin", task="regression")
+    effects = feed(made, 1, label="yes")
+    assert [(model, pid) for model, pid, _ in effects.rejected] == [(MODEL, "p0")]
+    assert effects.learn == [] and effects.joined == [MODEL]
+
+
+# -- estimates -------------------------------------------------------------------
+
+
+def window_job(index: int) -> Any:
+    made = monitor()
+    effects = feed(made, RULES.window_size * (index + 2))
+    return [job for job in effects.windows if job.window.index == index][0]
+
+
+def test_an_estimate_is_judged_only_once_the_reference_accuracy_is_known() -> None:
+    made = monitor()
+    job = window_job(0)
+    low = Estimate(0.70, 0.65, 0.75, 500)
+    assert made.estimated(job, low) == []
+    assert made.estimates[(MODEL, 0)] == low  # kept for when the labels land
+    made.reference_results[MODEL] = PerformanceResult({"accuracy": 0.90}, 500, 1.0)
+    [observation] = made.estimated(job, low)
+    assert observation.labels["model"] == MODEL and observation.value >= observation.warning_at
+
+
+def test_only_the_latest_estimates_are_kept() -> None:
+    made = monitor()
+    job = window_job(0)
+    for index in range(KEPT_ESTIMATES + 5):
+        made.estimated(replace(job, window=replace(job.window, index=index)), Estimate(0.9, 0.85, 0.95, 100))
+    assert len(made.estimates) == KEPT_ESTIMATES and min(index for _, index in made.estimates) == 5
+
+
+# -- late quality versions ----------------------------------------------------------
+
+
+def quality(window: int | None, version: int, accuracy: float) -> tuple[PerformanceJob, PerformanceResult]:
+    return PerformanceJob(MODEL, window, version, 100, (), (), False), PerformanceResult({"accuracy": accuracy}, 100, 1.0)
+
+
+def test_a_late_version_of_an_older_window_never_clears_what_a_newer_window_raised() -> None:
+    made = monitor()
+    assert made.measured(*quality(None, 1, 0.90)).observations is None  # the reference period: no alert of its own
+    newer = made.measured(*quality(3, 1, 0.60))
+    assert newer.observations and newer.reference_metrics == {"accuracy": 0.90}
+    older = made.measured(*quality(2, 2, 0.95))  # good, but late
+    assert older.observations is None
+    assert made.last_results[MODEL][0] == 3
+
+
+def test_a_measured_window_reconciles_its_estimate() -> None:
+    made = monitor()
+    made.estimates[(MODEL, 4)] = Estimate(0.80, 0.75, 0.85, 100)
+    measured = made.measured(*quality(4, 1, 0.82))
+    assert measured.reconciled and measured.reconciled["estimated"] == pytest.approx(0.80)
+
+
+# -- checkpoints ------------------------------------------------------------------
+
+
+def test_rules_are_never_checkpointed_a_restored_monitor_takes_this_starts() -> None:
+    made = monitor(detector=True)
+    feed(made, 50, label=True)
+    restored = pickle.loads(pickle.dumps(made))
+    assert not hasattr(restored, "rules")
+    changed = replace(RULES, window_size=7)
+    restored.configure(changed)
+    assert restored.rules is changed
+    assert restored.labels.counts(MODEL).joined == 50
