@@ -546,7 +546,8 @@ class Runner:
                     # The worker's timer makes them due; here, at every model-level close.
                     for pjob in closed + performance.due():
                         reference_result = self._performance(pjob, reference_result, result, i + 1)
-                    # streams.app's _close_detections: a detection holds until a later window closes without one.
+                    # A detection holds until a later window closes without one (the worker's rule, in monitors.partition, is a
+                    # window's worth of labelled predictions without a new rise: the same span with a label per prediction).
                     if detected_in is None or detected_in < job.window.index:
                         detected_in = None
                         result.timeline.append((i + 1, tuple(errors.observe(name))))

@@ -2,7 +2,7 @@
 
 Feeds the events of ``bench/load.py``'s default scenario (20 features, 10 models, a
 ``region`` segment of 3 values, a label for every prediction 2,000 predictions behind
-it) through the worker's own per-message path (``StreamWorker._take``: decoding and
+it) through the worker's own per-message path (``Ingestion._take``, then what the monitor's effects cause per batch: decoding and
 validation, the joins, the windows and their segment copies, learning from each
 label, the online challengers learning in their own process as in the worker), with every
 default setting in force but ``segments.keys: [region]``. Closed
@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from load import DEFAULT_MODELS, LABELS_BEHIND, REGIONS, interleaved  # noqa: E402
 
-from streams.app import StreamWorker  # noqa: E402
+from monitors.partition import Effects  # noqa: E402
+from streams.worker import StreamWorker  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.worker_state import new_state  # noqa: E402
 
@@ -73,26 +74,25 @@ def _records(n: int, settings: Settings) -> list[ConsumerRecord[bytes, bytes]]:
 
 async def _feed(worker: StreamWorker, records: list[ConsumerRecord[bytes, bytes]]) -> tuple[float, float]:
     """CPU seconds of this process and seconds on the clock, the learner's process caught up."""
-    state = worker.states[0]
-    learner = worker.learner
-    if learner is not None and state.challenger is not None:
-        learner.start()
-        learner.put(0, state.challenger)
-        await learner.take(0)  # the child started (its imports take seconds) before the clock starts
+    state = worker.partitions.states[0]
+    learning, ingestion = worker.learning, worker.ingestion
+    if learning.learner is not None and state.challenger is not None:
+        learning.learner.start()
+        learning.learner.put(0, state.challenger)
+        await learning.take(0)  # the child started (its imports take seconds) before the clock starts
     inputs: Any = _Inputs()
-    due: list[Any] = []
+    effects = Effects()
     started, clock = time.process_time(), time.perf_counter()
     for i, record in enumerate(records, start=1):
-        await worker._take(state, inputs, record, due)
+        if isinstance(await ingestion._take(state, inputs, record, effects), datetime):
+            state.expire(into=effects)
         state.consumed(record.topic, record.partition, record.offset)
-        if due:
-            for _, key, _ in due:
+        if i % BATCH == 0 or i == len(records):  # as the worker does after each batch
+            for _, key, _ in await ingestion.carry_out(0, state, effects):
                 state.unpublished.pop(key, None)
-            due.clear()
-        if learner is not None and i % BATCH == 0:  # as the worker does after each batch
-            await worker._learned(await learner.send())
-    if learner is not None:
-        await worker._learned((await learner.take(0))[1])
+            effects = Effects()
+            await learning.collect()
+    await learning.take(0)
     return time.process_time() - started, time.perf_counter() - clock
 
 
@@ -108,7 +108,7 @@ def main() -> None:
             workspace={"path": Path(workdir) / "workspace"},
         )
         worker = StreamWorker(settings)
-        worker.states[0] = new_state(settings)
+        worker.partitions.states[0] = new_state(settings)
         records = _records(args.events, settings)
         # As the worker freezes what it built at start-up (streams.runner); here the
         # input records too, which in the worker come and go with each fetch.

@@ -250,15 +250,17 @@ class PartitionMonitor:
 
     # -- events -------------------------------------------------------------
 
-    def observe(self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes) -> Effects:
+    def observe(self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes, into: Effects | None = None) -> Effects:
         """Count a prediction (its features joined) in its model's windows and the label join.
 
         ``row`` is what the windows keep of it; ``features_json`` what a
-        challenger learns from once its label lands.
+        challenger learns from once its label lands. What it causes is added to
+        ``into`` (a batch's effects, in order), or to new effects; either is returned.
         """
+        effects = Effects() if into is None else into
         model, when = prediction.model, prediction.event_time
         self.advance(when)
-        effects = Effects(routed=[(model, "window" if self.watch.reference_ready(model) else "reference")])
+        effects.routed.append((model, "window" if self.watch.reference_ready(model) else "reference"))
         closed = self.watch.advance(model, when) + self.watch.add(model, when, row)
         window = self.watch.window_index(model)
         for segment in self.segments(model, prediction.segment):
@@ -276,24 +278,27 @@ class PartitionMonitor:
         )
         pair = self.labels.add_prediction(prediction.prediction_id, pending)
         if pair is not None:
-            effects += self._labelled(pair)
+            self._labelled(pair, effects)
         return effects
 
-    def label(self, prediction_id: str, label: Any, event_time: datetime, model: str | None) -> Effects:
-        """Join a label with its prediction, if that was seen; what the pair causes."""
+    def label(self, prediction_id: str, label: Any, event_time: datetime, model: str | None, into: Effects | None = None) -> Effects:
+        """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`observe`)."""
+        effects = Effects() if into is None else into
         self.advance_labels(event_time)
         pair = self.labels.add_label(prediction_id, label, event_time, model)
-        return self._labelled(pair) if pair is not None else Effects()
+        if pair is not None:
+            self._labelled(pair, effects)
+        return effects
 
-    def expire(self) -> Effects:
-        """Settle the label waits that the event time read so far has passed.
+    def expire(self, into: Effects | None = None) -> Effects:
+        """Settle the label waits that the event time read so far has passed (added to ``into``, as in :meth:`observe`).
 
         A label is late against the label stream's own clock, and it cannot be
         expected before its prediction was made: the earlier clock decides.
         """
-        effects = Effects()
+        effects = Effects() if into is None else into
         if self.event_time is not None and self.label_time is not None:
-            effects.expired = [expired.model for _, expired in self.labels.expire(min(self.event_time, self.label_time))]
+            effects.expired += [expired.model for _, expired in self.labels.expire(min(self.event_time, self.label_time))]
         if self.event_time is not None:
             self.seen.expire(self.event_time)
         return effects
@@ -405,20 +410,19 @@ class PartitionMonitor:
             if job.segment is None:
                 effects.performance += self.performance.close(job.model, job.window.index)
 
-    def _labelled(self, pair: LabelledPair) -> Effects:
+    def _labelled(self, pair: LabelledPair, effects: Effects) -> None:
         """One prediction met its label: quality, change detection, and a pair for the challengers."""
         self.performance.add(pair)
         model = pair.model
-        effects = Effects(joined=[model])
+        effects.joined.append(model)
         if self.errors is not None:
             try:
-                effects.observations = self._detect(model, pair.prediction.prediction, pair.label)
+                effects.observations += self._detect(model, pair.prediction.prediction, pair.label)
             except (ValueError, TypeError) as exc:  # a label of the wrong kind for the task
                 effects.rejected.append((model, pair.prediction_id, str(exc)))
-                return effects
+                return
         if self.challenger is not None:
             effects.learn.append((pair, self.may_learn(model)))
-        return effects
 
     def _detect(self, model: str, prediction: Any, label: Any) -> list[Observation]:
         """Feed the error detector: fire at once when the error rises, resolve a window's worth of labels later."""

@@ -214,7 +214,7 @@ def _refusals_as_warnings(group_id: str) -> None:
     """Log the group's refusals of the worker's commits as warnings, once per group.
 
     The worker handles them: the checkpoint holds the offsets and the next one
-    commits them (streams.app logs each at WARNING). An ERROR line for them
+    commits them (streams.worker.partitions logs each at WARNING). An ERROR line for them
     would page someone for a rebalance.
     """
     logger = logging.getLogger("aiokafka.consumer.group_coordinator")

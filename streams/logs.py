@@ -48,9 +48,9 @@ def escape_controls(text: str) -> str:
 class TextFormatter(logging.Formatter):
     """Readable lines, one per record: the message's control characters escaped.
 
-    >>> record = logging.LogRecord("streams.app", logging.INFO, "app.py", 1, "%s window %d", ("churn\\nFAKE", 7), None)
+    >>> record = logging.LogRecord("streams.worker", logging.INFO, "app.py", 1, "%s window %d", ("churn\\nFAKE", 7), None)
     >>> TextFormatter("%(levelname)s %(name)s: %(message)s").format(record)
-    'INFO streams.app: churn\\\\nFAKE window 7'
+    'INFO streams.worker: churn\\\\nFAKE window 7'
     """
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
@@ -63,10 +63,10 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per record.
 
-    >>> record = logging.LogRecord("streams.app", logging.WARNING, "app.py", 1, "%d windows late", (3,), None)
+    >>> record = logging.LogRecord("streams.worker", logging.WARNING, "app.py", 1, "%d windows late", (3,), None)
     >>> record.created = 1764547200.0
     >>> JsonFormatter().format(record)
-    '{"time":"2025-12-01T00:00:00+00:00","level":"WARNING","logger":"streams.app","message":"3 windows late"}'
+    '{"time":"2025-12-01T00:00:00+00:00","level":"WARNING","logger":"streams.worker","message":"3 windows late"}'
     """
 
     def format(self, record: logging.LogRecord) -> str:

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from streams import metrics
 from streams.admin import ensure_topics, require_copartitioned
 from streams.alerting import load_silences
-from streams.app import StreamWorker
+from streams.worker import StreamWorker
 from streams.checkpoint import KEYS_SETTING
 from streams.errors import ConfigError
 from streams.logs import LogFormat

@@ -63,6 +63,19 @@ class WorkerState(PartitionMonitor):
         """Record that the message at this offset has had its effect."""
         self.offsets[(topic, partition)] = offset + 1
 
+    def register(self, windows: list[WindowJob], performance: list[PerformanceJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+        """Keep results due until they are published (a crash must not lose them); each with its key."""
+        due: list[tuple[str, WindowJob | PerformanceJob]] = []
+        for job in [*windows, *performance]:
+            key = (
+                f"drift/{job.model}/{job.segment}/{job.window.index}"
+                if isinstance(job, WindowJob)
+                else f"performance/{job.model}/{job.window}/{job.version}"
+            )
+            self.unpublished[key] = job
+            due.append((key, job))
+        return due
+
 
 def partition_rules(settings: Settings) -> PartitionRules:
     """The rules of a partition's monitor, from the settings they read."""

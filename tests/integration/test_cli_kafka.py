@@ -157,5 +157,5 @@ def test_the_worker_logs_one_json_object_per_line(settings, tmp_path) -> None:
     finally:
         stop_worker(worker)
     entries = [orjson.loads(line) for line in log_file.read_text().splitlines()]
-    assert {"streams.app", "aiokafka.consumer.group_coordinator"} <= {entry["logger"] for entry in entries}
+    assert {"streams.worker.partitions", "aiokafka.consumer.group_coordinator"} <= {entry["logger"] for entry in entries}
     assert all({"time", "level", "logger", "message"} <= set(entry) for entry in entries)

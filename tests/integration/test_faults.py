@@ -32,7 +32,7 @@ from kafka.errors import KafkaTimeoutError
 
 from monitors.labels import PendingPrediction
 from monitors.performance import PerformanceJob
-from streams.app import StreamWorker
+from streams.worker import StreamWorker
 from streams.checkpoint import partition_checkpoint
 from streams.worker_state import new_state
 from streams.broker import KafkaBroker
@@ -202,8 +202,8 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one_whole_and_ne
     """Without a broker: the worker's sends fail as they do once a long outage outlasts the producer's timeout."""
     worker = StreamWorker(settings)
     kafka = settings.kafka
-    worker.states[0], worker._generations[0] = new_state(settings), 0  # as if partition 0 was assigned
-    worker.states[0].labels.add_prediction("p1", PendingPrediction(MODEL, 0, True, None, None, {}, START))
+    worker.partitions.states[0], worker.partitions.generations[0] = new_state(settings), 0  # as if partition 0 was assigned
+    worker.partitions.states[0].labels.add_prediction("p1", PendingPrediction(MODEL, 0, True, None, None, {}, START))
     sent: list[tuple[str, bytes | None]] = []
     failing = {kafka.state_topic, kafka.model_status_topic}
 
@@ -212,13 +212,13 @@ def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one_whole_and_ne
             raise KafkaTimeoutError("broker unavailable")
         sent.append((topic, key))
 
-    worker._send = send  # type: ignore[method-assign]
+    worker.output.send = send  # type: ignore[method-assign]
     try:
-        asyncio.run(worker._checkpoint({0}))  # the state cannot be written
+        asyncio.run(worker.partitions.checkpoint({0}))  # the state cannot be written
         failing.discard(kafka.state_topic)
-        asyncio.run(worker._checkpoint({0}))  # the state is written, the model status is not: no exception either
+        asyncio.run(worker.partitions.checkpoint({0}))  # the state is written, the model status is not: no exception either
     finally:
-        worker._pool.shutdown()
+        worker.results.pool.shutdown()
     # The retry took the slot of the failed attempt, not the one the last manifest names.
     name = partition_checkpoint(kafka.group_id, 0)
     assert sent == [(kafka.state_topic, f"{name}/1/0".encode()), (kafka.state_topic, f"{name}/manifest".encode())]
@@ -230,8 +230,8 @@ def test_a_commit_refused_by_a_rebalance_is_logged_and_made_by_the_next_checkpoi
     """Without a broker: a rebalance under way (a member that died mid-join) refuses the checkpoint's commit."""
     worker = StreamWorker(settings)
     kafka = settings.kafka
-    worker.states[0], worker._generations[0] = new_state(settings), 0  # as if partition 0 was assigned
-    worker.states[0].consumed(kafka.predictions_topic, 0, 41)
+    worker.partitions.states[0], worker.partitions.generations[0] = new_state(settings), 0  # as if partition 0 was assigned
+    worker.partitions.states[0].consumed(kafka.predictions_topic, 0, 41)
     committed: list[dict[tuple[str, int], int]] = []
 
     class Inputs:
@@ -248,14 +248,14 @@ def test_a_commit_refused_by_a_rebalance_is_logged_and_made_by_the_next_checkpoi
     async def send(topic: str, key: bytes | None, value: bytes) -> None:
         return None
 
-    worker._send = send  # type: ignore[method-assign]
-    worker.inputs = Inputs()  # type: ignore[assignment]
+    worker.output.send = send  # type: ignore[method-assign]
+    worker.partitions.inputs = Inputs()  # type: ignore[assignment]
     try:
-        with caplog.at_level(logging.WARNING, logger="streams.app"):
-            asyncio.run(worker._checkpoint({0}))  # refused: no exception reaches the timer
-            asyncio.run(worker._checkpoint({0}))
+        with caplog.at_level(logging.WARNING, logger="streams.worker.partitions"):
+            asyncio.run(worker.partitions.checkpoint({0}))  # refused: no exception reaches the timer
+            asyncio.run(worker.partitions.checkpoint({0}))
     finally:
-        worker._pool.shutdown()
+        worker.results.pool.shutdown()
     assert committed == [{(kafka.predictions_topic, 0): 42}]
     (refused,) = [r for r in caplog.records if "not committed" in r.getMessage()]
     assert refused.levelno == logging.WARNING and "partition 0" in refused.getMessage()
@@ -269,14 +269,14 @@ def test_a_result_due_once_the_worker_stops_is_left_to_the_last_checkpoint(setti
     async def evaluate(state: object, key: str, job: object, previous: object) -> None:
         started.append(key)
 
-    worker._evaluate_and_publish = evaluate  # type: ignore[method-assign]
-    worker._stopping = True
+    worker.results._evaluate_and_publish = evaluate  # type: ignore[method-assign]
+    worker.results.stopping = True
     state = new_state(settings)
     try:
-        asyncio.run(worker._submit(state, "performance/credit-risk/0/1", PerformanceJob(MODEL, 0, 1, 100, (), (), False)))
+        asyncio.run(worker.results.submit(state, "performance/credit-risk/0/1", PerformanceJob(MODEL, 0, 1, 100, (), (), False)))
     finally:
-        worker._pool.shutdown()
-    assert not worker._pending and not started
+        worker.results.pool.shutdown()
+    assert not worker.results.pending and not started
 
 
 # -- broker restart ------------------------------------------------------------------

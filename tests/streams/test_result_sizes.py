@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from streams import metrics
-from streams.app import StreamWorker
+from streams.worker import StreamWorker
 from streams.events import FeatureDriftOut, Window, WindowReport
 from streams.settings import Settings
 from streams.worker_state import new_state
@@ -43,8 +43,8 @@ def test_a_report_too_large_for_its_topic_is_dropped_logged_and_counted(caplog: 
         state.unpublished["drift/wide/None/0"] = None  # type: ignore[assignment]
         topic = settings.kafka.reports_topic
         before = metrics.TOO_LARGE.labels(topic=topic)._value.get()
-        with caplog.at_level(logging.ERROR, logger="streams.app"):
-            published = asyncio.run(worker._publish_result(state, "drift/wide/None/0", "wide window 0", report(20_000)))
+        with caplog.at_level(logging.ERROR, logger="streams.worker.output"):
+            published = asyncio.run(worker.output.publish_result(state, "drift/wide/None/0", "wide window 0", report(20_000)))
         assert published is False
         assert "drift/wide/None/0" not in state.unpublished  # not retried after a restart either
         assert metrics.TOO_LARGE.labels(topic=topic)._value.get() == before + 1
@@ -52,7 +52,7 @@ def test_a_report_too_large_for_its_topic_is_dropped_logged_and_counted(caplog: 
         assert "wide window 0" in record.getMessage() and "wide/*/0/drift/v1" in record.getMessage()
         assert "does not fit the producer's limit of 1,000,000 bytes" in record.getMessage()
     finally:
-        worker._pool.shutdown(wait=False)
+        worker.results.pool.shutdown(wait=False)
 
 
 def test_a_report_that_fails_to_send_for_another_reason_stays_unpublished() -> None:
@@ -67,7 +67,7 @@ def test_a_report_that_fails_to_send_for_another_reason_stays_unpublished() -> N
         state.unpublished["drift/wide/None/0"] = None  # type: ignore[assignment]
         worker.app.send = unreachable  # type: ignore[method-assign]
         with pytest.raises(ConnectionError):
-            asyncio.run(worker._publish_result(state, "drift/wide/None/0", "wide window 0", report(3)))
+            asyncio.run(worker.output.publish_result(state, "drift/wide/None/0", "wide window 0", report(3)))
         assert "drift/wide/None/0" in state.unpublished  # retried from the checkpoint
     finally:
-        worker._pool.shutdown(wait=False)
+        worker.results.pool.shutdown(wait=False)
