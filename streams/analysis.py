@@ -26,11 +26,11 @@ from monitors._evidently import Snapshot
 from monitors.alerts import Observation
 from monitors.cbpe import Calibration, fit_calibration, window_estimate
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
-from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult
 from monitors.performance import PerformanceJob, PerformanceResult, evaluate
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
 from monitors.watch import WindowJob
-from streams.assembly import drift_conditions, drift_monitor, multivariate_monitor, quality_monitor
+from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
 from streams.events import (
     PREDICTION_COLUMN,
     EstimateOut,
@@ -307,7 +307,7 @@ def analyse(
         monitors.quality.observations(job.model, findings, context)
     )
     if multivariate is not None:
-        observations += (multivariate_observation(job.model, multivariate, context, spec.conditions.critical_distance_factor),)
+        observations += (multivariate_condition(spec.conditions, job.model, multivariate, context),)
     if segment is not None:
         observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)

@@ -10,17 +10,20 @@ setting's default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from monitors._evidently import Kind
+from monitors.alerts import Observation
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor
-from monitors.multivariate import MultivariateDriftMonitor
+from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
 from monitors.quality import DataQualityMonitor, ReferenceProfile
 from streams.events import PREDICTION_COLUMN
 from streams.settings import ConditionSettings, DriftSettings, QualitySettings, Task
 
-__all__ = ["drift_conditions", "drift_monitor", "multivariate_monitor", "quality_monitor"]
+__all__ = ["drift_conditions", "drift_monitor", "multivariate_condition", "multivariate_monitor", "quality_monitor"]
 
 
 def drift_monitor(drift: DriftSettings, reference: pd.DataFrame, task: Task) -> DriftMonitor:
@@ -90,3 +93,10 @@ def drift_conditions(conditions: ConditionSettings) -> DriftConditions:
         critical_distance_factor=conditions.critical_distance_factor,
         prediction_drift=conditions.prediction_drift,
     )
+
+
+def multivariate_condition(
+    conditions: ConditionSettings, model: str, result: MultivariateResult, annotations: Mapping[str, str]
+) -> Observation:
+    """A window's multivariate drift as an alert condition: critical, as a distance is, at ``critical_distance_factor``."""
+    return multivariate_observation(model, result, annotations, critical_factor=conditions.critical_distance_factor)

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor
 from monitors.lifecycle import AlertLifecycle
-from monitors.multivariate import MultivariateDriftMonitor, multivariate_observation
+from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
 from monitors.performance import PerformanceConditions
 from monitors.quality import DataQualityMonitor, ReferenceProfile
-from streams.assembly import drift_conditions, drift_monitor, multivariate_monitor, quality_monitor
+from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
 from streams.events import PREDICTION_COLUMN
 from streams.settings import ConditionSettings, DriftSettings, PerformanceSettings, QualitySettings
 
@@ -113,3 +113,7 @@ def test_the_other_monitors_take_every_setting_of_their_section() -> None:
     conditions = drift_conditions(ConditionSettings(critical_p_factor=50.0, critical_distance_factor=3.0, prediction_drift=False))
     assert (conditions.critical_p_factor, conditions.critical_distance_factor, conditions.prediction_drift) == (50.0, 3.0, False)
     assert multivariate_monitor(DriftSettings(multivariate_level=0.01), reference().drop(columns=[PREDICTION_COLUMN])).level == 0.01
+    result = MultivariateResult(2.9, 2.6, True, 2.5, (), 13, 1000)
+    critical = multivariate_condition(ConditionSettings(critical_distance_factor=3.0), "m", result, {"window": "w1"})
+    assert critical == multivariate_observation("m", result, {"window": "w1"}, critical_factor=3.0)
+    assert critical != multivariate_observation("m", result, {"window": "w1"}, critical_factor=2.0)
