@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from monitors.watch import DriftWatch, WindowJob  # noqa: E402
 from streams import analysis  # noqa: E402
 from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN, AnalysisSpec  # noqa: E402
 from streams.analysis import analysis_spec  # noqa: E402
+from streams.assembly import multivariate_monitor  # noqa: E402
 from streams.events import PREDICTION_COLUMN  # noqa: E402
 from streams.runs import RunNotes  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -109,7 +109,7 @@ def measure_multivariate_fit(spec: AnalysisSpec, windows: list[WindowJob], repea
     fits, calibrations = [], []
     for _ in range(repeats):
         monitors: list[MultivariateDriftMonitor] = []
-        fits.append(timed(lambda: monitors.append(MultivariateDriftMonitor(features, level=spec.multivariate_level))))
+        fits.append(timed(lambda: monitors.append(multivariate_monitor(spec.drift, features))))
         calibrations.append(timed(lambda: monitors[0].run(prepared.conformed)))
     return median_ms(fits), median_ms(calibrations)
 
@@ -138,7 +138,7 @@ def performance_jobs(count: int, pairs: int) -> list[PerformanceJob]:
 def measure_performance(spec: AnalysisSpec, jobs: list[PerformanceJob]) -> tuple[float, float]:
     """Median ms of a version's model quality, values only and with Evidently's report."""
     fast = [timed(lambda: analysis.evaluate_performance(job, spec)) for job in jobs]
-    full = [timed(lambda: evaluate(job, spec.task)) for job in jobs[:5]]
+    full = [timed(lambda: evaluate(job, spec.performance.task)) for job in jobs[:5]]
     return median_ms(fast[1:]), median_ms(full[1:])
 
 
@@ -157,14 +157,14 @@ def main() -> None:
     window, reference = settings.window.size, settings.reference.size
     windows = jobs(window, reference, 2 * args.repeats + 1)
     with tempfile.TemporaryDirectory() as tmp:
-        spec = replace(analysis_spec(settings), workspace=Path(tmp) / "light")
+        spec = analysis_spec(settings).stored_in(Path(tmp) / "light")
         parts = measure(spec, windows)
         fit_ms, calibration_ms = measure_multivariate_fit(spec, windows, 10)
         light = snapshot_bytes(Path(tmp) / "light")
-        full_spec = replace(spec, workspace=Path(tmp) / "full")
+        full_spec = spec.stored_in(Path(tmp) / "full")
         full_ms = measure_full(full_spec, windows, args.full_repeats)
         full = snapshot_bytes(Path(tmp) / "full")
-        quality_ms, quality_full_ms = measure_performance(replace(spec, workspace=Path(tmp) / "quality"), performance_jobs(args.repeats, window))
+        quality_ms, quality_full_ms = measure_performance(spec.stored_in(Path(tmp) / "quality"), performance_jobs(args.repeats, window))
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [

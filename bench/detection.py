@@ -560,7 +560,7 @@ class Runner:
     def _performance(
         self, job: PerformanceJob, reference: PerformanceResult | None, result: StreamResult, end: int
     ) -> PerformanceResult | None:
-        outcome, _ = evaluate(job, self.spec.task)
+        outcome, _ = evaluate(job, self.spec.performance.task)
         if job.window is None:
             return outcome
         observations = self.conditions.observe(job.model, outcome, reference)
@@ -781,7 +781,7 @@ def report(
     load: tuple[float, float],
 ) -> str:
     settings = Settings()
-    perf = settings.performance
+    drift, perf = spec.drift, spec.performance
     analyses = [w for r in results for w in r.windows]
     mean_s = sum(w.seconds for w in analyses) / len(analyses) if analyses else 0.0
     lines = [
@@ -799,8 +799,8 @@ def report(
             "`streams.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorStream()` on every "
             "labelled prediction, `PerformanceWindows` + `evaluate` + the default `PerformanceConditions` at every "
             "window close. Defaults in force: drift tests "
-            f"{spec.num_method} / {spec.cat_method}, alpha {spec.alpha}, correction {spec.correction}; multivariate "
-            f"drift (PCA reconstruction error) {'on, level ' + str(spec.multivariate_level) if spec.multivariate else 'off'}; "
+            f"{drift.num_method} / {drift.cat_method}, alpha {drift.alpha}, correction {drift.correction}; multivariate "
+            f"drift (PCA reconstruction error) {'on, level ' + str(drift.multivariate_level) if drift.multivariate else 'off'}; "
             f"detector {perf.detector} {dict(perf.detector_params) or '(streammon defaults)'}, warm-up {perf.detector_warmup}; "
             f"accuracy condition: {dict(perf.max_drop)} below the reference period, min {perf.min_labelled} labelled. "
             f"Alarm: an observation at warning or above (`level(None, {HYSTERESIS})`). Every prediction is labelled at once. "

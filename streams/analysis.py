@@ -1,9 +1,10 @@
 """Window analysis, run in a separate process so the event loop never waits for Evidently.
 
 :func:`analyse` takes a :class:`~monitors.watch.WindowJob` and an
-:class:`AnalysisSpec` (plain, picklable values), runs the drift monitor, stores
-the snapshot in the Evidently workspace and returns the report and alerts to
-publish. Everything it returns is built here; the worker only sends it.
+:class:`AnalysisSpec` (the settings sections it reads, picklable), runs the
+monitors :mod:`streams.assembly` builds from them, stores the snapshot in the
+Evidently workspace and returns the report and alerts to publish. Everything
+it returns is built here; the worker only sends it.
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from monitors._evidently import Kind, Snapshot
+from monitors._evidently import Snapshot
 from monitors.alerts import Observation
 from monitors.cbpe import Calibration, fit_calibration, window_estimate
-from monitors.conditions import DriftConditions
 from monitors.drift import DriftMonitor, DriftResult, FeatureDrift
-from monitors.multiple_testing import Correction
-from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
-from monitors.performance import PerformanceJob, PerformanceResult, Task, evaluate
+from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult
+from monitors.performance import PerformanceJob, PerformanceResult, evaluate
 from monitors.quality import DataQualityMonitor, QualityFinding, ReferenceProfile
-from monitors.retention import Retention
 from monitors.watch import WindowJob
+from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
 from streams.events import (
     PREDICTION_COLUMN,
     EstimateOut,
@@ -44,7 +43,14 @@ from streams.events import (
     WindowReport,
 )
 from streams.runs import RunNotes, performance_notes, window_notes
-from streams.settings import Settings
+from streams.settings import (
+    ConditionSettings,
+    DriftSettings,
+    PerformanceSettings,
+    QualitySettings,
+    Settings,
+    WorkspaceSettings,
+)
 from streams.workspace import EvidentlyWorkspace
 
 log = logging.getLogger(__name__)
@@ -59,61 +65,42 @@ _META_COLUMNS = [VERSION_COLUMN, EVENT_TIME_COLUMN, SCORE_COLUMN]
 
 @dataclass(frozen=True)
 class AnalysisSpec:
-    """How windows are analysed: drift tests, alert rule and where snapshots go."""
+    """How windows are analysed: the settings sections the analysis reads, and where snapshots go.
 
-    num_method: str | None = "ks"
-    cat_method: str | None = "chi2_homogeneity"
-    alpha: float | None = 0.01
-    correction: Correction = "bh"
-    calibrate_distances: bool = True
-    per_feature_method: dict[str, str] = field(default_factory=dict)
-    per_feature_threshold: dict[str, float] = field(default_factory=dict)
-    max_rows: int = 5000
-    critical_p_factor: float = 1000.0
-    critical_distance_factor: float = 2.0
-    prediction_drift: bool = True
-    multivariate: bool = True
-    multivariate_level: float = 0.001
-    missing_increase: float = 0.05
-    out_of_range_share: float = 0.02
-    unseen_share: float = 0.01
-    volume_ratio: float = 3.0
-    min_rows: int = 30
-    task: Task = "classification"
-    min_labelled: int = 100
-    workspace: Path | None = None
-    project: str = "streammon"
-    retention: Retention = Retention()
+    Each section is the frozen one of :class:`~streams.settings.Settings`
+    (:func:`analysis_spec`), so a section's defaults are the settings' own. A
+    spec is sent to the analysis processes with every job: it holds only what
+    the analysis reads. ``workspace`` None stores nothing (calibration,
+    benchmarks, tests): ``dataclasses.replace(spec, workspace=None)``;
+    :meth:`stored_in` stores in another directory.
+    """
+
+    drift: DriftSettings = DriftSettings()
+    quality: QualitySettings = QualitySettings()
+    conditions: ConditionSettings = ConditionSettings()
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
+    workspace: WorkspaceSettings | None = None
+
+    def stored_in(self, path: Path) -> AnalysisSpec:
+        """This spec with its snapshots stored in the workspace at ``path`` (the workspace's other settings kept)."""
+        workspace = self.workspace or WorkspaceSettings()
+        return replace(self, workspace=workspace.model_copy(update={"path": path.resolve()}))
 
 
 def analysis_spec(settings: Settings) -> AnalysisSpec:
-    """The analysis parameters, as plain values a worker process can receive."""
-    drift, conditions, quality = settings.drift, settings.alerting.conditions, settings.quality
-    return AnalysisSpec(
-        num_method=drift.num_method,
-        cat_method=drift.cat_method,
-        alpha=drift.alpha,
-        correction=drift.correction,
-        calibrate_distances=drift.calibrate_distances,
-        per_feature_method=dict(drift.per_feature_method),
-        per_feature_threshold=dict(drift.per_feature_threshold),
-        max_rows=drift.max_rows,
-        critical_p_factor=conditions.critical_p_factor,
-        critical_distance_factor=conditions.critical_distance_factor,
-        prediction_drift=conditions.prediction_drift,
-        multivariate=drift.multivariate,
-        multivariate_level=drift.multivariate_level,
-        missing_increase=quality.missing_increase,
-        out_of_range_share=quality.out_of_range_share,
-        unseen_share=quality.unseen_share,
-        volume_ratio=quality.volume_ratio,
-        min_rows=quality.min_rows,
-        task=settings.performance.task,
-        min_labelled=settings.performance.min_labelled,
-        workspace=settings.workspace.path.resolve(),
-        project=settings.workspace.project,
-        retention=settings.workspace.retention(),
+    """The settings sections the analysis reads, for a worker process to receive.
+
+    The workspace's path is made absolute: an analysis process must store
+    where the worker was told to, whatever its working directory.
+    """
+    spec = AnalysisSpec(
+        drift=settings.drift,
+        quality=settings.quality,
+        conditions=settings.alerting.conditions,
+        performance=settings.performance,
+        workspace=settings.workspace,
     )
+    return spec.stored_in(settings.workspace.path)
 
 
 @dataclass(frozen=True)
@@ -188,9 +175,7 @@ class _ModelMonitors:
         if "multivariate" not in self.fitted:
             features = self.reference.drop(columns=[PREDICTION_COLUMN], errors="ignore")
             try:
-                monitor: MultivariateDriftMonitor | None = MultivariateDriftMonitor(
-                    features, level=self.spec.multivariate_level
-                )
+                monitor: MultivariateDriftMonitor | None = multivariate_monitor(self.spec.drift, features)
             except ValueError as exc:  # too few rows, or no feature to analyse
                 log.info("no multivariate drift check for this reference: %s", exc)
                 monitor = None
@@ -200,19 +185,8 @@ class _ModelMonitors:
     def drift(self, columns: tuple[str, ...]) -> DriftMonitor:
         """The drift monitor of these reference columns (all of them, but those a window left empty)."""
         if columns not in self.drift_by_columns:
-            spec = self.spec
-            self.drift_by_columns[columns] = DriftMonitor(
-                self.reference[list(columns)],
-                prediction=PREDICTION_COLUMN if PREDICTION_COLUMN in columns else None,
-                prediction_kind=_prediction_kind(spec.task, self.reference.get(PREDICTION_COLUMN)),
-                num_method=spec.num_method,
-                cat_method=spec.cat_method,
-                alpha=spec.alpha,
-                correction=spec.correction,
-                calibrate_distances=spec.calibrate_distances,
-                per_feature_method={k: v for k, v in spec.per_feature_method.items() if k in columns},
-                per_feature_threshold={k: v for k, v in spec.per_feature_threshold.items() if k in columns},
-            )
+            reference = self.reference[list(columns)]
+            self.drift_by_columns[columns] = drift_monitor(self.spec.drift, reference, self.spec.performance.task)
         return self.drift_by_columns[columns]
 
 
@@ -259,7 +233,7 @@ def _prepare(job: WindowJob, spec: AnalysisSpec, reference: ReferenceRows) -> _P
     current = job.window.columns.frame(exclude=_META_COLUMNS)
     version_values = job.window.columns.get(VERSION_COLUMN)
     versions = sorted({str(v) for v in pd.Series(version_values).dropna()}) if version_values is not None else []
-    sample = _sample(current, spec.max_rows, seed=job.window.index)
+    sample = _sample(current, spec.drift.max_rows, seed=job.window.index)
     conformed = _conform(sample, monitors.reference)
     # A column the window left empty has no distribution to compare (the quality
     # checks report it); drift is tested on the others.
@@ -325,7 +299,7 @@ def analyse(
     )
     snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
     report = report.model_copy(update={"snapshot": snapshot_ref})
-    conditions = DriftConditions(spec.critical_p_factor, spec.critical_distance_factor, spec.prediction_drift)
+    conditions = drift_conditions(spec.conditions)
     context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:
         context["snapshot"] = snapshot_ref.snapshot_id
@@ -333,7 +307,7 @@ def analyse(
         monitors.quality.observations(job.model, findings, context)
     )
     if multivariate is not None:
-        observations += (multivariate_observation(job.model, multivariate, context, spec.critical_distance_factor),)
+        observations += (multivariate_condition(spec.conditions, job.model, multivariate, context),)
     if segment is not None:
         observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)
@@ -341,7 +315,7 @@ def analyse(
 
 def _estimate(job: WindowJob, spec: AnalysisSpec, calibration: Calibration | None) -> EstimateOut | None:
     """The whole model's window accuracy estimated from its scores (CBPE), for a classifier; None when there is nothing to estimate from."""
-    if job.segment is not None or spec.task != "classification":
+    if job.segment is not None or spec.performance.task != "classification":
         return None
     columns = job.window.columns
     try:
@@ -361,7 +335,7 @@ def _multivariate(prepared: _Prepared, spec: AnalysisSpec) -> MultivariateResult
     A window of fewer than ``min_rows`` rows (the quality checks' floor for shares)
     is not judged: the mean error of a handful of rows says little.
     """
-    if not spec.multivariate or len(prepared.conformed) < spec.min_rows:
+    if not spec.drift.multivariate or len(prepared.conformed) < spec.quality.min_rows:
         return None
     monitor = prepared.monitors.multivariate()
     return None if monitor is None else monitor.run(prepared.conformed)
@@ -389,14 +363,15 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     puts Evidently's report, plots included, in its place where people look. The
     reference period's version also fits the model's score calibration, for a classifier.
     """
-    result, snapshot = evaluate(job, spec.task, plots=False, timestamp=_window_time(job, spec))
+    task = spec.performance.task
+    result, snapshot = evaluate(job, task, plots=False, timestamp=_window_time(job, spec))
     where = "reference" if job.window is None else str(job.window)
     report = PerformanceReport(
         key=f"{job.model}/*/{where}/performance/v{job.version}",
         version=job.version,
         final=job.final,
         model=job.model,
-        task=spec.task,
+        task=task,
         window_index=job.window,
         predictions=job.predictions,
         labelled=result.labelled,
@@ -410,13 +385,14 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     if snapshot is not None:
         ref = _store(snapshot, _performance_name(job), spec, performance_notes(report), report.key)
         report = report.model_copy(update={"snapshot": ref})
-    calibrates = job.window is None and spec.task == "classification"
-    return PerformanceOutcome(result, report, fit_calibration(job.pairs, spec.min_labelled) if calibrates else None)
+    calibrates = job.window is None and task == "classification"
+    calibration = fit_calibration(job.pairs, spec.performance.min_labelled) if calibrates else None
+    return PerformanceOutcome(result, report, calibration)
 
 
 def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: SnapshotRef) -> None:
     """Put Evidently's model quality report, plots included, in place of a version's values-only snapshot."""
-    _, report = evaluate(job, spec.task, timestamp=_window_time(job, spec))
+    _, report = evaluate(job, spec.performance.task, timestamp=_window_time(job, spec))
     if report is not None and spec.workspace is not None:
         _workspace(spec).replace(snapshot, report, _performance_name(job))
 
@@ -458,33 +434,11 @@ def _monitors_for(job: WindowJob, spec: AnalysisSpec, packed: ReferenceRows) -> 
     full = pd.DataFrame.from_records(packed.rows())
     event_times = _datetimes(full[EVENT_TIME_COLUMN]) if EVENT_TIME_COLUMN in full else None
     full = full.drop(columns=_META_COLUMNS, errors="ignore")
-    reference = _sample(full, spec.max_rows, seed=0)
+    reference = _sample(full, spec.drift.max_rows, seed=0)
     profile = ReferenceProfile.of(full, event_times=event_times)
-    quality = DataQualityMonitor(
-        profile,
-        missing_increase=spec.missing_increase,
-        out_of_range_share=spec.out_of_range_share,
-        unseen_share=spec.unseen_share,
-        volume_ratio=spec.volume_ratio,
-        min_rows=spec.min_rows,
-    )
-    monitors = _ModelMonitors(reference, spec, quality)
+    monitors = _ModelMonitors(reference, spec, quality_monitor(spec.quality, profile))
     _monitors[key] = (packed.key, monitors)
     return monitors
-
-
-def _prediction_kind(task: Task, reference: pd.Series | None) -> Kind | None:
-    """How the prediction column is tested: a classifier's classes are categories, even as numbers (0/1).
-
-    A classifier whose ``prediction`` holds numbers that are not whole (a
-    probability or score) and a regressor's predictions are numbers: None
-    leaves it to the column's dtype.
-    """
-    if task != "classification" or reference is None:
-        return None
-    values = reference.dropna()
-    is_float = pd.api.types.is_float_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    return None if is_float and not (values == values.round()).all() else "categorical"
 
 
 def _conform(current: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
@@ -513,10 +467,11 @@ def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
 
 
 def _workspace(spec: AnalysisSpec) -> EvidentlyWorkspace:
-    assert spec.workspace is not None
-    key = (spec.workspace, spec.project)
+    settings = spec.workspace
+    assert settings is not None
+    key = (settings.path, settings.project)
     if key not in _workspaces:
-        _workspaces[key] = EvidentlyWorkspace(spec.workspace, spec.project, spec.retention, task=spec.task)
+        _workspaces[key] = EvidentlyWorkspace(settings.path, settings.project, settings.retention(), task=spec.performance.task)
     return _workspaces[key]
 
 

@@ -95,7 +95,7 @@ def calibrate(settings: Settings, path: Path, target_rate: float, progress: Prog
             report = outcome.report
             drifts = report.features + ([report.prediction] if report.prediction is not None else [])
             p_values = [d.score if d.method in P_VALUE_DISPLAY_NAMES else 1.0 for d in drifts]
-            levels.append(alarm_level(p_values, spec.correction))
+            levels.append(alarm_level(p_values, spec.drift.correction))
             if progress is not None and task is not None:
                 progress.advance(task)
-    return Calibration(windows, size, dict(alarms), tuple(levels), spec.alpha, spec.correction, target_rate)
+    return Calibration(windows, size, dict(alarms), tuple(levels), spec.drift.alpha, spec.drift.correction, target_rate)

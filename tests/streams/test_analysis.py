@@ -7,9 +7,10 @@ from monitors.cbpe import Calibration
 from monitors.watch import DriftWatch, WindowJob
 from monitors.performance import PerformanceJob
 from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse, evaluate_performance
+from streams.settings import DriftSettings, PerformanceSettings
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-SPEC = AnalysisSpec(workspace=None)
+SPEC = AnalysisSpec()
 
 
 def outcome(window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisSpec = SPEC, scores: bool = False) -> WindowOutcome:
@@ -80,7 +81,7 @@ def test_the_prediction_is_tested_as_the_task_says() -> None:
     rows = [{"a": float(x), "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))]
     classifier = outcome(rows, seed=3).report.prediction
     assert classifier is not None and classifier.method == "chi-square homogeneity p_value"
-    regressor = outcome(rows, seed=4, spec=replace(SPEC, task="regression")).report.prediction
+    regressor = outcome(rows, seed=4, spec=replace(SPEC, performance=PerformanceSettings(task="regression"))).report.prediction
     assert regressor is not None and regressor.method == "K-S p_value"
 
 
@@ -126,7 +127,7 @@ def test_an_unchanged_window_is_within_its_multivariate_threshold() -> None:
 
 
 def test_the_multivariate_check_can_be_turned_off() -> None:
-    result = pair_outcome(rho=-0.9, spec=replace(SPEC, multivariate=False))
+    result = pair_outcome(rho=-0.9, spec=replace(SPEC, drift=DriftSettings(multivariate=False)))
     assert result.report.multivariate is None
     assert "multivariate_drift" not in {o.labels["kind"] for o in result.observations}
 
@@ -155,7 +156,7 @@ def test_a_classifiers_window_is_estimated_from_its_scores_through_the_models_ca
 def test_no_estimate_for_a_segment_a_regressor_or_scores_that_are_not_probabilities(caplog) -> None:  # type: ignore[no-untyped-def]
     scores = [0.9, 0.2] * 100
     assert analyse(scored_job(scores, segment=("region", "eu")), SPEC).report.estimate is None
-    assert analyse(scored_job(scores), replace(SPEC, task="regression")).report.estimate is None
+    assert analyse(scored_job(scores), replace(SPEC, performance=PerformanceSettings(task="regression"))).report.estimate is None
     assert analyse(scored_job([2.0, 0.2] * 100), SPEC).report.estimate is None
     assert "no accuracy estimate from its scores: scores must be probabilities in [0, 1]" in caplog.text
 

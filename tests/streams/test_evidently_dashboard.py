@@ -15,6 +15,7 @@ from monitors.performance import PerformanceJob
 from monitors.watch import DriftWatch, WindowJob
 from streams.analysis import SCORE_COLUMN, AnalysisSpec, analyse, evaluate_performance, full_report
 from streams.dashboard import OVERVIEW_TAB, model_tab
+from streams.settings import DriftSettings
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
@@ -51,7 +52,7 @@ def series(path: Path, project_id: str, panel_values: list[dict[str, object]]) -
 
 
 def test_each_model_gets_a_tab_whose_panels_all_show_its_windows(tmp_path: Path) -> None:
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     drifted: dict[str, list[int]] = {}
     for seed, model in enumerate(["churn", "fraud"]):
         drifted[model] = []
@@ -85,12 +86,12 @@ def test_each_model_gets_a_tab_whose_panels_all_show_its_windows(tmp_path: Path)
 
 
 def test_a_model_that_appears_later_gets_its_tab_and_none_is_added_twice(tmp_path: Path) -> None:
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     first, *_ = window_jobs("churn", windows=1, shift=0.0, seed=1)
     analyse(first, spec)
     analyse(replace(first, window=replace(first.window, index=first.window.index + 1)), spec)
     # Another process (a second worker) stores a new model's window in the same workspace.
-    other = AnalysisSpec(workspace=tmp_path, project="streammon", max_rows=4999)
+    other = AnalysisSpec(drift=DriftSettings(max_rows=4999)).stored_in(tmp_path)
     analyse(replace(first, model="fraud"), other)
     workspace = Workspace(str(tmp_path))
     (project,) = workspace.search_project("streammon")
@@ -99,7 +100,7 @@ def test_a_model_that_appears_later_gets_its_tab_and_none_is_added_twice(tmp_pat
 
 
 def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_window(tmp_path: Path) -> None:
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     reports = []
     for job in window_jobs("churn", windows=3, shift=1.5, seed=0):
         reports.append(analyse(job, spec).report)

@@ -56,7 +56,7 @@ def test_alert_changes_tell_raised_escalated_and_resolved_apart() -> None:
 
 
 def test_a_drift_run_is_found_by_model_version_segment_window_and_alert(tmp_path: Path) -> None:
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     report = drift_outcome(spec, segment=("region", "eu")).report
     assert report.snapshot is not None
     raised = alert("a", "warning")
@@ -74,7 +74,7 @@ def test_a_drift_run_is_found_by_model_version_segment_window_and_alert(tmp_path
 
 
 def test_a_performance_run_is_tagged_with_its_model_kind_and_window(tmp_path: Path) -> None:
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     pairs = tuple((int(i % 3 == 0), int(i % 2 == 0), None) for i in range(40))
     report = evaluate_performance(PerformanceJob("churn", 4, 2, 80, pairs, (1.0,) * 40, True), spec).report
     assert report.snapshot is not None
@@ -96,7 +96,7 @@ def page(run: object) -> list[tuple[str, str]]:
 def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verdict(tmp_path: Path) -> None:
     from streams.analysis import full_report
 
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     report = drift_outcome(spec).report
     assert report.snapshot is not None
     raised = alert("a", "warning")
@@ -120,7 +120,7 @@ def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verd
 
 
 def test_a_run_that_cannot_be_annotated_is_logged_and_left(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     report = drift_outcome(spec).report
     assert report.snapshot is not None
     run_file = tmp_path / report.snapshot.project_id / "snapshots" / f"{report.snapshot.snapshot_id}.json"

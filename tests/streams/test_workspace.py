@@ -157,7 +157,7 @@ def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path:
     from streams.runs import alert_notes
     from tests.streams.test_run_notes import alert, drift_outcome
 
-    spec = AnalysisSpec(workspace=tmp_path)
+    spec = AnalysisSpec().stored_in(tmp_path)
     first = drift_outcome(spec).report
     assert first.snapshot is not None
     raised = alert("a", "warning")
