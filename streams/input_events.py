@@ -102,7 +102,9 @@ def read_input(kind: type[Any], raw: bytes | None, *, max_bytes: int | None = DE
     if raw is not None and (max_bytes is None or len(raw) <= max_bytes):
         try:
             event = _DECODERS[kind].decode(raw)
-        except (msgspec.MsgspecError, UnicodeDecodeError):
+        # msgspec raises RecursionError, not its own error, for a value nested deeper than
+        # Python's stack allows (an event_time of a thousand nested lists).
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
             pass
         else:
             checked = _checked(event)

@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_codec_fuzz import FUZZ, json_values, near_valid, valid_events
@@ -85,3 +86,12 @@ def test_the_odd_cases_read_as_the_contract_reads_them() -> None:
 def test_an_event_read_pickles_whole() -> None:
     event = read_input(PredictionIn, b'{"model": "m", "model_version": "1", "prediction_id": "p", "event_time": 0, "prediction": 1, "features": {"x": 1.5}}')
     assert pickle.loads(pickle.dumps(event)) == event
+
+
+@pytest.mark.parametrize("field", ["event_time", "label", "prediction_id"])
+def test_a_value_nested_deeper_than_the_stack_is_rejected_with_a_reason_not_an_exception(field: str) -> None:
+    nested = b"[" * 1000 + b"]" * 1000
+    fields = {"prediction_id": b'"p"', "event_time": b"0", "label": b"1"} | {field: nested}
+    raw = b"{" + b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields.items()) + b"}"
+    with pytest.raises(DecodeError, match="recursion limit"):
+        read_input(LabelIn, raw)
