@@ -1,7 +1,8 @@
-"""The analysis's monitors, each built from its settings section.
+"""Every monitor, built from its settings section.
 
 This is the one place where a setting's name meets a monitor's argument: the
-analysis (:mod:`streams.analysis`) asks for its monitors here instead of
+analysis (:mod:`streams.analysis`) and a partition's state
+(:func:`streams.worker_state.new_state`) ask for their monitors here instead of
 copying values out of the settings. The monitors keep plain constructor
 arguments (they never see a settings object); where a monitor still has a
 default of its own for a library user, a test checks that it is the
@@ -11,19 +12,55 @@ setting's default.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
 from monitors._evidently import Kind
 from monitors.alerts import Observation
+from monitors.cbpe import CBPEConditions
+from monitors.challenger import Challenger
 from monitors.conditions import DriftConditions
+from monitors.detectors import ErrorStream
 from monitors.drift import DriftMonitor
+from monitors.duplicates import SeenPredictions
+from monitors.freshness import Freshness
+from monitors.labels import LabelJoin
+from monitors.lifecycle import AlertLifecycle
 from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.partition import PartitionRules
+from monitors.performance import PerformanceConditions
 from monitors.quality import DataQualityMonitor, ReferenceProfile
+from monitors.watch import DriftWatch
 from streams.events import PREDICTION_COLUMN
-from streams.settings import ConditionSettings, DriftSettings, QualitySettings, Task
+from streams.settings import (
+    ConditionSettings,
+    DriftSettings,
+    LabelSettings,
+    OnlineSettings,
+    PerformanceSettings,
+    QualitySettings,
+    Settings,
+    Task,
+)
 
-__all__ = ["drift_conditions", "drift_monitor", "multivariate_condition", "multivariate_monitor", "quality_monitor"]
+__all__ = [
+    "alert_lifecycle",
+    "challenger",
+    "drift_conditions",
+    "drift_monitor",
+    "drift_watch",
+    "error_stream",
+    "estimate_conditions",
+    "freshness",
+    "label_join",
+    "multivariate_condition",
+    "multivariate_monitor",
+    "partition_rules",
+    "performance_conditions",
+    "quality_monitor",
+    "seen_predictions",
+]
 
 
 def drift_monitor(drift: DriftSettings, reference: pd.DataFrame, task: Task) -> DriftMonitor:
@@ -100,3 +137,98 @@ def multivariate_condition(
 ) -> Observation:
     """A window's multivariate drift as an alert condition: critical, as a distance is, at ``critical_distance_factor``."""
     return multivariate_observation(model, result, annotations, critical_factor=conditions.critical_distance_factor)
+
+
+# -- a partition's monitors (streams.worker_state) ---------------------------------
+
+
+def drift_watch(settings: Settings, reference: list[dict[str, Any]] | None) -> DriftWatch:
+    """Windows and references per model (and segment): ``reference`` rows from ``reference.path``, or None for each model's first events."""
+    return DriftWatch(
+        settings.window.size,
+        settings.window.duration_s,
+        settings.reference.size,
+        reference=reference,
+        rolling_windows=settings.reference.rolling_windows,
+    )
+
+
+def label_join(labels: LabelSettings) -> LabelJoin:
+    """Predictions waiting for their labels, and labels for their predictions."""
+    return LabelJoin(labels.ttl, labels.capacity, dict(labels.per_model_ttl))
+
+
+def seen_predictions(ttl_s: float, per_model_ttl_s: Mapping[str, float], capacity: int) -> SeenPredictions:
+    """Prediction ids remembered as long as a label could still join them (the longest ttl), ``capacity`` at most.
+
+    From the label join's own values, not its settings section: a checkpoint
+    written before ids were remembered gets them from its restored join.
+    """
+    return SeenPredictions(max([ttl_s, *per_model_ttl_s.values()]), capacity)
+
+
+def error_stream(performance: PerformanceSettings) -> ErrorStream | None:
+    """The error-rate detector per model, or None when ``performance.detector`` is off."""
+    if performance.detector is None:
+        return None
+    return ErrorStream(performance.detector, dict(performance.detector_params), task=performance.task, warmup=performance.detector_warmup)
+
+
+def challenger(online: OnlineSettings, task: Task) -> Challenger | None:
+    """The online challengers per model, or None when ``online.enabled`` is off."""
+    if not online.enabled:
+        return None
+    return Challenger(
+        online.model,
+        dict(online.params),
+        task=task,
+        metric=online.metric,
+        window=online.window,
+        margin=online.margin,
+        min_labelled=online.min_labelled,
+    )
+
+
+def alert_lifecycle(conditions: ConditionSettings) -> AlertLifecycle:
+    """When observations become alerts, change severity and resolve."""
+    return AlertLifecycle(
+        conditions.for_windows, conditions.keep_firing_for, conditions.hysteresis, critical_for_windows=conditions.for_critical
+    )
+
+
+def freshness(quality: QualitySettings) -> Freshness | None:
+    """The no-data condition per model, or None when ``quality.no_data_after`` is off."""
+    return Freshness(quality.no_data_after) if quality.no_data_after else None
+
+
+def performance_conditions(performance: PerformanceSettings) -> PerformanceConditions:
+    """The bounds on a window's measured quality."""
+    return PerformanceConditions(
+        minimum=dict(performance.minimum),
+        max_drop=dict(performance.max_drop),
+        maximum=dict(performance.maximum),
+        min_labelled=performance.min_labelled,
+    )
+
+
+def estimate_conditions(performance: PerformanceSettings) -> CBPEConditions:
+    """The bound on a window's accuracy as its scores estimate it: the measured accuracy's drop bound (none set: CBPE's default)."""
+    bound = performance.max_drop.get("accuracy")
+    return CBPEConditions(min_rows=performance.min_labelled) if bound is None else CBPEConditions(max_drop=bound, min_rows=performance.min_labelled)
+
+
+def partition_rules(settings: Settings) -> PartitionRules:
+    """The rules of a partition's monitor, from the settings they read."""
+    online, segments = settings.online, settings.segments
+    return PartitionRules(
+        window_size=settings.window.size,
+        segment_keys=tuple(segments.keys),
+        segment_top_k=segments.top_k,
+        # The top values are learned over as many events as a stream reference holds.
+        segment_learn=settings.reference.size,
+        pause_on_quality_alerts=online.pause_on_quality_alerts,
+        learn_min_labelled=online.min_labelled,
+        pause_below_coverage=online.pause_below_coverage,
+        performance=performance_conditions(settings.performance),
+        estimate=estimate_conditions(settings.performance),
+    )

@@ -13,24 +13,27 @@ in this worker or in the one it moves to when the group rebalances.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitors.cbpe import CBPEConditions
-from monitors.challenger import Challenger
-from monitors.detectors import ErrorStream
-from monitors.duplicates import SeenPredictions
-from monitors.freshness import Freshness
-from monitors.lifecycle import AlertLifecycle
 from monitors.join import KeyedJoin
 from monitors.labels import LabelJoin
-from monitors.partition import PartitionMonitor, PartitionRules
-from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceWindows
-from monitors.watch import DriftWatch, WindowJob
+from monitors.partition import PartitionMonitor
+from monitors.performance import PerformanceJob, PerformanceWindows
+from monitors.watch import WindowJob
+from streams.assembly import (
+    alert_lifecycle,
+    challenger,
+    drift_watch,
+    error_stream,
+    freshness,
+    label_join,
+    partition_rules,
+    seen_predictions,
+)
 from streams.settings import Settings
 
-__all__ = ["WorkerState", "new_state", "partition_rules", "seen_predictions"]
+__all__ = ["WorkerState", "new_state"]
 
 TopicPartition = tuple[str, int]
 
@@ -77,79 +80,19 @@ class WorkerState(PartitionMonitor):
         return due
 
 
-def partition_rules(settings: Settings) -> PartitionRules:
-    """The rules of a partition's monitor, from the settings they read."""
-    performance, online, segments = settings.performance, settings.online, settings.segments
-    return PartitionRules(
-        window_size=settings.window.size,
-        segment_keys=tuple(segments.keys),
-        segment_top_k=segments.top_k,
-        # The top values are learned over as many events as a stream reference holds.
-        segment_learn=settings.reference.size,
-        pause_on_quality_alerts=online.pause_on_quality_alerts,
-        learn_min_labelled=online.min_labelled,
-        pause_below_coverage=online.pause_below_coverage,
-        performance=PerformanceConditions(
-            minimum=dict(performance.minimum),
-            max_drop=dict(performance.max_drop),
-            maximum=dict(performance.maximum),
-            min_labelled=performance.min_labelled,
-        ),
-        estimate=CBPEConditions(max_drop=performance.max_drop.get("accuracy", 0.05), min_rows=performance.min_labelled),
-    )
-
-
 def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None) -> WorkerState:
     """A partition's state before its first event."""
-    performance, online, conditions = settings.performance, settings.online, settings.alerting.conditions
-    no_data_after = settings.quality.no_data_after
+    labels = settings.labels
     return WorkerState(
         rules=partition_rules(settings),
-        watch=DriftWatch(
-            settings.window.size,
-            settings.window.duration_s,
-            settings.reference.size,
-            reference=reference,
-            rolling_windows=settings.reference.rolling_windows,
-        ),
+        watch=drift_watch(settings, reference),
         features=KeyedJoin(settings.worker.join_capacity),
-        labels=LabelJoin(settings.labels.ttl, settings.labels.capacity, dict(settings.labels.per_model_ttl)),
-        seen=seen_predictions(settings.labels.ttl, settings.labels.per_model_ttl, settings.labels.capacity),
+        labels=label_join(labels),
+        seen=seen_predictions(labels.ttl, labels.per_model_ttl, labels.capacity),
         # As many labelled pairs as the label join holds waiting predictions, at most.
-        performance=PerformanceWindows(keep_predictions=settings.labels.capacity),
-        errors=(
-            ErrorStream(
-                performance.detector,
-                dict(performance.detector_params),
-                task=performance.task,
-                warmup=performance.detector_warmup,
-            )
-            if performance.detector is not None
-            else None
-        ),
-        challenger=(
-            Challenger(
-                online.model,
-                dict(online.params),
-                task=performance.task,
-                metric=online.metric,
-                window=online.window,
-                margin=online.margin,
-                min_labelled=online.min_labelled,
-            )
-            if online.enabled
-            else None
-        ),
-        lifecycle=AlertLifecycle(
-            conditions.for_windows,
-            conditions.keep_firing_for,
-            conditions.hysteresis,
-            critical_for_windows=conditions.for_critical,
-        ),
-        freshness=Freshness(no_data_after) if no_data_after else None,
+        performance=PerformanceWindows(keep_predictions=labels.capacity),
+        errors=error_stream(settings.performance),
+        challenger=challenger(settings.online, settings.performance.task),
+        lifecycle=alert_lifecycle(settings.alerting.conditions),
+        freshness=freshness(settings.quality),
     )
-
-
-def seen_predictions(ttl_s: float, per_model_ttl_s: Mapping[str, float], capacity: int) -> SeenPredictions:
-    """Prediction ids remembered as long as a label could still join them (the longest ttl), ``capacity`` at most."""
-    return SeenPredictions(max([ttl_s, *per_model_ttl_s.values()]), capacity)

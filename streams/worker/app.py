@@ -29,7 +29,8 @@ from streams.worker.learning import Learning
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
 from streams.worker.results import Results
-from streams.worker_state import WorkerState, partition_rules
+from streams.assembly import partition_rules
+from streams.worker_state import WorkerState
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ import pytest
 
 from streams.checkpoint import dump
 from streams.settings import Settings
-from streams.worker_state import WorkerState, partition_rules
+from streams.assembly import partition_rules
+from streams.worker_state import WorkerState
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0546abf.bin"
 
