@@ -21,19 +21,23 @@ import copy
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Literal
 
 from river import compose, linear_model, metrics, preprocessing, tree
 
+from monitors import minibatch
+
 __all__ = [
     "METRICS",
+    "MINI_BATCH_MODELS",
     "MODEL_TASKS",
     "ONLINE_MODELS",
     "Challenger",
     "ChallengerState",
+    "Labelled",
     "Promotion",
     "Task",
     "build_model",
@@ -41,6 +45,9 @@ __all__ = [
 ]
 
 Task = Literal["classification", "regression"]
+
+Labelled = tuple[str, Mapping[str, Any], Any, Any, bool]
+"""A labelled pair for :meth:`Challenger.learn_many`: model, features, deployed prediction, label, learn."""
 
 
 def prepare(features: Mapping[str, Any]) -> dict[str, float]:
@@ -124,6 +131,9 @@ MODEL_TASKS: Mapping[str, Task] = {
     "hoeffding_adaptive_tree_regressor": "regression",
 }
 """The task of each online model. Logistic regression is binary: labels 0/1 or booleans."""
+
+MINI_BATCH_MODELS: frozenset[str] = frozenset({"logistic_regression", "linear_regression"})
+"""The online models that :meth:`Challenger.learn_many` scores and trains per batch (:mod:`monitors.minibatch`)."""
 
 METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
     "accuracy": ("classification", metrics.Accuracy),
@@ -394,18 +404,104 @@ class Challenger:
         """
         label, deployed_prediction = self._check(model, label, deployed_prediction)
         x = prepare(features)
-        track = self._tracks.get(model)
-        if track is None:
-            track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
+        track = self._new_track(model)
         # Prequential: predict first, so the score is on a pair the model has not learned.
         # Through the steps after prepare: x is prepared, and prepare(x) == x, so the
         # pipeline's own prepare would only make it again (twice a pair).
-        track.score(label, track.prepared.predict_one(x), deployed_prediction)
-        track.labelled += 1
-        track.paused = not learn
+        self._score(track, label, track.prepared.predict_one(x), deployed_prediction, learn)
         if learn:
             track.prepared.learn_one(x, label)
             track.learned += 1
+        return self._promotion(model, track)
+
+    def learn_many(self, pairs: Sequence[Labelled]) -> list[Promotion | Exception | None]:
+        """Score a batch of labelled pairs for both models, then learn from it: what :meth:`learn` does to each, in a batch.
+
+        Each pair is ``(model, features, deployed_prediction, label, learn)``, as :meth:`learn`
+        takes them; the result has one item a pair, in order: its promotion, None, or the
+        exception that made it unusable (what :meth:`learn` raises: the pair is neither scored
+        nor learned, and the others go on).
+
+        Scoring stays prequential, per batch: for the linear models
+        (:data:`MINI_BATCH_MODELS`), the challenger of each deployed model predicts all of the
+        batch's pairs of that model with the model as it was before the batch, then each pair is
+        scored in order (rolling and cumulative, a promotion decided after each pair as in
+        :meth:`learn`), then the model learns the pairs with ``learn`` in one mini-batch
+        (:mod:`monitors.minibatch`: one gradient step for the batch, a missing feature left
+        out as :meth:`learn` leaves it out). Every score is still on a pair the model had not
+        learned; what changes is that a pair is predicted without the earlier pairs of its
+        batch learned, and that the model takes one step a batch instead of one a pair. Other
+        models (trees) go pair by pair, as :meth:`learn`. A batch of one pair gives what
+        :meth:`learn` gives up to rounding.
+
+        Examples
+        --------
+        >>> challenger = Challenger(min_labelled=2, margin=0.1)
+        >>> batch = [("churn", {"a": 1.0}, 0, 1, True), ("churn", {"a": "x"}, 0, "yes", True), ("churn", {"a": -1.0}, 1, 0, True)]
+        >>> [type(result).__name__ for result in challenger.learn_many(batch)]
+        ['NoneType', 'ValueError', 'Promotion']
+        >>> state = challenger.state("churn")
+        >>> state.labelled, state.learned, state.challenger_score, state.deployed_score
+        (2, 2, 0.5, 0.0)
+
+        Both pairs were predicted by the model before the batch (False, a tie at even odds),
+        and the second was right; then the model learned both.
+        """
+        results: list[Promotion | Exception | None] = [None] * len(pairs)
+        positions: dict[str, list[int]] = {}
+        for i, pair in enumerate(pairs):
+            positions.setdefault(pair[0], []).append(i)
+        batches = self.model_name in MINI_BATCH_MODELS
+        for model, indices in positions.items():
+            if batches:
+                self._learn_batch(model, [pairs[i] for i in indices], indices, results)
+                continue
+            for i in indices:
+                try:
+                    results[i] = self.learn(*pairs[i][:4], learn=pairs[i][4])
+                except (ValueError, TypeError) as exc:  # TypeError: River's, on a label of the wrong kind
+                    results[i] = exc
+        return results
+
+    def _learn_batch(self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]) -> None:
+        rows: list[dict[str, float]] = []
+        usable: list[tuple[int, Any, Any, bool]] = []  # position, deployed prediction, label, learn
+        for i, (_, features, deployed_prediction, label, learn) in zip(indices, pairs, strict=True):
+            try:
+                label, deployed_prediction = self._check(model, label, deployed_prediction)
+                rows.append(prepare(features))
+            except ValueError as exc:
+                results[i] = exc
+                continue
+            usable.append((i, deployed_prediction, label, learn))
+        if not usable:
+            return
+        track = self._new_track(model)
+        batch = minibatch.Rows.of(rows)
+        # Prequential per batch: every pair is predicted before the model learns any of them.
+        predictions = minibatch.predict_many(track.prepared, batch)
+        for (i, deployed_prediction, label, learn), predicted in zip(usable, predictions, strict=True):
+            self._score(track, label, predicted, deployed_prediction, learn)
+            results[i] = self._promotion(model, track)
+        learned = [j for j, pair in enumerate(usable) if pair[3]]
+        if learned:
+            if len(learned) < len(usable):
+                batch = batch.take(learned)
+            minibatch.learn_many(track.prepared, batch, [usable[j][2] for j in learned])
+            track.learned += len(learned)
+
+    def _new_track(self, model: str) -> _Track:
+        track = self._tracks.get(model)
+        if track is None:
+            track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
+        return track
+
+    def _score(self, track: _Track, label: Any, predicted: Any, deployed_prediction: Any, learn: bool) -> None:
+        track.score(label, predicted, deployed_prediction)
+        track.labelled += 1
+        track.paused = not learn
+
+    def _promotion(self, model: str, track: _Track) -> Promotion | None:
         lead = self._lead(track.challenger_rolling.get(), track.deployed_rolling.get())
         if lead < 0:
             track.promoted = False  # fell behind: a later lead is news again
