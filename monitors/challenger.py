@@ -322,6 +322,10 @@ class Challenger:
         than the deployed model's), so a lead hovering at the margin does not flap.
     min_labelled
         Pairs both must have been scored on before any promotion.
+    mini_batches
+        Whether :meth:`learn_many` scores and trains the linear models
+        (:data:`MINI_BATCH_MODELS`) a batch at a time; without, it goes pair by pair for
+        every model, as :meth:`learn`.
 
     Examples
     --------
@@ -340,6 +344,9 @@ class Challenger:
     (600, True, 0.82)
     """
 
+    # Checkpoints from before the option unpickle without it: they batch as new ones do.
+    mini_batches: bool = True
+
     def __init__(
         self,
         model_name: str = "logistic_regression",
@@ -349,6 +356,7 @@ class Challenger:
         window: int = 1000,
         margin: float = 0.02,
         min_labelled: int = 1000,
+        mini_batches: bool = True,
     ) -> None:
         if task not in _DEFAULT_METRIC:
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -373,6 +381,7 @@ class Challenger:
         self.window = window
         self.margin = margin
         self.min_labelled = min_labelled
+        self.mini_batches = mini_batches
         self._bigger_is_better: bool = METRICS[metric][1]().bigger_is_better
         self._tracks: dict[str, _Track] = {}
 
@@ -451,7 +460,7 @@ class Challenger:
         positions: dict[str, list[int]] = {}
         for i, pair in enumerate(pairs):
             positions.setdefault(pair[0], []).append(i)
-        batches = self.model_name in MINI_BATCH_MODELS
+        batches = self.mini_batches and self.model_name in MINI_BATCH_MODELS
         for model, indices in positions.items():
             if batches:
                 self._learn_batch(model, [pairs[i] for i in indices], indices, results)

@@ -460,6 +460,11 @@ class OnlineSettings(_Section):
     min_labelled: int = Field(default=1000, ge=1)
     pause_below_coverage: float = Field(default=0.2, ge=0, le=1, description="pause learning below this label coverage")
     pause_on_quality_alerts: bool = True
+    mini_batches: bool = Field(
+        default=True,
+        description="linear models: predict each batch's labelled predictions of a model, then learn them in one step; "
+        "false: one at a time",
+    )
 
     @model_validator(mode="after")
     def _buildable(self) -> OnlineSettings:

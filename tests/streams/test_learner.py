@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from monitors.challenger import Challenger
-from streams.learner import Learner, Rejected
+from monitors.challenger import Challenger, Labelled, Promotion
+from streams.learner import Learner, Rejected, _learn
 
 
 def pairs(n: int, seed: int) -> Iterator[tuple[dict[str, float | str], int, int]]:
@@ -36,11 +36,14 @@ def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Lear
         here = Challenger(min_labelled=100)
         learner.put(0, Challenger(min_labelled=100))
         outcomes: list[object] = []
+        batch: list[Labelled] = []
         for i, (features, deployed, label) in enumerate(pairs(600, seed=1)):
             learner.learn(0, "churn", orjson.dumps(features), deployed, label, True, f"p{i}")
-            here.learn("churn", features, deployed, label)
-            if i % 50 == 49:  # as the worker sends after each batch
+            batch.append(("churn", features, deployed, label, True))
+            if i % 50 == 49:  # as the worker sends after each batch: one batch for the challengers
                 outcomes += await learner.send()
+                here.learn_many(batch)
+                batch = []
         taken, rest = await learner.take(0)
         return taken, outcomes + rest, here
 
@@ -78,3 +81,24 @@ def test_a_partition_dropped_is_forgotten(learner: Learner) -> None:
 
     dropped, kept = asyncio.run(run())
     assert dropped is None and kept is not None and kept.models == ()
+
+
+def test_outcomes_come_back_in_the_order_of_the_pairs_across_partitions_and_models() -> None:
+    # _learn hands each partition's pairs to its challengers as one batch; what comes back
+    # (promotions, pairs the challenger could not use) is in the order the pairs were sent.
+    challengers = {0: Challenger(min_labelled=2, margin=0.1), 1: Challenger(min_labelled=2, margin=0.1)}
+    sent = [
+        (1, "fraud", b'{"x": 1.0}', 0, 1, True, "f1"),
+        (0, "churn", b'{"x": 1.0}', 1, "yes", True, "c-bad-label"),
+        (1, "fraud", b'{"x": -1.0}', 1, 0, True, "f2"),  # fraud leads 0.5 to 0.0 here: promoted
+        (0, "churn", b"{not json", 1, 1, True, "c-bad-json"),
+        (2, "churn", b'{"x": 1.0}', 1, 1, True, "handed-over"),
+        (0, "churn", b'{"x": [1]}', 1, 1, True, "c-bad-feature"),
+    ]
+    outcomes = _learn(challengers, sent)
+    assert [o.prediction_id if isinstance(o, Rejected) else (o[0], o[1].model) for o in outcomes] == [
+        "c-bad-label", (1, "fraud"), "c-bad-json", "c-bad-feature",
+    ]
+    assert all(o.partition == 0 and o.model == "churn" for o in outcomes if isinstance(o, Rejected))
+    assert isinstance(outcomes[1][1], Promotion) and challengers[1].state("fraud").labelled == 2
+    assert challengers[0].models == ()

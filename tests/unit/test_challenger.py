@@ -1,3 +1,4 @@
+import copy
 import itertools
 import pickle
 import random
@@ -11,6 +12,7 @@ from river.datasets import synth
 
 from monitors.challenger import (
     METRICS,
+    MINI_BATCH_MODELS,
     MODEL_TASKS,
     ONLINE_MODELS,
     Challenger,
@@ -285,3 +287,165 @@ def test_a_checkpoint_with_a_rolling_window_per_model_loads_and_scores_the_same(
     for x, d, y in pairs[250:]:
         assert challenger.learn("m", x, d, y) == twin.learn("m", x, d, y)
         assert challenger.state("m") == twin.state("m")
+
+
+# -- learn_many: a batch at a time ----------------------------------------------------
+
+
+def batched(pairs: list[Any], size: int, model: str = "m", learn: bool = True) -> Iterator[list[Any]]:
+    """The pairs (features, deployed, label) as learn_many's batches of ``size``."""
+    for start in range(0, len(pairs), size):
+        yield [(model, x, d, y, learn) for x, d, y in pairs[start : start + size]]
+
+
+@pytest.mark.parametrize("name", sorted(MINI_BATCH_MODELS))
+def test_a_batch_is_predicted_by_the_model_as_it_was_before_the_batch(name: str) -> None:
+    # Prequential per batch: the scores of each batch are those of the model before it,
+    # pair by pair through River's own predict_one on a copy of the exported pipeline.
+    task = MODEL_TASKS[name]
+    pairs: list[Any] = list(degraded(seed=8, n=1200) if task == "classification" else regression_pairs(seed=8, n=1200))
+    challenger = Challenger(name, task=task, window=100, min_labelled=100)
+    metric = METRICS[challenger.metric][1]
+    totals = [metric(), metric()]
+    for batch in batched(pairs, 60):
+        if challenger.models:
+            before = copy.deepcopy(challenger.estimator("m"))
+            predictions = [before.predict_one(x) for _, x, _, _, _ in batch]
+        else:
+            predictions = [build_model(name).predict_one(x) for _, x, _, _, _ in batch]
+        for (_, _, deployed, y, _), predicted in zip(batch, predictions):
+            totals[0].update(y, predicted)
+            totals[1].update(y, deployed)
+        challenger.learn_many(batch)
+        state = challenger.state("m")
+        assert state.challenger_cumulative == pytest.approx(totals[0].get(), rel=1e-9)
+        assert state.deployed_cumulative == totals[1].get()
+    assert (state.labelled, state.learned) == (1200, 1200)
+
+
+def test_pairs_of_one_batch_are_not_learned_before_they_are_all_scored() -> None:
+    # One positive pair teaches logistic regression to say True (see the prequential test
+    # above): pair by pair the second of two such pairs is right, in one batch it is not.
+    one_by_one, in_a_batch = Challenger(), Challenger()
+    pairs = [("m", {"a": 1.0}, True, True, True)] * 2
+    for pair in pairs:
+        one_by_one.learn(*pair[:4])
+    in_a_batch.learn_many(pairs)
+    assert one_by_one.state("m").challenger_score == 0.5
+    assert in_a_batch.state("m").challenger_score == 0.0
+    assert in_a_batch.estimator("m").predict_one({"a": 1.0}) is True  # and then it learned both
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_a_paused_batch_scores_what_pair_by_pair_scores(name: str) -> None:
+    # With learning paused the model does not change within a batch, so whether it predicts
+    # the batch at once or pair by pair, every score, state and promotion is the same.
+    task = MODEL_TASKS[name]
+    pairs: list[Any] = list(degraded(seed=9, n=900) if task == "classification" else regression_pairs(seed=9, n=900))
+    batches, pairwise = (Challenger(name, task=task, window=100, min_labelled=100, margin=0.01) for _ in range(2))
+    for batch in batched(pairs[:300], 50):  # both learn the same first 300 pairs, pair by pair
+        for pair in batch:
+            batches.learn(*pair[:4])
+            pairwise.learn(*pair[:4])
+    for batch in batched(pairs[300:], 75, learn=False):
+        results = batches.learn_many(batch)
+        assert results == [pairwise.learn(*pair[:4], learn=False) for pair in batch]
+        assert batches.state("m") == pairwise.state("m")
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_without_mini_batches_learn_many_is_learn_pair_by_pair(name: str) -> None:
+    task = MODEL_TASKS[name]
+    pairs: list[Any] = list(degraded(seed=12, n=600) if task == "classification" else regression_pairs(seed=12, n=600))
+    batches = Challenger(name, task=task, window=100, min_labelled=100, margin=0.01, mini_batches=False)
+    pairwise = Challenger(name, task=task, window=100, min_labelled=100, margin=0.01)
+    for batch in batched(pairs, 40):
+        assert batches.learn_many(batch) == [pairwise.learn(*pair[:4]) for pair in batch]
+    assert batches.state("m") == pairwise.state("m")
+
+
+def test_a_batch_of_one_pair_scores_what_learn_scores() -> None:
+    pairs = list(degraded(seed=13, n=1500, flip=0.4))
+    batches, pairwise = Challenger(window=150, min_labelled=150, margin=0.01), Challenger(window=150, min_labelled=150, margin=0.01)
+    for batch in batched(pairs, 1):
+        assert batches.learn_many(batch) == [pairwise.learn(*batch[0][:4])]
+    assert batches.state("m") == pairwise.state("m")
+
+
+def test_a_promotion_in_a_batch_comes_at_its_pair() -> None:
+    challenger = Challenger(window=200, min_labelled=300, margin=0.02)
+    pairs = list(linear_pairs(seed=14, n=3000))
+    promotions = []
+    for start, batch in zip(range(0, 3000, 64), batched(pairs, 64)):
+        for offset, result in enumerate(challenger.learn_many(batch)):
+            if result is not None:
+                promotions.append((start + offset + 1, result))
+    (position, promotion), *_ = promotions
+    assert isinstance(promotion, Promotion) and promotion.labelled == position >= 300
+    assert promotion.challenger_score - promotion.deployed_score >= 0.02
+    assert len(promotions) == 1 and challenger.state("m").promoted
+
+
+def test_unusable_pairs_come_back_in_place_and_the_others_are_learned() -> None:
+    challenger = Challenger(min_labelled=1)
+    batch: list[Any] = [
+        ("a", {"x": 1.0}, 1, 1, True),
+        ("b", {"x": [1, 2]}, 1, 1, True),  # a feature prepare cannot use
+        ("a", {"x": 2.0}, 1, "yes", True),  # a label logistic regression cannot use
+        ("b", {"x": -1.0}, 0, 0, False),
+        ("a", {"x": -1.0}, 0, 0, True),
+    ]
+    results = challenger.learn_many(batch)
+    assert [type(r).__name__ for r in results] == ["NoneType", "ValueError", "ValueError", "NoneType", "NoneType"]
+    assert "feature 'x'" in str(results[1]) and "binary" in str(results[2])
+    assert (challenger.state("a").labelled, challenger.state("a").learned) == (2, 2)
+    assert (challenger.state("b").labelled, challenger.state("b").learned, challenger.state("b").paused) == (1, 0, True)
+    assert challenger.learn_many([("c", {"x": 1.0}, 1, 2, True)])[0] is not None and "c" not in challenger.models
+
+
+@pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
+def test_pickle_round_trip_between_batches_goes_on_identically(name: str) -> None:
+    task = MODEL_TASKS[name]
+    pairs: list[Any] = list(degraded(seed=15, n=900) if task == "classification" else regression_pairs(seed=15, n=900))
+    challenger = Challenger(name, task=task, window=100, min_labelled=100, margin=0.01)
+    batches = list(batched(pairs, 45))
+    for batch in batches[:10]:
+        challenger.learn_many(batch)
+    twin = pickle.loads(pickle.dumps(challenger))
+    for batch in batches[10:]:
+        assert challenger.learn_many(batch) == twin.learn_many(batch)
+    assert challenger.state("m") == twin.state("m")
+    probe = [x for x, _, _ in pairs[:50]]
+    assert [challenger.estimator("m").predict_one(x) for x in probe] == [twin.estimator("m").predict_one(x) for x in probe]
+
+
+def test_a_checkpoint_from_before_mini_batches_unpickles_batching() -> None:
+    challenger = Challenger()
+    del challenger.__dict__["mini_batches"]  # as pickled before the option
+    twin = pickle.loads(pickle.dumps(challenger))
+    assert twin.mini_batches is True
+    twin.learn_many([("m", {"a": 1.0}, 1, 1, True)] * 2)
+    assert twin.state("m").challenger_score == 0.0  # both predicted before either was learned
+
+
+def test_categories_missing_from_a_row_are_left_out_as_pair_by_pair() -> None:
+    # A one-hot feature is absent from the rows of the other categories: the scaler's
+    # statistics of it are those learning pair by pair gives, over the rows that have it.
+    pairs = list(linear_pairs(seed=16, n=400))
+    batches, pairwise = Challenger(), Challenger()
+    for batch in batched(pairs, 50):
+        batches.learn_many(batch)
+    for x, d, y in pairs:
+        pairwise.learn("m", x, d, y)
+    ours, theirs = (c.estimator("m")["StandardScaler"] for c in (batches, pairwise))
+    assert ours.counts == theirs.counts and ours.counts["plan=b"] < 400
+    assert ours.means == pytest.approx(dict(theirs.means), rel=1e-9)
+    assert ours.vars == pytest.approx(dict(theirs.vars), rel=1e-9, abs=1e-12)
+
+
+def linear_pairs(seed: int, n: int) -> Iterator[tuple[dict[str, Any], int, int]]:
+    """Features with a category; the label is x > 0 and the deployed model guesses."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        x = rng.gauss(0, 1)
+        yield {"x": x, "noise": rng.gauss(0, 1), "plan": rng.choice(["a", "b"])}, rng.randint(0, 1), int(x > 0)
