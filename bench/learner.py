@@ -10,9 +10,11 @@ the learner's own process instead (``streams.learner.Learner``, the pairs going 
 pipe as the worker sends them) and prints that process's CPU time, start-up left out.
 ``--parts`` also times the
 pieces of that cost one by one; ``--profile`` prints the functions that take the time
-(cProfile, which slows the whole).
+(cProfile, which slows the whole). ``--quality`` prints what learning in mini-batches costs
+the default model in prequential accuracy, against learning one pair at a time, on two
+synthetic streams (a linear one with categories, River's Agrawal).
 
-Run: ``.venv/bin/python bench/learner.py --pairs 100000 [--batch 250] [--process] [--parts] [--profile]``
+Run: ``.venv/bin/python bench/learner.py --pairs 100000 [--batch 250] [--process] [--parts] [--profile] [--quality]``
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import gc
+import os
 import pstats
+import random
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,7 +53,7 @@ BATCH = 250
 def _pairs(n: int, seed: int = 1) -> list[tuple[int, str, bytes, Any, Any, bool, str]]:
     """``n`` labelled pairs as the worker sends them: partition, model, features (JSON), prediction, label, learn, id."""
     t0 = datetime.now(timezone.utc).replace(microsecond=0)
-    labels = __import__("numpy").random.default_rng(seed + 1).integers(0, 2, size=n).tolist()
+    labels = np.random.default_rng(seed + 1).integers(0, 2, size=n).tolist()
     pairs = []
     for (_, value), label in zip(prediction_values(n, t0, 0.001, seed, models=DEFAULT_MODELS), labels):
         event = orjson.loads(value)
@@ -129,6 +133,37 @@ def _parts(settings: Settings, pairs: list[Any]) -> None:
     timed("metrics: 4 updates and 2 reverts", score)
 
 
+def _linear_stream(n: int, seed: int = 3) -> list[tuple[dict[str, Any], int]]:
+    """16 numbers and 4 categories; the label is a noisy linear rule of three numbers and one category."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        x: dict[str, Any] = {f"x{i}": rng.gauss(0, 1) for i in range(16)}
+        x.update({f"c{c}": f"v{rng.randrange(5 + c)}" for c in range(4)})
+        z = 1.2 * x["x0"] - x["x1"] + 0.8 * x["x2"] + (1.0 if x["c0"] == "v1" else 0.0) + rng.gauss(0, 1)
+        pairs.append((x, int(z > 0)))
+    return pairs
+
+
+def _quality(n: int = 20_000, sizes: tuple[int, ...] = (1, 25, 50)) -> None:
+    """Prequential accuracy of the default challenger by batch size (1: one pair at a time)."""
+    from river.datasets import synth
+
+    streams = {"linear": _linear_stream(n), "Agrawal": list(synth.Agrawal(seed=42).take(n))}
+    for name, pairs in streams.items():
+        for size in sizes:
+            challenger = Challenger(window=n, min_labelled=n + 1)
+            early = None
+            for start in range(0, n, size):
+                challenger.learn_many([("m", x, y, y, True) for x, y in pairs[start : start + size]])
+                if early is None and start + size >= 2000:
+                    early = challenger.state("m").challenger_cumulative
+            print(
+                f"  {name:<8} batches of {size:>3}: prequential accuracy {challenger.state('m').challenger_cumulative:.4f} "
+                f"over {n:,} pairs, {early:.4f} over the first 2,000"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=100_000, help="labelled pairs")
@@ -136,6 +171,7 @@ def main() -> None:
     parser.add_argument("--process", action="store_true", help="learn in the learner's process; count its CPU time")
     parser.add_argument("--parts", action="store_true", help="also time the pieces of a pair's cost")
     parser.add_argument("--profile", action="store_true", help="print the 30 functions with the most time (cProfile)")
+    parser.add_argument("--quality", action="store_true", help="also compare prequential accuracy by batch size")
     args = parser.parse_args()
     settings = Settings()
     challenger = new_state(settings).challenger
@@ -159,6 +195,8 @@ def main() -> None:
     )
     if args.parts:
         _parts(settings, pairs)
+    if args.quality:
+        _quality()
 
 
 if __name__ == "__main__":
