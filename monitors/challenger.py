@@ -9,6 +9,11 @@ the challenger leads the deployed model on the rolling metric by a margin, a
 :class:`Promotion` carries the evidence; it is reported once, and again only after the
 challenger has fallen behind in between.
 
+:meth:`Challenger.learn_many` takes a batch of pairs: the linear models score it
+prequentially per batch (each deployed model's pairs all predicted by the model as it was
+before the batch, then learned in one mini-batch step, :mod:`monitors.minibatch`), the
+trees pair by pair.
+
 Models come from :data:`ONLINE_MODELS`; every pipeline starts with :func:`prepare`, which
 turns a feature mapping into River-ready floats. Everything here pickles (the worker
 checkpoints challengers next to its Kafka offsets) and a model keeps learning after a

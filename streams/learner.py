@@ -13,6 +13,11 @@ each checkpoint, after every pair sent before it, so a checkpoint reflects
 exactly the pairs of the offsets it saves; :meth:`Learner.put` hands a
 partition's challengers to the child when the partition is assigned.
 
+Each request's pairs of a partition go to its challengers as one batch
+(:meth:`Challenger.learn_many`): the linear models predict a model's pairs of the batch
+before they learn any of them, then learn them in one step; the cost per pair is about
+two thirds of learning them one at a time (``bench/learner.py``).
+
 One pipe carries everything, so the child sees a partition's pairs in the
 order the worker joined them, and its replies come back in the order of the
 requests. The child exits when the worker's end of the pipe closes.
