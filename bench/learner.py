@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from load import DEFAULT_MODELS, prediction_values  # noqa: E402
 
-from monitors.challenger import METRICS, Challenger, build_model, prepare  # noqa: E402
+from monitors import minibatch  # noqa: E402
+from monitors.challenger import METRICS, Challenger, _without_prepare, build_model, prepare  # noqa: E402
 from streams.learner import Learner, _learn  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.worker_state import new_state  # noqa: E402
@@ -99,8 +100,8 @@ async def _feed_process(challenger: Challenger, pairs: list[Any], batch: int) ->
     return seconds
 
 
-def _parts(settings: Settings, pairs: list[Any]) -> None:
-    """Time the pieces of a pair's cost one at a time, pair by pair (the cost before batches)."""
+def _parts(settings: Settings, pairs: list[Any], batch: int) -> None:
+    """Time the pieces of a pair's cost one at a time: pair by pair (the cost before batches), then the batch path's own."""
     online = settings.online
     decoded = [orjson.loads(p[2]) for p in pairs]
     prepared = [prepare(x) for x in decoded]
@@ -131,6 +132,18 @@ def _parts(settings: Settings, pairs: list[Any]) -> None:
             scores[1].revert(p[4], p[3])
 
     timed("metrics: 4 updates and 2 reverts", score)
+    print(f"  in mini-batches (each request's pairs of a model, {batch} pairs a request):")
+    groups: list[tuple[str, list[int]]] = []
+    for start in range(0, len(pairs), batch):
+        by_model: dict[str, list[int]] = {}
+        for i in range(start, min(start + batch, len(pairs))):
+            by_model.setdefault(pairs[i][1], []).append(i)
+        groups += by_model.items()
+    batched = {m: _without_prepare(build_model(online.model, online.params)) for m in models}
+    rows: list[minibatch.Rows] = []
+    timed("the batch's matrix (Rows.of)", lambda: rows.extend(minibatch.Rows.of([prepared[i] for i in ix]) for _, ix in groups))
+    timed("predict_many", lambda: [minibatch.predict_many(batched[m], r) for (m, _), r in zip(groups, rows)])
+    timed("learn_many", lambda: [minibatch.learn_many(batched[m], r, [pairs[i][4] for i in ix]) for (m, ix), r in zip(groups, rows)])
 
 
 def _linear_stream(n: int, seed: int = 3) -> list[tuple[dict[str, Any], int]]:
@@ -194,7 +207,7 @@ def main() -> None:
         f"in {seconds:.2f} s of CPU: {seconds / args.pairs * 1e6:.1f} µs per pair; {learned:,} learned"
     )
     if args.parts:
-        _parts(settings, pairs)
+        _parts(settings, pairs, args.batch)
     if args.quality:
         _quality()
 

@@ -9,7 +9,7 @@ model takes *one* step along the batch's mean gradient (not one step per row: Ri
 ``learn_many``, and a model learning in batches of ``n`` takes ``n`` times fewer steps).
 
 Why not River's ``learn_many`` itself: it goes through a dataframe layer whose cost is per call and
-per column (about 0.6 ms a call at 36 columns, however few the rows), more than learning 25 rows
+per column (about 1 ms a call at 36 columns, however few the rows), more than learning 25 rows
 one at a time. Here the rows become one NumPy matrix and the linear model's own NumPy step
 (River's, on that matrix) does the rest; on the same matrix, the numbers are River's to the last bit.
 
