@@ -11,7 +11,10 @@ model takes *one* step along the batch's mean gradient (not one step per row: Ri
 Why not River's ``learn_many`` itself: it goes through a dataframe layer whose cost is per call and
 per column (about 1 ms a call at 36 columns, however few the rows), more than learning 25 rows
 one at a time. Here the rows become one NumPy matrix and the linear model's own NumPy step
-(River's, on that matrix) does the rest; on the same matrix, the numbers are River's to the last bit.
+(River's, on that matrix) does the rest; on the same matrix, the numbers are River's to the last bit,
+but for a feature whose variance is still 0, which scales to 0 here as River's ``transform_one``
+scales it (its ``transform_many`` leaves it centred only), so that the pipeline, exported and
+predicting one row at a time, says what the batch path said.
 
 A feature absent from a row (or None, or NaN, which ``prepare`` drops) is *missing*, as when a
 River model learns one row at a time: the scaler's statistics of that feature leave the row out,
@@ -149,11 +152,13 @@ def _steps(pipeline: compose.Pipeline) -> tuple[preprocessing.StandardScaler, An
 
 
 def _scale(rows: Rows, scaler: preprocessing.StandardScaler) -> np.ndarray:
-    # River's transform_many, with .get: its defaultdicts would keep every feature read.
+    # River's transform_many, with .get (its defaultdicts would keep every feature read), and
+    # 0 for a feature of no variance yet, as its transform_one says: the exported pipeline
+    # predicts one row at a time, and must say what the batch was scored with.
     means = np.array([scaler.means.get(name, 0.0) for name in rows.columns], dtype=np.float64)
     stds = np.array([scaler.vars.get(name, 0.0) ** 0.5 for name in rows.columns], dtype=np.float64)
-    scaled = rows.matrix - means
-    np.divide(scaled, stds, where=stds > 0, out=scaled)
+    scaled = np.zeros_like(rows.matrix)
+    np.divide(rows.matrix - means, stds, where=stds > 0, out=scaled)
     scaled[np.isnan(scaled)] = 0.0  # missing: nothing to the prediction or the gradient
     return scaled
 

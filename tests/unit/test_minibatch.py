@@ -4,7 +4,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from river import compose, linear_model, preprocessing, tree
+from river import compose, linear_model, optim, preprocessing, tree
 
 from monitors.challenger import MINI_BATCH_MODELS, _without_prepare, build_model
 from monitors.minibatch import Rows, learn_many, predict_many, supports_mini_batches
@@ -117,3 +117,16 @@ def test_a_batch_of_one_row_learns_what_learning_that_row_alone_learns() -> None
     for name in ("a", "b"):
         assert batched[-1].weights[name] == pytest.approx(one[-1].weights[name], rel=1e-9)
     assert batched[-1].intercept == pytest.approx(one[-1].intercept, rel=1e-9)
+
+
+def test_the_exported_pipeline_says_what_the_batch_path_says_even_for_a_feature_of_no_variance_yet() -> None:
+    # "c" was constant in the batch learned: its variance is 0. River's transform_one scales
+    # it to 0 (and so does the pipeline as exported, predicting one row at a time); so must
+    # the batch path, or a challenger would be scored on predictions it does not make.
+    # (Weights start at 1 here, so that the weight of "c" is not 0 and the scaling shows.)
+    model = compose.Pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression(initializer=optim.initializers.Constant(1.0)))
+    learn_many(model, Rows.of([{"a": 1.0, "c": 5.0}, {"a": -1.0, "c": 5.0}, {"a": 2.0, "c": 5.0}]), [True, False, True])
+    assert model["StandardScaler"].vars["c"] == 0.0 and model[-1].weights["c"] == 1.0
+    probe = [{"a": -0.5, "c": 9.0}, {"a": 1.0, "c": 1.0}, {"a": 1.0}]  # "c" centred only, the first two would flip
+    batch = predict_many(model, Rows.of(probe))
+    assert batch == [model.predict_one(x) for x in probe] == [False, True, True]
