@@ -9,10 +9,14 @@ the challenger leads the deployed model on the rolling metric by a margin, a
 :class:`Promotion` carries the evidence; it is reported once, and again only after the
 challenger has fallen behind in between.
 
-:meth:`Challenger.learn_many` takes a batch of pairs: the linear models score it
-prequentially per batch (each deployed model's pairs all predicted by the model as it was
-before the batch, then learned in one mini-batch step, :mod:`monitors.minibatch`), the
-trees pair by pair.
+The linear models (:data:`MINI_BATCH_MODELS`) learn in mini-batches of a fixed size,
+``batch_size`` pairs of one deployed model: a pair is scored on arrival, by the model as it
+was before its batch, and waits in that model's batch until the batch is full, then the
+batch is learned in one step (:mod:`monitors.minibatch`). Batches are cut by counting a
+model's pairs, so what a challenger learns depends only on the order of its pairs, never on
+how they were handed over (one by one or in chunks, :meth:`Challenger.learn` or
+:meth:`Challenger.learn_many`, with a checkpoint in between: the waiting pairs are part of
+the pickle). The trees learn pair by pair.
 
 Models come from :data:`ONLINE_MODELS`; every pipeline starts with :func:`prepare`, which
 turns a feature mapping into River-ready floats. Everything here pickles (the worker
@@ -36,6 +40,7 @@ from river import compose, linear_model, metrics, preprocessing, tree
 from monitors import minibatch
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "METRICS",
     "MINI_BATCH_MODELS",
     "MODEL_TASKS",
@@ -152,6 +157,9 @@ METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
 
 _DEFAULT_METRIC: Mapping[Task, str] = {"classification": "accuracy", "regression": "mae"}
 
+DEFAULT_BATCH_SIZE = 16
+"""Pairs of one deployed model per mini-batch of a linear challenger, unless told otherwise (``bench/learner.py --sizes``)."""
+
 
 def build_model(name: str, params: Mapping[str, Any] | None = None) -> compose.Pipeline:
     """A fresh online model by name: :func:`prepare`, then (linear models) scaling, then the model.
@@ -244,6 +252,8 @@ class _Track:
     ``prepared`` is a pipeline of the same step objects without the leading
     :func:`prepare`, for features prepared already, so learning through either updates
     both. It is derived, so it is left out of the pickle and rebuilt after it.
+    ``waiting`` holds the pairs (prepared features, label) of the mini-batch not full yet:
+    scored, not learned; pickled, so a restored challenger completes the same batch.
     """
 
     def __init__(self, estimator: compose.Pipeline, metric: type[metrics.base.Metric], window: int) -> None:
@@ -261,6 +271,7 @@ class _Track:
         self.deployed_rolling = metric()
         self.challenger_total = metric()
         self.deployed_total = metric()
+        self.waiting: list[tuple[dict[str, float], Any]] = []
         self.labelled = 0
         self.learned = 0
         self.paused = False
@@ -296,6 +307,7 @@ class _Track:
                 ((label, c, d) for ((label, c), _), ((_, d), _) in zip(challenger.window, deployed.window)),
                 maxlen=challenger.window_size,
             )
+        state.setdefault("waiting", [])  # a checkpoint from before mini-batches: nothing waits
         self.__dict__.update(state)
         self.prepared = _without_prepare(self.estimator)
 
@@ -327,10 +339,16 @@ class Challenger:
         than the deployed model's), so a lead hovering at the margin does not flap.
     min_labelled
         Pairs both must have been scored on before any promotion.
-    mini_batches
-        Whether :meth:`learn_many` scores and trains the linear models
-        (:data:`MINI_BATCH_MODELS`) a batch at a time; without, it goes pair by pair for
-        every model, as :meth:`learn`.
+    batch_size
+        Pairs of one deployed model per mini-batch of the linear models
+        (:data:`MINI_BATCH_MODELS`); 1 learns pair by pair, through River's own ``learn_one``.
+        A pair is scored when it comes, by the model as it was before its batch, and waits,
+        learned with the rest of its batch once the batch is full: the model lags behind
+        the pairs scored by at most ``batch_size - 1`` pairs, and a deployed model with
+        fewer labels than that has not learned yet. Nothing but pairs fills a batch (no
+        clock), so the batches are the same however and whenever the pairs come. Pairs
+        scored without learning (``learn=False``) take no place in a batch. The trees
+        learn pair by pair whatever the size.
 
     Examples
     --------
@@ -347,10 +365,26 @@ class Challenger:
     >>> state = challenger.state("churn")
     >>> state.labelled, state.promoted, round(state.challenger_score, 2)
     (600, True, 0.82)
+
+    Prequential per batch: in batches of 3, each pair is predicted by the model as it was
+    before its batch was learned; the fourth pair, the first of the second batch, is the
+    first predicted by a model that has learned anything.
+
+    >>> linear = Challenger("logistic_regression", batch_size=3)
+    >>> for x in (1.0, 2.0, 1.5, 1.0, 2.0):
+    ...     _ = linear.learn("churn", {"x": x}, True, True)
+    ...     state = linear.state("churn")
+    ...     print(state.labelled, state.learned, state.challenger_cumulative)
+    1 0 0.0
+    2 0 0.0
+    3 3 0.0
+    4 3 0.25
+    5 3 0.4
     """
 
-    # Checkpoints from before the option unpickle without it: they batch as new ones do.
-    mini_batches: bool = True
+    # Checkpoints from before the option unpickle without it: they batch as new ones do
+    # (their models learned pair by pair so far, and nothing of theirs waits).
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     def __init__(
         self,
@@ -361,7 +395,7 @@ class Challenger:
         window: int = 1000,
         margin: float = 0.02,
         min_labelled: int = 1000,
-        mini_batches: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         if task not in _DEFAULT_METRIC:
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -379,6 +413,8 @@ class Challenger:
             raise ValueError(f"margin must be at least 0, got {margin}")
         if min_labelled < 1:
             raise ValueError(f"min_labelled must be at least 1, got {min_labelled}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.model_name = model_name
         self.params: Mapping[str, Any] = dict(params or {})
         self.task = task
@@ -386,7 +422,7 @@ class Challenger:
         self.window = window
         self.margin = margin
         self.min_labelled = min_labelled
-        self.mini_batches = mini_batches
+        self.batch_size = batch_size
         self._bigger_is_better: bool = METRICS[metric][1]().bigger_is_better
         self._tracks: dict[str, _Track] = {}
 
@@ -400,9 +436,10 @@ class Challenger:
     ) -> Promotion | None:
         """Score one labelled pair of ``model`` for both models, then (``learn``) learn from it.
 
-        The challenger predicts before it learns. With ``learn=False`` the pair is scored
-        but not learned from, the state reads paused, and no promotion is made (the worker
-        pauses learning when labels look untrustworthy, and they are no better evidence).
+        The challenger predicts before it learns; a linear model learns the pair with the
+        rest of its batch (``batch_size``). With ``learn=False`` the pair is scored but not
+        learned from, the state reads paused, and no promotion is made (the worker pauses
+        learning when labels look untrustworthy, and they are no better evidence).
 
         Returns
         -------
@@ -416,6 +453,58 @@ class Challenger:
             For a feature :func:`prepare` cannot use, a regression label or prediction
             that is not a finite number, or a label that is not 0/1 for logistic regression.
         """
+        if not self._batches:
+            return self._learn_one(model, features, deployed_prediction, label, learn)
+        (result,) = self.learn_many([(model, features, deployed_prediction, label, learn)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def learn_many(self, pairs: Sequence[Labelled]) -> list[Promotion | Exception | None]:
+        """Score labelled pairs for both models and learn from them: what :meth:`learn` does to each, in order.
+
+        Each pair is ``(model, features, deployed_prediction, label, learn)``, as :meth:`learn`
+        takes them; the result has one item a pair, in order: its promotion, None, or the
+        exception that made it unusable (what :meth:`learn` raises: the pair is neither scored
+        nor learned, and the others go on).
+
+        The result, the scores and the model are those of :meth:`learn` called on each pair in
+        turn; only the cost differs: the linear models predict each deployed model's pairs of
+        one batch (``batch_size``) in one matrix (:mod:`monitors.minibatch`).
+
+        Examples
+        --------
+        >>> challenger = Challenger(min_labelled=2, margin=0.1, batch_size=2)
+        >>> batch = [("churn", {"a": 1.0}, 0, 1, True), ("churn", {"a": "x"}, 0, "yes", True), ("churn", {"a": -1.0}, 1, 0, True)]
+        >>> [type(result).__name__ for result in challenger.learn_many(batch)]
+        ['NoneType', 'ValueError', 'Promotion']
+        >>> state = challenger.state("churn")
+        >>> state.labelled, state.learned, state.challenger_score, state.deployed_score
+        (2, 2, 0.5, 0.0)
+
+        Both usable pairs were predicted by the model before their batch (False, a tie at
+        even odds), and the second was right; then the model learned both.
+        """
+        results: list[Promotion | Exception | None] = [None] * len(pairs)
+        positions: dict[str, list[int]] = {}
+        for i, pair in enumerate(pairs):
+            positions.setdefault(pair[0], []).append(i)
+        for model, indices in positions.items():
+            if self._batches:
+                self._learn_batches(model, [pairs[i] for i in indices], indices, results)
+                continue
+            for i in indices:
+                try:
+                    results[i] = self._learn_one(*pairs[i][:4], learn=pairs[i][4])
+                except (ValueError, TypeError) as exc:  # TypeError: River's, on a label of the wrong kind
+                    results[i] = exc
+        return results
+
+    @property
+    def _batches(self) -> bool:
+        return self.batch_size > 1 and self.model_name in MINI_BATCH_MODELS
+
+    def _learn_one(self, model: str, features: Mapping[str, Any], deployed_prediction: Any, label: Any, learn: bool) -> Promotion | None:
         label, deployed_prediction = self._check(model, label, deployed_prediction)
         x = prepare(features)
         track = self._new_track(model)
@@ -428,81 +517,38 @@ class Challenger:
             track.learned += 1
         return self._promotion(model, track)
 
-    def learn_many(self, pairs: Sequence[Labelled]) -> list[Promotion | Exception | None]:
-        """Score a batch of labelled pairs for both models, then learn from it: what :meth:`learn` does to each, in a batch.
-
-        Each pair is ``(model, features, deployed_prediction, label, learn)``, as :meth:`learn`
-        takes them; the result has one item a pair, in order: its promotion, None, or the
-        exception that made it unusable (what :meth:`learn` raises: the pair is neither scored
-        nor learned, and the others go on).
-
-        Scoring stays prequential, per batch: for the linear models
-        (:data:`MINI_BATCH_MODELS`), the challenger of each deployed model predicts all of the
-        batch's pairs of that model with the model as it was before the batch, then each pair is
-        scored in order (rolling and cumulative, a promotion decided after each pair as in
-        :meth:`learn`), then the model learns the pairs with ``learn`` in one mini-batch
-        (:mod:`monitors.minibatch`: one gradient step for the batch, a missing feature left
-        out as :meth:`learn` leaves it out). Every score is still on a pair the model had not
-        learned; what changes is that a pair is predicted without the earlier pairs of its
-        batch learned, and that the model takes one step a batch instead of one a pair. Other
-        models (trees) go pair by pair, as :meth:`learn`. A batch of one pair gives what
-        :meth:`learn` gives up to rounding.
-
-        Examples
-        --------
-        >>> challenger = Challenger(min_labelled=2, margin=0.1)
-        >>> batch = [("churn", {"a": 1.0}, 0, 1, True), ("churn", {"a": "x"}, 0, "yes", True), ("churn", {"a": -1.0}, 1, 0, True)]
-        >>> [type(result).__name__ for result in challenger.learn_many(batch)]
-        ['NoneType', 'ValueError', 'Promotion']
-        >>> state = challenger.state("churn")
-        >>> state.labelled, state.learned, state.challenger_score, state.deployed_score
-        (2, 2, 0.5, 0.0)
-
-        Both pairs were predicted by the model before the batch (False, a tie at even odds),
-        and the second was right; then the model learned both.
-        """
-        results: list[Promotion | Exception | None] = [None] * len(pairs)
-        positions: dict[str, list[int]] = {}
-        for i, pair in enumerate(pairs):
-            positions.setdefault(pair[0], []).append(i)
-        batches = self.mini_batches and self.model_name in MINI_BATCH_MODELS
-        for model, indices in positions.items():
-            if batches:
-                self._learn_batch(model, [pairs[i] for i in indices], indices, results)
-                continue
-            for i in indices:
-                try:
-                    results[i] = self.learn(*pairs[i][:4], learn=pairs[i][4])
-                except (ValueError, TypeError) as exc:  # TypeError: River's, on a label of the wrong kind
-                    results[i] = exc
-        return results
-
-    def _learn_batch(self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]) -> None:
-        rows: list[dict[str, float]] = []
-        usable: list[tuple[int, Any, Any, bool]] = []  # position, deployed prediction, label, learn
+    def _learn_batches(self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]) -> None:
+        usable: list[tuple[int, dict[str, float], Any, Any, bool]] = []  # position, row, deployed prediction, label, learn
         for i, (_, features, deployed_prediction, label, learn) in zip(indices, pairs, strict=True):
             try:
                 label, deployed_prediction = self._check(model, label, deployed_prediction)
-                rows.append(prepare(features))
+                usable.append((i, prepare(features), deployed_prediction, label, learn))
             except ValueError as exc:
                 results[i] = exc
-                continue
-            usable.append((i, deployed_prediction, label, learn))
         if not usable:
             return
         track = self._new_track(model)
-        batch = minibatch.Rows.of(rows)
-        # Prequential per batch: every pair is predicted before the model learns any of them.
-        predictions = minibatch.predict_many(track.prepared, batch)
-        for (i, deployed_prediction, label, learn), predicted in zip(usable, predictions, strict=True):
-            self._score(track, label, predicted, deployed_prediction, learn)
-            results[i] = self._promotion(model, track)
-        learned = [j for j, pair in enumerate(usable) if pair[3]]
-        if learned:
-            if len(learned) < len(usable):
-                batch = batch.take(learned)
-            minibatch.learn_many(track.prepared, batch, [usable[j][2] for j in learned])
-            track.learned += len(learned)
+        start = 0
+        while start < len(usable):
+            # The pairs up to the one that fills the waiting batch (or all that are left): the
+            # model does not change among them, so they are predicted together.
+            room, end = self.batch_size - len(track.waiting), start
+            while end < len(usable) and room:
+                room -= usable[end][4]
+                end += 1
+            piece = usable[start:end]
+            predictions = minibatch.predict_many(track.prepared, minibatch.Rows.of([row for _, row, _, _, _ in piece]))
+            for (i, row, deployed_prediction, label, learn), predicted in zip(piece, predictions, strict=True):
+                self._score(track, label, predicted, deployed_prediction, learn)
+                results[i] = self._promotion(model, track)
+                if learn:
+                    track.waiting.append((row, label))
+            if len(track.waiting) == self.batch_size:
+                rows, labels = zip(*track.waiting)
+                minibatch.learn_many(track.prepared, minibatch.Rows.of(rows), labels)
+                track.learned += len(track.waiting)
+                track.waiting = []
+            start = end
 
     def _new_track(self, model: str) -> _Track:
         track = self._tracks.get(model)

@@ -11,10 +11,12 @@ model takes *one* step along the batch's mean gradient (not one step per row: Ri
 Why not River's ``learn_many`` itself: it goes through a dataframe layer whose cost is per call and
 per column (about 1 ms a call at 36 columns, however few the rows), more than learning 25 rows
 one at a time. Here the rows become one NumPy matrix and the linear model's own NumPy step
-(River's, on that matrix) does the rest; on the same matrix, the numbers are River's to the last bit,
-but for a feature whose variance is still 0, which scales to 0 here as River's ``transform_one``
-scales it (its ``transform_many`` leaves it centred only), so that the pipeline, exported and
-predicting one row at a time, says what the batch path said.
+(River's, on that matrix) does the rest; on the same matrix, what the model learns is River's to
+the last bit, but for a feature whose variance is still 0, which scales to 0 here as River's
+``transform_one`` scales it (its ``transform_many`` leaves it centred only), so that the pipeline,
+exported and predicting one row at a time, says what the batch path said. Predictions are River's
+up to rounding: each row's dot product is summed on its own, so that it does not depend on the
+rows predicted with it (a matrix product's does).
 
 A feature absent from a row (or None, or NaN, which ``prepare`` drops) is *missing*, as when a
 River model learns one row at a time: the scaler's statistics of that feature leave the row out,
@@ -102,7 +104,10 @@ def supports_mini_batches(pipeline: compose.Pipeline) -> bool:
 def predict_many(pipeline: compose.Pipeline, rows: Rows) -> list[Any]:
     """What ``pipeline`` predicts for each row, as it is now: booleans (logistic) or floats (linear).
 
-    The model is not changed (River's scaler would record a feature it has not seen).
+    A row's prediction does not depend on the other rows predicted with it: the same row,
+    predicted alone or among any others, gives the same number to the last bit, so a batch
+    predicted in pieces is predicted as it is whole. The model is not changed (River's scaler
+    would record a feature it has not seen).
 
     Examples
     --------
@@ -110,10 +115,22 @@ def predict_many(pipeline: compose.Pipeline, rows: Rows) -> list[Any]:
     >>> learn_many(model, Rows.of([{"a": 1.0}, {"a": 3.0}]), [2.0, 6.0])
     >>> [round(y, 3) for y in predict_many(model, Rows.of([{"a": 3.0}, {}]))]
     [0.12, 0.08]
+    >>> predict_many(model, Rows.of([{"a": 3.0}])) == predict_many(model, Rows.of([{"a": 3.0}, {"b": 1.0}]))[:1]
+    True
     """
     scaler, linear = _steps(pipeline)
-    scaled = _scale(rows, scaler)
-    output = linear.loss.mean_func(linear._raw_dot_many(scaled, rows.columns))
+    # Only the features of some variance, in the scaler's order: every other feature (one the
+    # scaler has not seen included) scales to 0 and adds nothing. Those columns and their order
+    # change only when the model learns, not with the rows predicted together; and each row's
+    # dot product is summed along its own row (a matrix product's sums depend on the matrix's
+    # shape), so a row's prediction is the same whichever rows share its matrix.
+    columns = [name for name, variance in scaler.vars.items() if variance > 0]
+    index = {name: j for j, name in enumerate(columns)}
+    taken = [i for i, name in enumerate(rows.columns) if name in index]
+    values = np.full((len(rows.matrix), len(columns)), np.nan)
+    values[:, [index[rows.columns[i]] for i in taken]] = rows.matrix[:, taken]
+    scaled = _scale(Rows(columns, values), scaler)
+    output = linear.loss.mean_func((scaled * linear._weights.to_numpy(columns)).sum(axis=1) + linear.intercept)
     if isinstance(linear, linear_model.LogisticRegression):
         output = output > 0.5  # as River's predict_many: True past even odds
     return output.tolist()

@@ -13,10 +13,11 @@ each checkpoint, after every pair sent before it, so a checkpoint reflects
 exactly the pairs of the offsets it saves; :meth:`Learner.put` hands a
 partition's challengers to the child when the partition is assigned.
 
-Each request's pairs of a partition go to its challengers as one batch
-(:meth:`Challenger.learn_many`): the linear models predict a model's pairs of the batch
-before they learn any of them, then learn them in one step; the cost per pair is about
-two thirds of learning them one at a time (``bench/learner.py``).
+Each request's pairs of a partition go to its challengers in one call
+(:meth:`Challenger.learn_many`), which costs less per pair than one call a pair; the
+linear models learn in mini-batches of ``online.batch_size`` pairs of one model, cut by
+counting that model's pairs, so what they learn does not depend on how the worker's
+fetches grouped the pairs into requests (``bench/learner.py`` measures the cost).
 
 One pipe carries everything, so the child sees a partition's pairs in the
 order the worker joined them, and its replies come back in the order of the
@@ -199,8 +200,8 @@ def _serve(requests: Connection, replies: Connection, initializer: Callable[[], 
 
 
 def _learn(challengers: dict[int, Challenger], pairs: list[Pair]) -> list[Outcome]:
-    # One batch a partition (Challenger.learn_many: the linear models predict and learn each
-    # model's pairs of the batch at once); the outcomes come back in the order of the pairs.
+    # One call a partition (Challenger.learn_many, which batches each model's pairs itself);
+    # the outcomes come back in the order of the pairs.
     positions: dict[int, list[int]] = {}
     for i, pair in enumerate(pairs):
         if pair[0] in challengers:  # else handed over since

@@ -136,7 +136,7 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
                 window=online.window,
                 margin=online.margin,
                 min_labelled=online.min_labelled,
-                mini_batches=online.mini_batches,
+                batch_size=online.batch_size,
             )
             if online.enabled
             else None

@@ -32,13 +32,14 @@ COLUMNS = [f"x{i}" for i in range(5)]
 @pytest.mark.parametrize("model", MODELS)
 def test_without_missing_features_the_numbers_are_rivers_own_learn_many(model: type) -> None:
     # The point of the module is to skip River's dataframe layer, not to compute anything else:
-    # on rows that all have every feature, predictions, scaler statistics, weights and
-    # intercept are those of River's Pipeline.learn_many / predict_many, to the last bit.
+    # on rows that all have every feature, scaler statistics, weights and intercept are those
+    # of River's Pipeline.learn_many, to the last bit, and predictions those of its
+    # predict_many up to rounding (each row's dot product is summed on its own here).
     ours, rivers = pipeline(model), pipeline(model)
     for X, y in batches(model, seed=1, n=30, size=25):
         rows = Rows.of([dict(zip(COLUMNS, row)) for row in X.tolist()])
         frame = pd.DataFrame(X, columns=COLUMNS)
-        assert predict_many(ours, rows) == rivers.predict_many(frame).tolist()
+        assert predict_many(ours, rows) == pytest.approx(rivers.predict_many(frame).tolist(), rel=1e-12, abs=1e-12)
         learn_many(ours, rows, y.tolist())
         rivers.learn_many(frame, pd.Series(y))
     ours_scaler, rivers_scaler = ours["StandardScaler"], rivers["StandardScaler"]
@@ -130,3 +131,17 @@ def test_the_exported_pipeline_says_what_the_batch_path_says_even_for_a_feature_
     probe = [{"a": -0.5, "c": 9.0}, {"a": 1.0, "c": 1.0}, {"a": 1.0}]  # "c" centred only, the first two would flip
     batch = predict_many(model, Rows.of(probe))
     assert batch == [model.predict_one(x) for x in probe] == [False, True, True]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_rows_prediction_does_not_depend_on_the_rows_predicted_with_it(model: type) -> None:
+    # The challenger predicts a batch's pairs in whatever pieces they come: each row must get
+    # the same number, to the last bit, alone or among others (with features others lack).
+    fitted = pipeline(model)
+    rng = random.Random(5)
+    rows = [{f"x{i}": rng.gauss(0, 2) for i in range(12) if rng.random() < 0.8} | {f"c={rng.randrange(4)}": 1.0} for _ in range(90)]
+    learn_many(fitted, Rows.of(rows[:60]), [rng.random() < 0.5 if model is linear_model.LogisticRegression else rng.gauss(0, 1) for _ in range(60)])
+    whole = predict_many(fitted, Rows.of(rows))
+    assert [predict_many(fitted, Rows.of([row]))[0] for row in rows] == whole
+    assert predict_many(fitted, Rows.of(rows[7:40])) + predict_many(fitted, Rows.of(rows[40:])) == whole[7:]
+    assert predict_many(fitted, Rows.of([{**row, "never seen": 3.0} for row in rows])) == whole
