@@ -8,13 +8,15 @@ online model, and prints the CPU time per labelled pair (the process's CPU time,
 a busy machine disturbs less than the time on the clock). ``--process`` runs them in
 the learner's own process instead (``streams.learner.Learner``, the pairs going down its
 pipe as the worker sends them) and prints that process's CPU time, start-up left out.
-``--parts`` also times the
-pieces of that cost one by one; ``--profile`` prints the functions that take the time
-(cProfile, which slows the whole). ``--quality`` prints what learning in mini-batches costs
-the default model in prequential accuracy, against learning one pair at a time, on two
-synthetic streams (a linear one with categories, River's Agrawal).
+``--batch-size`` sets the linear models' mini-batches (``online.batch_size``).
+``--parts`` also times the pieces of that cost one by one; ``--profile`` prints the
+functions that take the time (cProfile, which slows the whole). ``--sizes 1,8,16`` prints,
+for each mini-batch size, the CPU time per pair (in process, median of ``--runs``) and what
+it costs the default model in prequential accuracy on three synthetic streams (a linear one
+with categories; the same whose rule changes half-way, where the accuracy after the change
+says how fast a model follows; River's Agrawal).
 
-Run: ``.venv/bin/python bench/learner.py --pairs 100000 [--batch 250] [--process] [--parts] [--profile] [--quality]``
+Run: ``.venv/bin/python bench/learner.py --pairs 100000 [--batch 250] [--batch-size 16] [--process] [--parts] [--profile] [--sizes 1,4,16 [--runs 3]]``
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import gc
 import os
 import pstats
 import random
+import statistics
 import sys
 import time
 from datetime import datetime, timezone
@@ -100,7 +103,7 @@ async def _feed_process(challenger: Challenger, pairs: list[Any], batch: int) ->
     return seconds
 
 
-def _parts(settings: Settings, pairs: list[Any], batch: int) -> None:
+def _parts(settings: Settings, pairs: list[Any]) -> None:
     """Time the pieces of a pair's cost one at a time: pair by pair (the cost before batches), then the batch path's own."""
     online = settings.online
     decoded = [orjson.loads(p[2]) for p in pairs]
@@ -132,49 +135,75 @@ def _parts(settings: Settings, pairs: list[Any], batch: int) -> None:
             scores[1].revert(p[4], p[3])
 
     timed("metrics: 4 updates and 2 reverts", score)
-    print(f"  in mini-batches (each request's pairs of a model, {batch} pairs a request):")
-    groups: list[tuple[str, list[int]]] = []
-    for start in range(0, len(pairs), batch):
-        by_model: dict[str, list[int]] = {}
-        for i in range(start, min(start + batch, len(pairs))):
-            by_model.setdefault(pairs[i][1], []).append(i)
-        groups += by_model.items()
+    size = online.batch_size
+    print(f"  in mini-batches of {size} pairs of a model (each predicted, then learned, as one matrix):")
+    by_model: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_model.setdefault(p[1], []).append(i)
+    groups = [(m, ix[start : start + size]) for m, ix in by_model.items() for start in range(0, len(ix), size)]
     batched = {m: _without_prepare(build_model(online.model, online.params)) for m in models}
     rows: list[minibatch.Rows] = []
     timed("the batch's matrix (Rows.of)", lambda: rows.extend(minibatch.Rows.of([prepared[i] for i in ix]) for _, ix in groups))
     timed("predict_many", lambda: [minibatch.predict_many(batched[m], r) for (m, _), r in zip(groups, rows)])
-    timed("learn_many", lambda: [minibatch.learn_many(batched[m], r, [pairs[i][4] for i in ix]) for (m, ix), r in zip(groups, rows)])
+    timed("learn_many (and its own Rows.of)", lambda: [minibatch.learn_many(batched[m], minibatch.Rows.of([prepared[i] for i in ix]), [pairs[i][4] for i in ix]) for m, ix in groups])
 
 
-def _linear_stream(n: int, seed: int = 3) -> list[tuple[dict[str, Any], int]]:
-    """16 numbers and 4 categories; the label is a noisy linear rule of three numbers and one category."""
+def _linear_stream(n: int, seed: int = 3, change_at: int | None = None) -> list[tuple[dict[str, Any], int]]:
+    """16 numbers and 4 categories; the label is a noisy linear rule of three numbers and one category (from ``change_at``, another)."""
     rng = random.Random(seed)
     pairs = []
-    for _ in range(n):
+    for i in range(n):
         x: dict[str, Any] = {f"x{i}": rng.gauss(0, 1) for i in range(16)}
         x.update({f"c{c}": f"v{rng.randrange(5 + c)}" for c in range(4)})
-        z = 1.2 * x["x0"] - x["x1"] + 0.8 * x["x2"] + (1.0 if x["c0"] == "v1" else 0.0) + rng.gauss(0, 1)
+        if change_at is None or i < change_at:
+            z = 1.2 * x["x0"] - x["x1"] + 0.8 * x["x2"] + (1.0 if x["c0"] == "v1" else 0.0) + rng.gauss(0, 1)
+        else:
+            z = -1.2 * x["x0"] + x["x3"] + 0.8 * x["x2"] - (1.0 if x["c1"] == "v2" else 0.0) + rng.gauss(0, 1)
         pairs.append((x, int(z > 0)))
     return pairs
 
 
-def _quality(n: int = 20_000, sizes: tuple[int, ...] = (1, 25, 50)) -> None:
-    """Prequential accuracy of the default challenger by batch size (1: one pair at a time)."""
+def _quality(size: int, n: int = 20_000) -> str:
+    """Prequential accuracy of the default challenger with mini-batches of ``size``: over the whole stream, its first 2,000 pairs, and (changing stream) the 2,000 after the change."""
     from river.datasets import synth
 
-    streams = {"linear": _linear_stream(n), "Agrawal": list(synth.Agrawal(seed=42).take(n))}
+    streams = {"linear": _linear_stream(n), "changing": _linear_stream(n, change_at=n // 2), "Agrawal": list(synth.Agrawal(seed=42).take(n))}
+    cells = []
     for name, pairs in streams.items():
+        challenger = Challenger(window=2000, min_labelled=n + 1, batch_size=size)
+        marks: dict[int, float] = {}
+        for i, (x, y) in enumerate(pairs, start=1):
+            challenger.learn("m", x, y, y)
+            if i in (2000, n // 2, n // 2 + 2000):
+                state = challenger.state("m")
+                marks[i] = state.challenger_score if i == n // 2 + 2000 else state.challenger_cumulative  # rolling over the last 2,000
+        whole = challenger.state("m").challenger_cumulative
+        if name == "changing":
+            cells.append(f"{whole:.4f} / after the change {marks[n // 2 + 2000]:.4f}")
+        else:
+            cells.append(f"{whole:.4f} / first 2,000 {marks[2000]:.4f}")
+    return " | ".join(cells)
+
+
+def _sizes(settings: Settings, pairs: list[Any], batch: int, sizes: list[int], runs: int) -> None:
+    """CPU per pair (in process, median of ``runs``) and prequential accuracy, by mini-batch size."""
+    print(f"by mini-batch size ({len(pairs):,} pairs, {batch} a request; µs of CPU per pair, median of {runs}; prequential accuracy over 20,000 pairs):")
+    print("| batch_size | µs per pair (runs) | linear | changing | Agrawal |")
+    print("|---|---|---|---|---|")
+    # Runs interleaved (each run goes through every size): a busy machine slows every size alike.
+    seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(runs):
         for size in sizes:
-            challenger = Challenger(window=n, min_labelled=n + 1)
-            early = None
-            for start in range(0, n, size):
-                challenger.learn_many([("m", x, y, y, True) for x, y in pairs[start : start + size]])
-                if early is None and start + size >= 2000:
-                    early = challenger.state("m").challenger_cumulative
-            print(
-                f"  {name:<8} batches of {size:>3}: prequential accuracy {challenger.state('m').challenger_cumulative:.4f} "
-                f"over {n:,} pairs, {early:.4f} over the first 2,000"
-            )
+            challenger = new_state(_with_batch_size(settings, size)).challenger
+            assert challenger is not None
+            seconds[size].append(_feed(challenger, pairs, batch) / len(pairs) * 1e6)
+    for size in sizes:
+        times = ", ".join(f"{s:.1f}" for s in seconds[size])
+        print(f"| {size} | {statistics.median(seconds[size]):.1f} ({times}) | {_quality(size)} |", flush=True)
+
+
+def _with_batch_size(settings: Settings, size: int) -> Settings:
+    return settings.model_copy(update={"online": settings.online.model_copy(update={"batch_size": size})})
 
 
 def main() -> None:
@@ -184,9 +213,13 @@ def main() -> None:
     parser.add_argument("--process", action="store_true", help="learn in the learner's process; count its CPU time")
     parser.add_argument("--parts", action="store_true", help="also time the pieces of a pair's cost")
     parser.add_argument("--profile", action="store_true", help="print the 30 functions with the most time (cProfile)")
-    parser.add_argument("--quality", action="store_true", help="also compare prequential accuracy by batch size")
+    parser.add_argument("--batch-size", type=int, default=None, help="the linear models' mini-batches (online.batch_size)")
+    parser.add_argument("--sizes", default=None, help="comma-separated mini-batch sizes: CPU per pair and prequential accuracy of each")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (--sizes)")
     args = parser.parse_args()
     settings = Settings()
+    if args.batch_size is not None:
+        settings = _with_batch_size(settings, args.batch_size)
     challenger = new_state(settings).challenger
     assert challenger is not None, "the default settings have online learning on"
     pairs = _pairs(args.pairs)
@@ -203,13 +236,14 @@ def main() -> None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
     learned = sum(challenger.state(m).learned for m in challenger.models)
     print(
-        f"{args.pairs:,} labelled pairs ({settings.online.model}, {len(challenger.models)} models, {args.batch} pairs a request{', in its own process' if args.process else ''}) "
+        f"{args.pairs:,} labelled pairs ({settings.online.model}, mini-batches of {settings.online.batch_size}, {len(challenger.models)} models, "
+        f"{args.batch} pairs a request{', in its own process' if args.process else ''}) "
         f"in {seconds:.2f} s of CPU: {seconds / args.pairs * 1e6:.1f} µs per pair; {learned:,} learned"
     )
     if args.parts:
-        _parts(settings, pairs, args.batch)
-    if args.quality:
-        _quality()
+        _parts(settings, pairs)
+    if args.sizes:
+        _sizes(settings, pairs, args.batch, [int(size) for size in args.sizes.split(",")], args.runs)
 
 
 if __name__ == "__main__":

@@ -221,7 +221,8 @@ class ChallengerState:
 
     Scores are rolling and cumulative as in :class:`Promotion`, None before the first
     labelled pair. ``learned`` counts the pairs it learned from, which is fewer than
-    ``labelled`` when learning was paused; ``paused`` is whether the last pair was scored
+    ``labelled`` when learning was paused and while pairs wait in a mini-batch not full
+    yet (``Challenger``'s ``batch_size``); ``paused`` is whether the last pair was scored
     without learning; ``promoted`` whether a promotion stands (it has not fallen behind
     since).
 
@@ -537,7 +538,9 @@ class Challenger:
                 room -= usable[end][4]
                 end += 1
             piece = usable[start:end]
-            predictions = minibatch.predict_many(track.prepared, minibatch.Rows.of([row for _, row, _, _, _ in piece]))
+            whole = not track.waiting and room == 0 and end - start == self.batch_size  # the piece is a whole batch
+            matrix = minibatch.Rows.of([row for _, row, _, _, _ in piece])
+            predictions = minibatch.predict_many(track.prepared, matrix)
             for (i, row, deployed_prediction, label, learn), predicted in zip(piece, predictions, strict=True):
                 self._score(track, label, predicted, deployed_prediction, learn)
                 results[i] = self._promotion(model, track)
@@ -545,7 +548,9 @@ class Challenger:
                     track.waiting.append((row, label))
             if len(track.waiting) == self.batch_size:
                 rows, labels = zip(*track.waiting)
-                minibatch.learn_many(track.prepared, minibatch.Rows.of(rows), labels)
+                # The batch's matrix is the piece's when they hold the same rows: built from
+                # the same rows in the same order, it would be the same matrix.
+                minibatch.learn_many(track.prepared, matrix if whole else minibatch.Rows.of(rows), labels)
                 track.learned += len(track.waiting)
                 track.waiting = []
             start = end
@@ -607,6 +612,9 @@ class Challenger:
 
     def estimator(self, model: str) -> compose.Pipeline:
         """``model``'s online model (the pipeline itself, for export; it keeps learning).
+
+        It has learned the pairs of its full mini-batches (``state(model).learned`` of them),
+        not those waiting in the batch not full yet.
 
         Raises
         ------
