@@ -157,8 +157,12 @@ METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
 
 _DEFAULT_METRIC: Mapping[Task, str] = {"classification": "accuracy", "regression": "mae"}
 
-DEFAULT_BATCH_SIZE = 16
-"""Pairs of one deployed model per mini-batch of a linear challenger, unless told otherwise (``bench/learner.py --sizes``)."""
+DEFAULT_BATCH_SIZE = 1
+"""Pairs of one deployed model per mini-batch of a linear challenger, unless told otherwise: one, River's ``learn_one``.
+
+Mini-batches cost less CPU per pair only from about 32 pairs, and a model taking one step a
+batch follows a change of concept far more slowly (``bench/learner.py --sizes``, BENCHMARKS.md).
+"""
 
 
 def build_model(name: str, params: Mapping[str, Any] | None = None) -> compose.Pipeline:
@@ -383,9 +387,9 @@ class Challenger:
     5 3 0.4
     """
 
-    # Checkpoints from before the option unpickle without it: they batch as new ones do
-    # (their models learned pair by pair so far, and nothing of theirs waits).
-    batch_size: int = DEFAULT_BATCH_SIZE
+    # Checkpoints from before the option unpickle without it: they learn pair by pair, as
+    # they did (nothing of theirs waits).
+    batch_size: int = 1
 
     def __init__(
         self,

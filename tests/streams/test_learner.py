@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from monitors.challenger import Challenger, Labelled, Promotion
+from monitors.challenger import Challenger, Promotion
 from streams.learner import Learner, Rejected, _learn
 
 
@@ -32,18 +32,18 @@ def learner() -> Iterator[Learner]:
 
 
 def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Learner) -> None:
+    # In mini-batches of 16: the child gets the pairs 50 to a request, here they are learned
+    # one at a time; the batches are the same, and so is the challenger, the 8 pairs still
+    # waiting in its last batch included.
     async def run() -> tuple[Challenger | None, list[object], Challenger]:
-        here = Challenger(min_labelled=100)
-        learner.put(0, Challenger(min_labelled=100))
+        here = Challenger(min_labelled=100, batch_size=16)
+        learner.put(0, Challenger(min_labelled=100, batch_size=16))
         outcomes: list[object] = []
-        batch: list[Labelled] = []
         for i, (features, deployed, label) in enumerate(pairs(600, seed=1)):
             learner.learn(0, "churn", orjson.dumps(features), deployed, label, True, f"p{i}")
-            batch.append(("churn", features, deployed, label, True))
-            if i % 50 == 49:  # as the worker sends after each batch: one batch for the challengers
+            here.learn("churn", features, deployed, label)
+            if i % 50 == 49:  # as the worker sends after each batch
                 outcomes += await learner.send()
-                here.learn_many(batch)
-                batch = []
         taken, rest = await learner.take(0)
         return taken, outcomes + rest, here
 
@@ -51,6 +51,10 @@ def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Lear
     assert taken is not None
     assert taken.state("churn") == here.state("churn")
     assert pickle.dumps(taken.state("churn")) == pickle.dumps(here.state("churn"))
+    assert (taken.state("churn").labelled, taken.state("churn").learned) == (600, 592)
+    assert taken._tracks["churn"].waiting == here._tracks["churn"].waiting
+    probe = [features for features, _, _ in pairs(50, seed=2)]
+    assert [taken.estimator("churn").predict_proba_one(x) for x in probe] == [here.estimator("churn").predict_proba_one(x) for x in probe]
     # The challenger learns x > 0 while the deployed model guesses: promoted once, and said so.
     (promotion,) = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
     assert promotion[0] == 0 and promotion[1].model == "churn" and promotion[1].challenger_score > promotion[1].deployed_score

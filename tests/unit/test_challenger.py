@@ -441,7 +441,7 @@ def test_with_batches_of_one_learn_many_is_learn_pair_by_pair(name: str) -> None
 
 
 def test_a_promotion_in_a_chunk_comes_at_its_pair() -> None:
-    challenger = Challenger(window=200, min_labelled=300, margin=0.02)
+    challenger = Challenger(window=200, min_labelled=300, margin=0.02, batch_size=16)
     pairs = list(linear_pairs(seed=14, n=3000))
     promotions = []
     for start, batch in zip(range(0, 3000, 64), batched(pairs, 64)):
@@ -471,20 +471,22 @@ def test_unusable_pairs_come_back_in_place_and_the_others_are_learned() -> None:
     assert challenger.learn_many([("c", {"x": 1.0}, 1, 2, True)])[0] is not None and "c" not in challenger.models
 
 
-def test_a_checkpoint_from_before_mini_batches_unpickles_batching() -> None:
-    challenger = Challenger(batch_size=1)
-    challenger.learn("m", {"a": 1.0}, 1, 1)
-    del challenger.__dict__["batch_size"]  # as pickled before mini-batches...
-    old = challenger._tracks["m"].__getstate__()
+def test_a_checkpoint_from_before_mini_batches_goes_on_pair_by_pair() -> None:
+    pairs = list(linear_pairs(seed=18, n=300))
+    challenger, twin = Challenger(batch_size=1), Challenger(batch_size=1)
+    for x, d, y in pairs[:100]:
+        challenger.learn("m", x, d, y)
+        twin.learn("m", x, d, y)
+    del twin.__dict__["batch_size"]  # as pickled before mini-batches...
+    old = twin._tracks["m"].__getstate__()
     del old["waiting"]  # ...whose tracks had nothing waiting
-    twin = pickle.loads(pickle.dumps(challenger))
+    twin = pickle.loads(pickle.dumps(twin))
     twin._tracks["m"].__setstate__(old)
-    assert twin.batch_size == DEFAULT_BATCH_SIZE > 1
-    for _ in range(DEFAULT_BATCH_SIZE - 1):
-        twin.learn("m", {"a": 1.0}, 1, 1)
-    assert twin.state("m").learned == 1
-    twin.learn("m", {"a": 1.0}, 1, 1)
-    assert twin.state("m").learned == 1 + DEFAULT_BATCH_SIZE
+    assert twin.batch_size == 1 and twin._tracks["m"].waiting == []
+    for x, d, y in pairs[100:]:
+        assert twin.learn("m", x, d, y) == challenger.learn("m", x, d, y)
+    assert twin.state("m") == challenger.state("m") and twin.state("m").learned == 300
+    assert pickled_values(twin.estimator("m")) == pickled_values(challenger.estimator("m"))
 
 
 def test_the_setting_default_is_the_challenger_default() -> None:
