@@ -88,9 +88,10 @@ def test_a_partition_dropped_is_forgotten(learner: Learner) -> None:
 
 
 def test_outcomes_come_back_in_the_order_of_the_pairs_across_partitions_and_models() -> None:
-    # _learn hands each partition's pairs to its challengers as one batch; what comes back
+    # _learn hands each partition's pairs to its challengers in one call (mini-batches of 2
+    # here: both fraud pairs are predicted by the untrained model); what comes back
     # (promotions, pairs the challenger could not use) is in the order the pairs were sent.
-    challengers = {0: Challenger(min_labelled=2, margin=0.1), 1: Challenger(min_labelled=2, margin=0.1)}
+    challengers = {0: Challenger(min_labelled=2, margin=0.1, batch_size=2), 1: Challenger(min_labelled=2, margin=0.1, batch_size=2)}
     sent = [
         (1, "fraud", b'{"x": 1.0}', 0, 1, True, "f1"),
         (0, "churn", b'{"x": 1.0}', 1, "yes", True, "c-bad-label"),
