@@ -9,6 +9,15 @@ the challenger leads the deployed model on the rolling metric by a margin, a
 :class:`Promotion` carries the evidence; it is reported once, and again only after the
 challenger has fallen behind in between.
 
+The linear models (:data:`MINI_BATCH_MODELS`) learn in mini-batches of a fixed size,
+``batch_size`` pairs of one deployed model: a pair is scored on arrival, by the model as it
+was before its batch, and waits in that model's batch until the batch is full, then the
+batch is learned in one step (:mod:`monitors.minibatch`). Batches are cut by counting a
+model's pairs, so what a challenger learns depends only on the order of its pairs, never on
+how they were handed over (one by one or in chunks, :meth:`Challenger.learn` or
+:meth:`Challenger.learn_many`, with a checkpoint in between: the waiting pairs are part of
+the pickle). The trees learn pair by pair.
+
 Models come from :data:`ONLINE_MODELS`; every pipeline starts with :func:`prepare`, which
 turns a feature mapping into River-ready floats. Everything here pickles (the worker
 checkpoints challengers next to its Kafka offsets) and a model keeps learning after a
@@ -21,19 +30,24 @@ import copy
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Literal
 
 from river import compose, linear_model, metrics, preprocessing, tree
 
+from monitors import minibatch
+
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "METRICS",
+    "MINI_BATCH_MODELS",
     "MODEL_TASKS",
     "ONLINE_MODELS",
     "Challenger",
     "ChallengerState",
+    "Labelled",
     "Promotion",
     "Task",
     "build_model",
@@ -41,6 +55,9 @@ __all__ = [
 ]
 
 Task = Literal["classification", "regression"]
+
+Labelled = tuple[str, Mapping[str, Any], Any, Any, bool]
+"""A labelled pair for :meth:`Challenger.learn_many`: model, features, deployed prediction, label, learn."""
 
 
 def prepare(features: Mapping[str, Any]) -> dict[str, float]:
@@ -125,6 +142,9 @@ MODEL_TASKS: Mapping[str, Task] = {
 }
 """The task of each online model. Logistic regression is binary: labels 0/1 or booleans."""
 
+MINI_BATCH_MODELS: frozenset[str] = frozenset({"logistic_regression", "linear_regression"})
+"""The online models that :meth:`Challenger.learn_many` scores and trains per batch (:mod:`monitors.minibatch`)."""
+
 METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
     "accuracy": ("classification", metrics.Accuracy),
     "balanced_accuracy": ("classification", metrics.BalancedAccuracy),
@@ -136,6 +156,13 @@ METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
 """Metric names, with their task and River class; each can be reverted, so it can roll."""
 
 _DEFAULT_METRIC: Mapping[Task, str] = {"classification": "accuracy", "regression": "mae"}
+
+DEFAULT_BATCH_SIZE = 1
+"""Pairs of one deployed model per mini-batch of a linear challenger, unless told otherwise: one, River's ``learn_one``.
+
+Mini-batches cost less CPU per pair only from about 32 pairs, and a model taking one step a
+batch follows a change of concept far more slowly (``bench/learner.py --sizes``, BENCHMARKS.md).
+"""
 
 
 def build_model(name: str, params: Mapping[str, Any] | None = None) -> compose.Pipeline:
@@ -198,7 +225,8 @@ class ChallengerState:
 
     Scores are rolling and cumulative as in :class:`Promotion`, None before the first
     labelled pair. ``learned`` counts the pairs it learned from, which is fewer than
-    ``labelled`` when learning was paused; ``paused`` is whether the last pair was scored
+    ``labelled`` when learning was paused and while pairs wait in a mini-batch not full
+    yet (``Challenger``'s ``batch_size``); ``paused`` is whether the last pair was scored
     without learning; ``promoted`` whether a promotion stands (it has not fallen behind
     since).
 
@@ -229,6 +257,8 @@ class _Track:
     ``prepared`` is a pipeline of the same step objects without the leading
     :func:`prepare`, for features prepared already, so learning through either updates
     both. It is derived, so it is left out of the pickle and rebuilt after it.
+    ``waiting`` holds the pairs (prepared features, label) of the mini-batch not full yet:
+    scored, not learned; pickled, so a restored challenger completes the same batch.
     """
 
     def __init__(self, estimator: compose.Pipeline, metric: type[metrics.base.Metric], window: int) -> None:
@@ -246,6 +276,7 @@ class _Track:
         self.deployed_rolling = metric()
         self.challenger_total = metric()
         self.deployed_total = metric()
+        self.waiting: list[tuple[dict[str, float], Any]] = []
         self.labelled = 0
         self.learned = 0
         self.paused = False
@@ -281,6 +312,7 @@ class _Track:
                 ((label, c, d) for ((label, c), _), ((_, d), _) in zip(challenger.window, deployed.window)),
                 maxlen=challenger.window_size,
             )
+        state.setdefault("waiting", [])  # a checkpoint from before mini-batches: nothing waits
         self.__dict__.update(state)
         self.prepared = _without_prepare(self.estimator)
 
@@ -312,6 +344,16 @@ class Challenger:
         than the deployed model's), so a lead hovering at the margin does not flap.
     min_labelled
         Pairs both must have been scored on before any promotion.
+    batch_size
+        Pairs of one deployed model per mini-batch of the linear models
+        (:data:`MINI_BATCH_MODELS`); 1 learns pair by pair, through River's own ``learn_one``.
+        A pair is scored when it comes, by the model as it was before its batch, and waits,
+        learned with the rest of its batch once the batch is full: the model lags behind
+        the pairs scored by at most ``batch_size - 1`` pairs, and a deployed model with
+        fewer labels than that has not learned yet. Nothing but pairs fills a batch (no
+        clock), so the batches are the same however and whenever the pairs come. Pairs
+        scored without learning (``learn=False``) take no place in a batch. The trees
+        learn pair by pair whatever the size.
 
     Examples
     --------
@@ -328,7 +370,26 @@ class Challenger:
     >>> state = challenger.state("churn")
     >>> state.labelled, state.promoted, round(state.challenger_score, 2)
     (600, True, 0.82)
+
+    Prequential per batch: in batches of 3, each pair is predicted by the model as it was
+    before its batch was learned; the fourth pair, the first of the second batch, is the
+    first predicted by a model that has learned anything.
+
+    >>> linear = Challenger("logistic_regression", batch_size=3)
+    >>> for x in (1.0, 2.0, 1.5, 1.0, 2.0):
+    ...     _ = linear.learn("churn", {"x": x}, True, True)
+    ...     state = linear.state("churn")
+    ...     print(state.labelled, state.learned, state.challenger_cumulative)
+    1 0 0.0
+    2 0 0.0
+    3 3 0.0
+    4 3 0.25
+    5 3 0.4
     """
+
+    # Checkpoints from before the option unpickle without it: they learn pair by pair, as
+    # they did (nothing of theirs waits).
+    batch_size: int = 1
 
     def __init__(
         self,
@@ -339,6 +400,7 @@ class Challenger:
         window: int = 1000,
         margin: float = 0.02,
         min_labelled: int = 1000,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         if task not in _DEFAULT_METRIC:
             raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
@@ -356,6 +418,8 @@ class Challenger:
             raise ValueError(f"margin must be at least 0, got {margin}")
         if min_labelled < 1:
             raise ValueError(f"min_labelled must be at least 1, got {min_labelled}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.model_name = model_name
         self.params: Mapping[str, Any] = dict(params or {})
         self.task = task
@@ -363,6 +427,7 @@ class Challenger:
         self.window = window
         self.margin = margin
         self.min_labelled = min_labelled
+        self.batch_size = batch_size
         self._bigger_is_better: bool = METRICS[metric][1]().bigger_is_better
         self._tracks: dict[str, _Track] = {}
 
@@ -376,9 +441,10 @@ class Challenger:
     ) -> Promotion | None:
         """Score one labelled pair of ``model`` for both models, then (``learn``) learn from it.
 
-        The challenger predicts before it learns. With ``learn=False`` the pair is scored
-        but not learned from, the state reads paused, and no promotion is made (the worker
-        pauses learning when labels look untrustworthy, and they are no better evidence).
+        The challenger predicts before it learns; a linear model learns the pair with the
+        rest of its batch (``batch_size``). With ``learn=False`` the pair is scored but not
+        learned from, the state reads paused, and no promotion is made (the worker pauses
+        learning when labels look untrustworthy, and they are no better evidence).
 
         Returns
         -------
@@ -392,20 +458,119 @@ class Challenger:
             For a feature :func:`prepare` cannot use, a regression label or prediction
             that is not a finite number, or a label that is not 0/1 for logistic regression.
         """
+        if not self._batches:
+            return self._learn_one(model, features, deployed_prediction, label, learn)
+        (result,) = self.learn_many([(model, features, deployed_prediction, label, learn)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def learn_many(self, pairs: Sequence[Labelled]) -> list[Promotion | Exception | None]:
+        """Score labelled pairs for both models and learn from them: what :meth:`learn` does to each, in order.
+
+        Each pair is ``(model, features, deployed_prediction, label, learn)``, as :meth:`learn`
+        takes them; the result has one item a pair, in order: its promotion, None, or the
+        exception that made it unusable (what :meth:`learn` raises: the pair is neither scored
+        nor learned, and the others go on).
+
+        The result, the scores and the model are those of :meth:`learn` called on each pair in
+        turn; only the cost differs: the linear models predict each deployed model's pairs of
+        one batch (``batch_size``) in one matrix (:mod:`monitors.minibatch`).
+
+        Examples
+        --------
+        >>> challenger = Challenger(min_labelled=2, margin=0.1, batch_size=2)
+        >>> batch = [("churn", {"a": 1.0}, 0, 1, True), ("churn", {"a": "x"}, 0, "yes", True), ("churn", {"a": -1.0}, 1, 0, True)]
+        >>> [type(result).__name__ for result in challenger.learn_many(batch)]
+        ['NoneType', 'ValueError', 'Promotion']
+        >>> state = challenger.state("churn")
+        >>> state.labelled, state.learned, state.challenger_score, state.deployed_score
+        (2, 2, 0.5, 0.0)
+
+        Both usable pairs were predicted by the model before their batch (False, a tie at
+        even odds), and the second was right; then the model learned both.
+        """
+        results: list[Promotion | Exception | None] = [None] * len(pairs)
+        positions: dict[str, list[int]] = {}
+        for i, pair in enumerate(pairs):
+            positions.setdefault(pair[0], []).append(i)
+        for model, indices in positions.items():
+            if self._batches:
+                self._learn_batches(model, [pairs[i] for i in indices], indices, results)
+                continue
+            for i in indices:
+                try:
+                    results[i] = self._learn_one(*pairs[i][:4], learn=pairs[i][4])
+                except (ValueError, TypeError) as exc:  # TypeError: River's, on a label of the wrong kind
+                    results[i] = exc
+        return results
+
+    @property
+    def _batches(self) -> bool:
+        return self.batch_size > 1 and self.model_name in MINI_BATCH_MODELS
+
+    def _learn_one(self, model: str, features: Mapping[str, Any], deployed_prediction: Any, label: Any, learn: bool) -> Promotion | None:
         label, deployed_prediction = self._check(model, label, deployed_prediction)
         x = prepare(features)
-        track = self._tracks.get(model)
-        if track is None:
-            track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
+        track = self._new_track(model)
         # Prequential: predict first, so the score is on a pair the model has not learned.
         # Through the steps after prepare: x is prepared, and prepare(x) == x, so the
         # pipeline's own prepare would only make it again (twice a pair).
-        track.score(label, track.prepared.predict_one(x), deployed_prediction)
-        track.labelled += 1
-        track.paused = not learn
+        self._score(track, label, track.prepared.predict_one(x), deployed_prediction, learn)
         if learn:
             track.prepared.learn_one(x, label)
             track.learned += 1
+        return self._promotion(model, track)
+
+    def _learn_batches(self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]) -> None:
+        usable: list[tuple[int, dict[str, float], Any, Any, bool]] = []  # position, row, deployed prediction, label, learn
+        for i, (_, features, deployed_prediction, label, learn) in zip(indices, pairs, strict=True):
+            try:
+                label, deployed_prediction = self._check(model, label, deployed_prediction)
+                usable.append((i, prepare(features), deployed_prediction, label, learn))
+            except ValueError as exc:
+                results[i] = exc
+        if not usable:
+            return
+        track = self._new_track(model)
+        start = 0
+        while start < len(usable):
+            # The pairs up to the one that fills the waiting batch (or all that are left): the
+            # model does not change among them, so they are predicted together.
+            room, end = self.batch_size - len(track.waiting), start
+            while end < len(usable) and room:
+                room -= usable[end][4]
+                end += 1
+            piece = usable[start:end]
+            whole = not track.waiting and room == 0 and end - start == self.batch_size  # the piece is a whole batch
+            matrix = minibatch.Rows.of([row for _, row, _, _, _ in piece])
+            predictions = minibatch.predict_many(track.prepared, matrix)
+            for (i, row, deployed_prediction, label, learn), predicted in zip(piece, predictions, strict=True):
+                self._score(track, label, predicted, deployed_prediction, learn)
+                results[i] = self._promotion(model, track)
+                if learn:
+                    track.waiting.append((row, label))
+            if len(track.waiting) == self.batch_size:
+                rows, labels = zip(*track.waiting)
+                # The batch's matrix is the piece's when they hold the same rows: built from
+                # the same rows in the same order, it would be the same matrix.
+                minibatch.learn_many(track.prepared, matrix if whole else minibatch.Rows.of(rows), labels)
+                track.learned += len(track.waiting)
+                track.waiting = []
+            start = end
+
+    def _new_track(self, model: str) -> _Track:
+        track = self._tracks.get(model)
+        if track is None:
+            track = self._tracks[model] = _Track(build_model(self.model_name, self.params), METRICS[self.metric][1], self.window)
+        return track
+
+    def _score(self, track: _Track, label: Any, predicted: Any, deployed_prediction: Any, learn: bool) -> None:
+        track.score(label, predicted, deployed_prediction)
+        track.labelled += 1
+        track.paused = not learn
+
+    def _promotion(self, model: str, track: _Track) -> Promotion | None:
         lead = self._lead(track.challenger_rolling.get(), track.deployed_rolling.get())
         if lead < 0:
             track.promoted = False  # fell behind: a later lead is news again
@@ -451,6 +616,9 @@ class Challenger:
 
     def estimator(self, model: str) -> compose.Pipeline:
         """``model``'s online model (the pipeline itself, for export; it keeps learning).
+
+        It has learned the pairs of its full mini-batches (``state(model).learned`` of them),
+        not those waiting in the batch not full yet.
 
         Raises
         ------

@@ -186,6 +186,7 @@ def challenger(online: OnlineSettings, task: Task) -> Challenger | None:
         window=online.window,
         margin=online.margin,
         min_labelled=online.min_labelled,
+        batch_size=online.batch_size,
     )
 
 

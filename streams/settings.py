@@ -460,6 +460,13 @@ class OnlineSettings(_Section):
     min_labelled: int = Field(default=1000, ge=1)
     pause_below_coverage: float = Field(default=0.2, ge=0, le=1, description="pause learning below this label coverage")
     pause_on_quality_alerts: bool = True
+    batch_size: int = Field(
+        default=1,  # monitors.challenger.DEFAULT_BATCH_SIZE (a test keeps them equal), not imported: River is slow to import
+        ge=1,
+        description="linear models: learn a model's labelled predictions in mini-batches of this many, each scored first "
+        "by the model as it was before its batch; a batch waits until full (the model lags by at most this many - 1); "
+        "1: one at a time",
+    )
 
     @model_validator(mode="after")
     def _buildable(self) -> OnlineSettings:

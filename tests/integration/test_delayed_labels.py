@@ -31,7 +31,7 @@ DRIFT_WINDOW = 3  # the concept changes from this window on
 START = datetime(2026, 11, 25, 8, tzinfo=timezone.utc)
 
 
-def label_settings(settings: Settings) -> Settings:
+def label_settings(settings: Settings, batch_size: int = 1) -> Settings:
     return Settings.model_validate(
         {
             **settings.model_dump(mode="json", by_alias=True),
@@ -39,7 +39,7 @@ def label_settings(settings: Settings) -> Settings:
             "reference": {"size": REFERENCE},
             "labels": {"ttl": "30m", "update_interval": "1s"},
             "performance": {"max_drop": {"accuracy": 0.1}, "min_labelled": 100},
-            "online": {"model": "logistic_regression", "min_labelled": 300, "window": 300, "margin": 0.05},
+            "online": {"model": "logistic_regression", "min_labelled": 300, "window": 300, "margin": 0.05, "batch_size": batch_size},
             "quality": {"no_data_after": None},
             "worker": {**settings.worker.model_dump(mode="json"), "checkpoint_interval": "1s"},
         }
@@ -254,7 +254,8 @@ def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactl
     topic_reader: Callable[..., TopicReader],
     bootstrap_servers: str,
 ) -> None:
-    settings = label_settings(settings)
+    # Mini-batches of 16, so that the restart goes through checkpoints holding a batch under way.
+    settings = label_settings(settings, batch_size=16)
     kafka = settings.kafka
     scenario = Scenario(seed=11)
     worker = start_worker(settings)
@@ -299,4 +300,5 @@ def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactl
     assert status.duplicates == 0 and status.orphaned == 0
     assert status.challenger is not None
     assert status.challenger.labelled == labels_sent
+    assert status.challenger.learned > 0 and status.challenger.learned % 16 == 0  # whole batches only
     assert "resumed from checkpoint" in restarted.log()

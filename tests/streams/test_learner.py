@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from monitors.challenger import Challenger
-from streams.learner import Learner, Rejected
+from monitors.challenger import Challenger, Promotion
+from streams.learner import Learner, Rejected, _learn
 
 
 def pairs(n: int, seed: int) -> Iterator[tuple[dict[str, float | str], int, int]]:
@@ -32,9 +32,12 @@ def learner() -> Iterator[Learner]:
 
 
 def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Learner) -> None:
+    # In mini-batches of 16: the child gets the pairs 50 to a request, here they are learned
+    # one at a time; the batches are the same, and so is the challenger, the 8 pairs still
+    # waiting in its last batch included.
     async def run() -> tuple[Challenger | None, list[object], Challenger]:
-        here = Challenger(min_labelled=100)
-        learner.put(0, Challenger(min_labelled=100))
+        here = Challenger(min_labelled=100, batch_size=16)
+        learner.put(0, Challenger(min_labelled=100, batch_size=16))
         outcomes: list[object] = []
         for i, (features, deployed, label) in enumerate(pairs(600, seed=1)):
             learner.learn(0, "churn", orjson.dumps(features), deployed, label, True, f"p{i}")
@@ -48,6 +51,10 @@ def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Lear
     assert taken is not None
     assert taken.state("churn") == here.state("churn")
     assert pickle.dumps(taken.state("churn")) == pickle.dumps(here.state("churn"))
+    assert (taken.state("churn").labelled, taken.state("churn").learned) == (600, 592)
+    assert taken._tracks["churn"].waiting == here._tracks["churn"].waiting
+    probe = [features for features, _, _ in pairs(50, seed=2)]
+    assert [taken.estimator("churn").predict_proba_one(x) for x in probe] == [here.estimator("churn").predict_proba_one(x) for x in probe]
     # The challenger learns x > 0 while the deployed model guesses: promoted once, and said so.
     (promotion,) = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
     assert promotion[0] == 0 and promotion[1].model == "churn" and promotion[1].challenger_score > promotion[1].deployed_score
@@ -78,3 +85,25 @@ def test_a_partition_dropped_is_forgotten(learner: Learner) -> None:
 
     dropped, kept = asyncio.run(run())
     assert dropped is None and kept is not None and kept.models == ()
+
+
+def test_outcomes_come_back_in_the_order_of_the_pairs_across_partitions_and_models() -> None:
+    # _learn hands each partition's pairs to its challengers in one call (mini-batches of 2
+    # here: both fraud pairs are predicted by the untrained model); what comes back
+    # (promotions, pairs the challenger could not use) is in the order the pairs were sent.
+    challengers = {0: Challenger(min_labelled=2, margin=0.1, batch_size=2), 1: Challenger(min_labelled=2, margin=0.1, batch_size=2)}
+    sent = [
+        (1, "fraud", b'{"x": 1.0}', 0, 1, True, "f1"),
+        (0, "churn", b'{"x": 1.0}', 1, "yes", True, "c-bad-label"),
+        (1, "fraud", b'{"x": -1.0}', 1, 0, True, "f2"),  # fraud leads 0.5 to 0.0 here: promoted
+        (0, "churn", b"{not json", 1, 1, True, "c-bad-json"),
+        (2, "churn", b'{"x": 1.0}', 1, 1, True, "handed-over"),
+        (0, "churn", b'{"x": [1]}', 1, 1, True, "c-bad-feature"),
+    ]
+    outcomes = _learn(challengers, sent)
+    assert [o.prediction_id if isinstance(o, Rejected) else (o[0], o[1].model) for o in outcomes] == [
+        "c-bad-label", (1, "fraud"), "c-bad-json", "c-bad-feature",
+    ]
+    assert all(o.partition == 0 and o.model == "churn" for o in outcomes if isinstance(o, Rejected))
+    assert isinstance(outcomes[1][1], Promotion) and challengers[1].state("fraud").labelled == 2
+    assert challengers[0].models == ()
