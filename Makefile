@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: demo test setup broker
+.PHONY: demo test setup broker check
 
 setup:
 	@scripts/bootstrap
@@ -12,3 +12,9 @@ demo: setup
 
 test: broker
 	.venv/bin/python -m pytest
+
+# Lint and format (ruff) over the tree, strict types (mypy) on monitors/: run by .ci/run before the tests.
+check: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy

@@ -33,8 +33,13 @@ from monitors.multivariate import MultivariateDriftMonitor  # noqa: E402
 from monitors.performance import PerformanceJob, evaluate  # noqa: E402
 from monitors.watch import DriftWatch, WindowJob  # noqa: E402
 from streams import analysis  # noqa: E402
-from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN, AnalysisSpec  # noqa: E402
-from streams.analysis import analysis_spec  # noqa: E402
+from streams.analysis import (  # noqa: E402
+    EVENT_TIME_COLUMN,
+    SCORE_COLUMN,
+    VERSION_COLUMN,
+    AnalysisSpec,
+    analysis_spec,  # noqa: E402
+)
 from streams.assembly import multivariate_monitor  # noqa: E402
 from streams.events import PREDICTION_COLUMN  # noqa: E402
 from streams.runs import RunNotes  # noqa: E402
@@ -51,7 +56,14 @@ def rows(rng: np.random.Generator, n: int, start: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = {c: float(v) for c, v in zip(NUMERIC, rng.normal(size=len(NUMERIC)))}
         row.update({c: str(rng.choice(levels)) for c, levels in CATEGORICAL.items()})
         score = float(rng.random())
-        row.update({PREDICTION_COLUMN: int(score > 0.5), VERSION_COLUMN: "v1", EVENT_TIME_COLUMN: (T0 + timedelta(milliseconds=start + i)).timestamp(), SCORE_COLUMN: score})
+        row.update(
+            {
+                PREDICTION_COLUMN: int(score > 0.5),
+                VERSION_COLUMN: "v1",
+                EVENT_TIME_COLUMN: (T0 + timedelta(milliseconds=start + i)).timestamp(),
+                SCORE_COLUMN: score,
+            }
+        )
         out.append(row)
     return out
 
@@ -164,7 +176,9 @@ def main() -> None:
         full_spec = spec.stored_in(Path(tmp) / "full")
         full_ms = measure_full(full_spec, windows, args.full_repeats)
         full = snapshot_bytes(Path(tmp) / "full")
-        quality_ms, quality_full_ms = measure_performance(spec.stored_in(Path(tmp) / "quality"), performance_jobs(args.repeats, window))
+        quality_ms, quality_full_ms = measure_performance(
+            spec.stored_in(Path(tmp) / "quality"), performance_jobs(args.repeats, window)
+        )
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = [

@@ -81,8 +81,7 @@ from monitors.performance import (
 )
 from monitors.segments import SegmentBuckets
 from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse
-from streams.analysis import analysis_spec
+from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse, analysis_spec
 from streams.events import PREDICTION_COLUMN
 from streams.settings import Settings
 
@@ -209,9 +208,7 @@ class _Wrapped(datasets.base.SyntheticDataset):
 
 
 # family: (before, after) generator factories of (x, y), and the number of features
-def _families(
-    seed: int, drift_sample: int
-) -> dict[str, tuple[Callable[[], Iterator[Any]], Callable[[], Iterator[Any]], int]]:
+def _families(seed: int, drift_sample: int) -> dict[str, tuple[Callable[[], Iterator[Any]], Callable[[], Iterator[Any]], int]]:
     hp = {"n_features": 10}
     return {
         "sea": (lambda: _sea(0, seed), lambda: _sea(2, seed + 1), 3),
@@ -257,9 +254,7 @@ def drifted_events(spec: StreamSpec, family: str) -> Iterator[Event]:
 
 # The stationary stream: fixed distributions (drawn once from seed 0), a fixed concept.
 _CATEGORIES = {f"c{i}": [f"c{i}-{j}" for j in range(k)] for i, k in enumerate((2, 3, 4, 5, 6, 8))}
-_CAT_P = {
-    c: np.random.default_rng(100 + i).dirichlet(np.ones(len(v)) * 2) for i, (c, v) in enumerate(_CATEGORIES.items())
-}
+_CAT_P = {c: np.random.default_rng(100 + i).dirichlet(np.ones(len(v)) * 2) for i, (c, v) in enumerate(_CATEGORIES.items())}
 _REGIONS, _REGION_P = ["north", "south", "east"], [0.5, 0.3, 0.2]
 
 
@@ -367,7 +362,9 @@ def stream_specs(args: argparse.Namespace) -> list[tuple[StreamSpec, str]]:
     )
     rows.append(
         (
-            StreamSpec("correlation-abrupt", "correlation break (x0, x1: 0.9 → -0.9), abrupt", "abrupt", n, win, ref, at, seed=args.seed),
+            StreamSpec(
+                "correlation-abrupt", "correlation break (x0, x1: 0.9 → -0.9), abrupt", "abrupt", n, win, ref, at, seed=args.seed
+            ),
             "correlation",
         )
     )
@@ -447,9 +444,7 @@ def analyse_window(job: WindowJob, spec: AnalysisSpec) -> WindowResult:
 class StreamResult:
     spec: StreamSpec
     family: str
-    window_ends: dict[tuple[tuple[str, str] | None, int], int] = field(
-        default_factory=dict
-    )  # (segment, index) -> end event
+    window_ends: dict[tuple[tuple[str, str] | None, int], int] = field(default_factory=dict)  # (segment, index) -> end event
     windows: list[WindowResult] = field(default_factory=list)
     detector_alarms: list[int] = field(default_factory=list)  # event index (monitored) of each worsening detection
     accuracy_alarms: list[tuple[int, float, float]] = field(default_factory=list)  # window end, accuracy, reference
@@ -467,9 +462,7 @@ class StreamResult:
 class Runner:
     """Feeds streams through the offline path; window analyses go to a pool of processes."""
 
-    def __init__(
-        self, pool: ProcessPoolExecutor, spec: AnalysisSpec, progress: Progress, events_task: Any, windows_task: Any
-    ):
+    def __init__(self, pool: ProcessPoolExecutor, spec: AnalysisSpec, progress: Progress, events_task: Any, windows_task: Any):
         self.pool, self.spec = pool, spec
         self.progress, self.events_task, self.windows_task = progress, events_task, windows_task
         self.in_flight: dict[Future[WindowResult], StreamResult] = {}
@@ -576,9 +569,7 @@ class Runner:
 def lifecycle() -> AlertLifecycle:
     """The worker's alert lifecycle with the default settings (as streams.alerting builds it)."""
     c = Settings().alerting.conditions
-    return AlertLifecycle(
-        c.for_windows, c.keep_firing_for, c.hysteresis, critical_for_windows=getattr(c, "for_critical", None)
-    )
+    return AlertLifecycle(c.for_windows, c.keep_firing_for, c.hysteresis, critical_for_windows=getattr(c, "for_critical", None))
 
 
 def replay_alerts(r: StreamResult) -> None:
@@ -652,9 +643,7 @@ def drifted_row(r: StreamResult) -> tuple[str, dict[str, Any]]:
     }
     after_from = s.drift_at + (s.width if s.change == "gradual" else 0)
     acc_before, acc_after = accuracy(r.correct, s.reference, quiet), accuracy(r.correct, after_from, s.events)
-    first_drift = next(
-        (w for w in sorted(r.windows, key=r.end) if w.segment is None and w.drift and r.end(w) > quiet), None
-    )
+    first_drift = next((w for w in sorted(r.windows, key=r.end) if w.segment is None and w.drift and r.end(w) > quiet), None)
     flagged = ", ".join(_flagged(d) for d in first_drift.drift) if first_drift else "-"
     line = (
         f"| {s.title} | {acc_before:.3f} → {acc_after:.3f} "
@@ -704,17 +693,13 @@ def false_alarms(results: list[StreamResult]) -> list[str]:
         for w in sorted(r.windows, key=r.end):
             if r.end(w) <= quiet and (w.drift or w.quality):
                 where = "model" if w.segment is None else f"{w.segment[0]}={w.segment[1]}"
-                lines.append(
-                    f"- `{r.spec.name}` {where} window {w.index} (ends at event {r.end(w):,}): {'; '.join(w.details)}"
-                )
+                lines.append(f"- `{r.spec.name}` {where} window {w.index} (ends at event {r.end(w):,}): {'; '.join(w.details)}")
         for i in r.detector_alarms:
             if i < quiet:
                 lines.append(f"- `{r.spec.name}` ADWIN detection at event {i:,}")
         for end, acc, ref in r.accuracy_alarms:
             if end <= quiet:
-                lines.append(
-                    f"- `{r.spec.name}` accuracy {acc:.3f} (reference {ref:.3f}) in the window ending at event {end:,}"
-                )
+                lines.append(f"- `{r.spec.name}` accuracy {acc:.3f} (reference {ref:.3f}) in the window ending at event {end:,}")
     return ["## Every false alarm (window level)", "", *(lines or ["None."]), ""]
 
 
@@ -758,9 +743,7 @@ def alerts_section(results: list[StreamResult], facts: dict[str, dict[str, Any]]
         for g in ("drift", "detector", "accuracy"):
             delay = "-" if at is None else delay_cell(f["first"][g], at)
             cells += [delay, str(len(f["false"][g]))]
-        lines.append(
-            f"| {r.spec.title} | {' | '.join(cells)} | {len(f['false']['quality'])} / {f['after']['quality']} |"
-        )
+        lines.append(f"| {r.spec.title} | {' | '.join(cells)} | {len(f['false']['quality'])} / {f['after']['quality']} |")
     wrong = [
         f"- `{r.spec.name}` at event {end:,}: {a.labels.get('kind')} {a.labels.get('feature', '')} "
         f"{a.labels.get('segment', '')} {a.labels.get('severity')}: {a.annotations.get('summary', '')}"
@@ -910,13 +893,9 @@ def verdict(results: list[StreamResult], facts: dict[str, dict[str, Any]]) -> li
         at, two, quiet = r.spec.drift_at or 0, 2 * r.spec.window, r.spec.quiet_until
         model_windows = [w for w in sorted(r.windows, key=r.end) if w.segment is None and r.end(w) > quiet]
         multivariate = next((r.end(w) for w in model_windows if any(d.startswith("multivariate_drift:") for d in w.drift)), None)
-        per_feature = [
-            [d for d in w.drift if d.split(":", 1)[0] in PER_FEATURE_KINDS] for w in model_windows
-        ]
+        per_feature = [[d for d in w.drift if d.split(":", 1)[0] in PER_FEATURE_KINDS] for w in model_windows]
         flagged = sorted({d for names in per_feature for d in names})
-        alert = first_after(
-            sorted(end for end, a in r.alerts if a.labels.get("kind") == "multivariate_drift"), quiet + 1
-        )
+        alert = first_after(sorted(end for end, a in r.alerts if a.labels.get("kind") == "multivariate_drift"), quiet + 1)
         feature_alerts = sum(a.labels.get("kind") in PER_FEATURE_KINDS for end, a in r.alerts if end > quiet)
         ok = multivariate is not None and multivariate - at <= two and alert is not None and alert - at <= two
         lines.append(
@@ -943,9 +922,7 @@ def verdict(results: list[StreamResult], facts: dict[str, dict[str, Any]]) -> li
             continue
         first, alerted = facts[r.spec.name]["first"], facts[r.spec.name]["alerts"]["first"]
         caught = [
-            f"{name} ({'alert' if alerted[key] is not None else 'no alert'})"
-            for key, name in names
-            if first[key] is not None
+            f"{name} ({'alert' if alerted[key] is not None else 'no alert'})" for key, name in names if first[key] is not None
         ]
         lines.append(f"- {r.spec.title}: {', '.join(caught) if caught else 'none'}.")
     return lines
@@ -970,12 +947,8 @@ def main() -> None:
     parser.add_argument("--streams", help="comma-separated stream names to run (default: all)")
     parser.add_argument("--processes", type=int, default=2, help="processes for the window analyses")
     parser.add_argument("--seed", type=int, default=1, help="seed of every stream (the drift stream uses seed + 1)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: short streams, a few of them; writes nothing"
-    )
-    parser.add_argument(
-        "--output", type=Path, help=f"where to write the Markdown (default {RESULTS}; --quick: nowhere)"
-    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: short streams, a few of them; writes nothing")
+    parser.add_argument("--output", type=Path, help=f"where to write the Markdown (default {RESULTS}; --quick: nowhere)")
     args = parser.parse_args()
     if args.quick:
         args.events, args.drift_at, args.width, args.stationary_events = 8_000, 4_000, 1_000, 12_000

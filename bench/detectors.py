@@ -202,7 +202,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100_000, help="pairs per stationary stream (default 100,000)")
     parser.add_argument("--change-seeds", type=int, default=20, help="streams per change (default 20)")
     parser.add_argument("--before", type=int, default=3_000, help="stationary pairs before a change (default 3,000)")
-    parser.add_argument("--after", type=int, default=5_000, help="pairs after a change before it counts as missed (default 5,000)")
+    parser.add_argument(
+        "--after", type=int, default=5_000, help="pairs after a change before it counts as missed (default 5,000)"
+    )
     parser.add_argument("--slow-seeds", type=int, default=4, help="KSWIN: streams per rate and per change (default 4)")
     parser.add_argument("--slow-pairs", type=int, default=20_000, help="KSWIN: pairs per stationary stream (default 20,000)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")

@@ -26,7 +26,7 @@ import pstats
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from load import DEFAULT_MODELS, LABELS_BEHIND, REGIONS, interleaved  # noqa: E402
 
 from monitors.partition import Effects  # noqa: E402
-from streams.worker import StreamWorker  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.worker import StreamWorker  # noqa: E402
 from streams.worker_state import new_state  # noqa: E402
-
 
 BATCH = 500  # messages a batch of the worker's input loop holds (worker.batch_size)
 
@@ -61,7 +60,7 @@ class _Inputs:
 
 def _records(n: int, settings: Settings) -> list[ConsumerRecord[bytes, bytes]]:
     kafka = settings.kafka
-    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    t0 = datetime.now(UTC).replace(microsecond=0)
     offsets: dict[str, int] = {}
     records = []
     for topic, key, value in interleaved(

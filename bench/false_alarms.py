@@ -18,19 +18,18 @@ import platform
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.progress import Progress
 
 from monitors.watch import DriftWatch
-from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, analyse
-from streams.analysis import analysis_spec
+from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, analyse, analysis_spec
 from streams.events import PREDICTION_COLUMN
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def run_stream(settings: Settings, windows: int, seed: int, drift_window: int | None) -> tuple[Counter[str], int | None, int]:

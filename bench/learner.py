@@ -31,7 +31,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,14 @@ BATCH = 250
 
 def _pairs(n: int, seed: int = 1) -> list[tuple[int, str, bytes, Any, Any, bool, str]]:
     """``n`` labelled pairs as the worker sends them: partition, model, features (JSON), prediction, label, learn, id."""
-    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    t0 = datetime.now(UTC).replace(microsecond=0)
     labels = np.random.default_rng(seed + 1).integers(0, 2, size=n).tolist()
     pairs = []
     for (_, value), label in zip(prediction_values(n, t0, 0.001, seed, models=DEFAULT_MODELS), labels):
         event = orjson.loads(value)
-        pairs.append((0, event["model"], orjson.dumps(event["features"]), event["prediction"], label, True, event["prediction_id"]))
+        pairs.append(
+            (0, event["model"], orjson.dumps(event["features"]), event["prediction"], label, True, event["prediction_id"])
+        )
     return pairs
 
 
@@ -145,7 +147,13 @@ def _parts(settings: Settings, pairs: list[Any]) -> None:
     rows: list[minibatch.Rows] = []
     timed("the batch's matrix (Rows.of)", lambda: rows.extend(minibatch.Rows.of([prepared[i] for i in ix]) for _, ix in groups))
     timed("predict_many", lambda: [minibatch.predict_many(batched[m], r) for (m, _), r in zip(groups, rows)])
-    timed("learn_many (and its own Rows.of)", lambda: [minibatch.learn_many(batched[m], minibatch.Rows.of([prepared[i] for i in ix]), [pairs[i][4] for i in ix]) for m, ix in groups])
+    timed(
+        "learn_many (and its own Rows.of)",
+        lambda: [
+            minibatch.learn_many(batched[m], minibatch.Rows.of([prepared[i] for i in ix]), [pairs[i][4] for i in ix])
+            for m, ix in groups
+        ],
+    )
 
 
 def _linear_stream(n: int, seed: int = 3, change_at: int | None = None) -> list[tuple[dict[str, Any], int]]:
@@ -167,7 +175,11 @@ def _quality(size: int, n: int = 20_000) -> str:
     """Prequential accuracy of the default challenger with mini-batches of ``size``: over the whole stream, its first 2,000 pairs, and (changing stream) the 2,000 after the change."""
     from river.datasets import synth
 
-    streams = {"linear": _linear_stream(n), "changing": _linear_stream(n, change_at=n // 2), "Agrawal": list(synth.Agrawal(seed=42).take(n))}
+    streams = {
+        "linear": _linear_stream(n),
+        "changing": _linear_stream(n, change_at=n // 2),
+        "Agrawal": list(synth.Agrawal(seed=42).take(n)),
+    }
     cells = []
     for name, pairs in streams.items():
         challenger = Challenger(window=2000, min_labelled=n + 1, batch_size=size)
@@ -176,7 +188,9 @@ def _quality(size: int, n: int = 20_000) -> str:
             challenger.learn("m", x, y, y)
             if i in (2000, n // 2, n // 2 + 2000):
                 state = challenger.state("m")
-                marks[i] = state.challenger_score if i == n // 2 + 2000 else state.challenger_cumulative  # rolling over the last 2,000
+                marks[i] = (
+                    state.challenger_score if i == n // 2 + 2000 else state.challenger_cumulative
+                )  # rolling over the last 2,000
         whole = challenger.state("m").challenger_cumulative
         if name == "changing":
             cells.append(f"{whole:.4f} / after the change {marks[n // 2 + 2000]:.4f}")
@@ -187,7 +201,9 @@ def _quality(size: int, n: int = 20_000) -> str:
 
 def _sizes(settings: Settings, pairs: list[Any], batch: int, sizes: list[int], runs: int) -> None:
     """CPU per pair (in process, median of ``runs``) and prequential accuracy, by mini-batch size."""
-    print(f"by mini-batch size ({len(pairs):,} pairs, {batch} a request; µs of CPU per pair, median of {runs}; prequential accuracy over 20,000 pairs):")
+    print(
+        f"by mini-batch size ({len(pairs):,} pairs, {batch} a request; µs of CPU per pair, median of {runs}; prequential accuracy over 20,000 pairs):"
+    )
     print("| batch_size | µs per pair (runs) | linear | changing | Agrawal |")
     print("|---|---|---|---|---|")
     # Runs interleaved (each run goes through every size): a busy machine slows every size alike.
@@ -214,7 +230,9 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also time the pieces of a pair's cost")
     parser.add_argument("--profile", action="store_true", help="print the 30 functions with the most time (cProfile)")
     parser.add_argument("--batch-size", type=int, default=None, help="the linear models' mini-batches (online.batch_size)")
-    parser.add_argument("--sizes", default=None, help="comma-separated mini-batch sizes: CPU per pair and prequential accuracy of each")
+    parser.add_argument(
+        "--sizes", default=None, help="comma-separated mini-batch sizes: CPU per pair and prequential accuracy of each"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per size (--sizes)")
     args = parser.parse_args()
     settings = Settings()

@@ -348,7 +348,9 @@ def interleaved(
             label = next(stream, None)
 
 
-def expected_windows(n: int, seed: int, models: tuple[str, ...], regions: tuple[str, ...], size: int, reference: int) -> tuple[int, int]:
+def expected_windows(
+    n: int, seed: int, models: tuple[str, ...], regions: tuple[str, ...], size: int, reference: int
+) -> tuple[int, int]:
     """Windows the events of :func:`prediction_values` close by count: (of the models, of their regions).
 
     A model's first ``reference`` events are its reference, and the segments' top values are
@@ -404,7 +406,9 @@ async def produce(bootstrap: str, records: Iterator[tuple[str, bytes, bytes]], t
 
 async def raw_consume(bootstrap: str, topic: str, total: int) -> float:
     """Seconds for a bare aiokafka consumer to read and JSON-decode ``total`` messages."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     seen, started = 0, None
     try:
@@ -460,7 +464,9 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def run_worker(settings: Settings, name: str, predictions: int, labels: int, workdir: Path, profile: Path | None = None) -> WorkerRun:
+def run_worker(
+    settings: Settings, name: str, predictions: int, labels: int, workdir: Path, profile: Path | None = None
+) -> WorkerRun:
     """Run a worker over the produced events; measure its rate, RSS and loop lag."""
     port = settings.worker.metrics_port
     worker = spawn_worker(settings, workdir / f"{name}.yaml", workdir / f"{name}.log")
@@ -505,7 +511,9 @@ def run_worker(settings: Settings, name: str, predictions: int, labels: int, wor
     return run
 
 
-def gauge_max(families: dict[str, list[tuple[dict[str, str], float]]], name: str, seen: float | None, combine: Any = sum) -> float | None:
+def gauge_max(
+    families: dict[str, list[tuple[dict[str, str], float]]], name: str, seen: float | None, combine: Any = sum
+) -> float | None:
     """The larger of ``seen`` and the gauge ``name`` now (``combine`` of its labelled values); None while the worker does not export it."""
     if not families.get(name):
         return seen
@@ -617,7 +625,9 @@ async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> tuple
     size, reference = settings.window.size, settings.reference.size
     worker = spawn_worker(settings, workdir / "latency.yaml", workdir / "latency.log")
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, acks="all")
-    alerts = AIOKafkaConsumer(kafka.alerts_topic, bootstrap_servers=kafka.bootstrap_servers, group_id=None, auto_offset_reset="earliest")
+    alerts = AIOKafkaConsumer(
+        kafka.alerts_topic, bootstrap_servers=kafka.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+    )
     await producer.start()
     await alerts.start()
     t0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -627,7 +637,9 @@ async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> tuple
     async def window(shift: float, seed: int) -> float:
         nonlocal sent
         futures = []
-        for key, value in prediction_values(size, t0 + timedelta(seconds=sent * 0.001), 0.001, seed, shift=shift, models=("latency",)):
+        for key, value in prediction_values(
+            size, t0 + timedelta(seconds=sent * 0.001), 0.001, seed, shift=shift, models=("latency",)
+        ):
             futures.append(await producer.send(kafka.predictions_topic, value, key=key))
         await asyncio.gather(*futures)
         sent += size
@@ -675,8 +687,7 @@ def evidently_cost(sizes: tuple[int, ...], repeats: int) -> dict[int, float]:
     from dataclasses import replace
 
     from monitors.watch import DriftWatch
-    from streams.analysis import analyse
-    from streams.analysis import analysis_spec
+    from streams.analysis import analyse, analysis_spec
 
     spec = replace(analysis_spec(Settings()), workspace=None)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -703,12 +714,24 @@ def evidently_cost(sizes: tuple[int, ...], repeats: int) -> dict[int, float]:
 
 
 def progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+    )
 
 
 def bench_settings(bootstrap: str, prefix: str, labels_topic: str, workdir: Path, group: str) -> Settings:
     base = Settings().kafka.model_copy(update={"bootstrap_servers": bootstrap}).namespaced(prefix)
-    kafka = base.model_copy(update={"labels_topic": labels_topic, "group_id": f"streammon-{prefix}-{group}", "state_topic": f"{prefix}.{group}.state", "alert_state_topic": f"{prefix}.{group}.alert-state", "reports_topic": f"{prefix}.{group}.reports", "alerts_topic": f"{prefix}.{group}.alerts", "model_status_topic": f"{prefix}.{group}.model-status"})
+    kafka = base.model_copy(
+        update={
+            "labels_topic": labels_topic,
+            "group_id": f"streammon-{prefix}-{group}",
+            "state_topic": f"{prefix}.{group}.state",
+            "alert_state_topic": f"{prefix}.{group}.alert-state",
+            "reports_topic": f"{prefix}.{group}.reports",
+            "alerts_topic": f"{prefix}.{group}.alerts",
+            "model_status_topic": f"{prefix}.{group}.model-status",
+        }
+    )
     return Settings(
         kafka=kafka,
         window={"size": 20_000, "duration_s": 600},
@@ -717,7 +740,6 @@ def bench_settings(bootstrap: str, prefix: str, labels_topic: str, workdir: Path
         worker={"metrics_port": free_port(), "state_dir": str(workdir / f"state-{group}")},
         quality={"no_data_after": None},
     )
-
 
 
 def defaults_settings(bootstrap: str, prefix: str, workdir: Path) -> Settings:
@@ -747,6 +769,7 @@ def not_defaults(settings: Settings) -> list[str]:
     walk(settings.model_dump(mode="json"), Settings().model_dump(mode="json"), "")
     return differ
 
+
 def free_port() -> int:
     import socket
 
@@ -758,7 +781,9 @@ def free_port() -> int:
 def faust_floor(bootstrap: str, topic: str, n: int) -> float:
     """Messages per second of a tuned Faust agent that only decodes them (bench/faust_floor.py)."""
     script = Path(__file__).parent / "faust_floor.py"
-    out = subprocess.run([sys.executable, str(script), topic, str(n), "--bootstrap", bootstrap], capture_output=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, str(script), topic, str(n), "--bootstrap", bootstrap], capture_output=True, timeout=600, check=True
+    )
     # Faust sends stdout to its log: the result is the JSON object in that line.
     found = re.search(rb'\{"rate":[0-9.e+]+\}', out.stdout + out.stderr)
     if found is None:
@@ -779,7 +804,20 @@ def start_py_spy(pid: int, profile: Path | None, name: str) -> subprocess.Popen[
         return None
     profile.mkdir(parents=True, exist_ok=True)
     out = profile_file(profile, name)
-    command = [py_spy(), "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--nonblocking", "--subprocesses", "-o", str(out)]
+    command = [
+        py_spy(),
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "50",
+        "--format",
+        "raw",
+        "--nonblocking",
+        "--subprocesses",
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -834,12 +872,17 @@ def machine_line() -> str:
 
 
 def commit() -> str:
-    """", commit abc1234" (and whether the tree had changes), or nothing outside a git checkout."""
+    """ ", commit abc1234" (and whether the tree had changes), or nothing outside a git checkout."""
     repo = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         changes = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
+            ["git", "--no-optional-locks", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
@@ -981,7 +1024,11 @@ def report_large_windows(
         for run in runs:
             raw = profile_file(args.profile, run.name)
             if raw.exists():
-                lines += ["", f"Profile of the worker, labels {run.name} (py-spy, 50 Hz, all threads; inclusive share of samples):", ""]
+                lines += [
+                    "",
+                    f"Profile of the worker, labels {run.name} (py-spy, 50 Hz, all threads; inclusive share of samples):",
+                    "",
+                ]
                 lines += ["| share | function |", "|---|---|"]
                 lines += [f"| {share:.0%} | `{name}` |" for share, name in profile_summary(raw)]
     if costs:
@@ -992,18 +1039,32 @@ def report_large_windows(
 
 
 # Settings a benchmark must set; everything else in the defaults scenario is the default.
-MUST_SET = {"kafka.bootstrap_servers", "kafka.group_id", "alerting.receivers", "segments.keys", "worker.metrics_port", "worker.state_dir", "workspace.path"}
+MUST_SET = {
+    "kafka.bootstrap_servers",
+    "kafka.group_id",
+    "alerting.receivers",
+    "segments.keys",
+    "worker.metrics_port",
+    "worker.state_dir",
+    "workspace.path",
+}
 
 
 def defaults_scenario(args: argparse.Namespace, n: int, prefix: str, workdir: Path, started: float) -> str:
     settings = defaults_settings(args.bootstrap, prefix, workdir)
-    changed = [name for name in not_defaults(settings) if name not in MUST_SET and not (name.startswith("kafka.") and name.endswith("_topic"))]
+    changed = [
+        name
+        for name in not_defaults(settings)
+        if name not in MUST_SET and not (name.startswith("kafka.") and name.endswith("_topic"))
+    ]
     if changed:
         raise SystemExit(f"not the defaults: {', '.join(changed)} (a STREAMMON_ variable in this environment?)")
     kafka = settings.kafka
     ensure_topics(kafka)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    records = interleaved(kafka.predictions_topic, {kafka.labels_topic: 1}, n, t0, 0.001, 1, LABELS_BEHIND, DEFAULT_MODELS, REGIONS)
+    records = interleaved(
+        kafka.predictions_topic, {kafka.labels_topic: 1}, n, t0, 0.001, 1, LABELS_BEHIND, DEFAULT_MODELS, REGIONS
+    )
     asyncio.run(produce(args.bootstrap, records, n + n, "producing predictions with their labels"))
     raw = [asyncio.run(raw_consume(args.bootstrap, kafka.predictions_topic, n)) for _ in range(2)]
     raw_rate = n / min(raw)
@@ -1016,7 +1077,13 @@ def defaults_scenario(args: argparse.Namespace, n: int, prefix: str, workdir: Pa
     )
     text = report_defaults(settings, n, raw_rate, run, args.deadline, time.perf_counter() - started)
     if args.profile is not None and profile_file(args.profile, "defaults").exists():
-        lines = ["", "Profile of the worker (py-spy, 50 Hz, all threads; inclusive share of samples):", "", "| share | function |", "|---|---|"]
+        lines = [
+            "",
+            "Profile of the worker (py-spy, 50 Hz, all threads; inclusive share of samples):",
+            "",
+            "| share | function |",
+            "|---|---|",
+        ]
         lines += [f"| {share:.0%} | `{name}` |" for share, name in profile_summary(profile_file(args.profile, "defaults"))]
         text += "\n".join(lines) + "\n"
     return text
@@ -1042,12 +1109,21 @@ def large_windows_scenario(args: argparse.Namespace, n: int, prefix: str, workdi
         run_worker(tenth, "10 %", n, n // 10, workdir, args.profile),
     ]
     for run in runs:
-        console.print(f"labels {run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag.late}/{run.lag.ticks}")
+        console.print(
+            f"labels {run.name}: {run.rate:,.0f} predictions/s, RSS {run.rss_mb}, loop lag >100ms {run.lag.late}/{run.lag.ticks}"
+        )
     latency = bench_settings(args.bootstrap, f"{prefix}-latency", f"{prefix}-latency.labels", workdir, "latency")
-    latency = latency.model_copy(update={"window": latency.window.model_copy(update={"size": 1000}), "reference": latency.reference.model_copy(update={"size": 1000})})
+    latency = latency.model_copy(
+        update={
+            "window": latency.window.model_copy(update={"size": 1000}),
+            "reference": latency.reference.model_copy(update={"size": 1000}),
+        }
+    )
     ensure_topics(latency.kafka)
     latencies, latency_lag = asyncio.run(alert_latency(latency, 5 if args.quick else 30, workdir))
-    console.print(f"alert latency p50 {np.percentile(latencies, 50):.2f} s, p99 {np.percentile(latencies, 99):.2f} s; loop lag >100ms {latency_lag.late}/{latency_lag.ticks}")
+    console.print(
+        f"alert latency p50 {np.percentile(latencies, 50):.2f} s, p99 {np.percentile(latencies, 99):.2f} s; loop lag >100ms {latency_lag.late}/{latency_lag.ticks}"
+    )
     costs = evidently_cost((1000, 5000) if args.quick else (1000, 5000, 20_000, 50_000), 3 if args.quick else 5)
     return report_large_windows(args, n, raw_rate, faust_rate, runs, latencies, latency_lag, costs, time.perf_counter() - started)
 
@@ -1081,9 +1157,18 @@ def main() -> None:
         "them it is stopped and the figures are over what it did, saying so (default: 900)",
     )
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--output", type=Path, default=None, help="results file (default: bench/results/load.md); the scenario's section is replaced, the others kept")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="results file (default: bench/results/load.md); the scenario's section is replaced, the others kept",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="record each worker run with py-spy into this folder")
-    parser.add_argument("--keep", action="store_true", help="keep the run's temporary folder (worker configs and logs, state, workspace) and its topics")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the run's temporary folder (worker configs and logs, state, workspace) and its topics",
+    )
     args = parser.parse_args()
     if args.profile is not None:
         py_spy()  # before minutes of producing, not after
@@ -1099,7 +1184,9 @@ def main() -> None:
     finally:
         if not args.keep:
             # Gigabytes of backlog otherwise, which the broker reloads at every start.
-            delete_topics_under(KafkaSettings(bootstrap_servers=args.bootstrap), [f"{prefix}.", f"{prefix}-", f"streammon-{prefix}"])
+            delete_topics_under(
+                KafkaSettings(bootstrap_servers=args.bootstrap), [f"{prefix}.", f"{prefix}-", f"streammon-{prefix}"]
+            )
     print(text)
     if output is not None:
         write_results(output, args.scenario, text)
@@ -1108,6 +1195,7 @@ def main() -> None:
         console.print(f"kept {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

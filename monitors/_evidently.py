@@ -162,6 +162,7 @@ P_VALUE_METHODS = frozenset(
     }
 )
 
+
 def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     """P-value of a chi-square test that two samples share one categorical distribution.
 
@@ -183,9 +184,7 @@ def chi2_homogeneity_p_value(reference: pd.Series, current: pd.Series) -> float:
     return homogeneity_p_value(Counter(reference.dropna().tolist()), Counter(current.dropna().tolist()))
 
 
-def _chi2_homogeneity(
-    reference: pd.Series, current: pd.Series, feature_type: ColumnType, threshold: float
-) -> tuple[float, bool]:
+def _chi2_homogeneity(reference: pd.Series, current: pd.Series, feature_type: ColumnType, threshold: float) -> tuple[float, bool]:
     p_value = chi2_homogeneity_p_value(reference, current)
     return p_value, p_value < threshold
 
@@ -202,6 +201,7 @@ register_stattest(
     ),
     default_impl=_chi2_homogeneity,
 )
+
 
 def _display_names(names: frozenset[str]) -> frozenset[str]:
     found = set()
@@ -525,8 +525,7 @@ class DriftReport:
         True
         """
         return {
-            column: self._score(column, current[column], methods.get(column), thresholds.get(column))
-            for column in self._columns
+            column: self._score(column, current[column], methods.get(column), thresholds.get(column)) for column in self._columns
         }
 
     def _score(self, column: str, values: pd.Series, method: str | None, threshold: float | None) -> ColumnDrift:
@@ -537,7 +536,7 @@ class DriftReport:
         numbers = _finite_numbers(values) if method == "ks" and _plain_numbers(reference) else None
         categories = _category_values(values) if method == "chi2_homogeneity" else None
         current = _clean(values) if numbers is None and categories is None else None
-        usable = len(numbers) if numbers is not None else len(categories) if categories is not None else len(current)
+        usable = len(numbers) if numbers is not None else len(categories) if categories is not None else _size(current)
         for size, which in ((len(reference), "reference"), (usable, "current")):
             if size == 0:
                 raise ValueError(f"An empty column {column!r} was provided for drift calculation in the {which} dataset.")
@@ -549,7 +548,7 @@ class DriftReport:
             drifted = score <= actual_threshold
         elif stattest is _CHI2_HOMOGENEITY and (categories is not None or current is not None):
             # _chi2_homogeneity, with the reference's counts made once.
-            counted = Counter(categories if categories is not None else current.dropna().tolist())
+            counted = Counter(categories if categories is not None else current.dropna().tolist() if current is not None else ())
             score = homogeneity_p_value(self._counts(column), counted)
             drifted = score < actual_threshold
         else:
@@ -603,11 +602,15 @@ def _category_values(values: pd.Series) -> list[Any] | None:
     return list(kept.tolist())
 
 
+def _size(values: pd.Series | None) -> int:
+    return 0 if values is None else len(values)
+
+
 def _finite_numbers(values: pd.Series) -> np.ndarray[Any, Any] | None:
     """The finite values of a column of plain numbers, as :func:`_clean` keeps them; None for other columns."""
     if not _plain_numbers(values):
         return None
-    array = values.to_numpy()
+    array: np.ndarray[Any, Any] = values.to_numpy()
     return array[np.isfinite(array)] if array.dtype.kind == "f" else array
 
 
@@ -674,7 +677,9 @@ def _located(metric_class: type[Any], asked: _Params, resolved: _Params) -> tupl
 _SnapshotValue = float | tuple[tuple[float, str], tuple[float, str]]
 
 
-def _values_snapshot(values: Sequence[tuple[tuple[str, MetricConfig, str], _SnapshotValue]], timestamp: datetime | None) -> Snapshot:
+def _values_snapshot(
+    values: Sequence[tuple[tuple[str, MetricConfig, str], _SnapshotValue]], timestamp: datetime | None
+) -> Snapshot:
     """A snapshot of metrics' values, each given as (:func:`_located` metric, value), without plots."""
     results: dict[str, SingleValue | MeanStdValue] = {}
     for (metric_id, config, display_name), value in values:
@@ -782,7 +787,8 @@ _QUALITY_METRIC_OBJECTS: dict[str, Callable[[], Any]] = {
 def _quality_location(name: str) -> tuple[str, MetricConfig, str]:
     """The id, configuration and display name the report gives metric ``name`` (:func:`_located`)."""
     metric = _QUALITY_METRIC_OBJECTS[name]()
-    return _located(type(metric), tuple(metric.dict(exclude_none=True).items()), ())
+    # A class hashes; mypy does not see Evidently's (untyped here) as Hashable.
+    return _located(type(metric), tuple(metric.dict(exclude_none=True).items()), ())  # type: ignore[arg-type]
 
 
 @functools.cache
@@ -892,9 +898,7 @@ def parse_quality(snapshot: Mapping[str, Any], expected: Sequence[str]) -> dict[
     return {name: found[name] for name in expected if not np.isnan(found[name])}
 
 
-def _run_quality(
-    frame: pd.DataFrame, definition: DataDefinition, metrics: list[Any], timestamp: datetime | None
-) -> Snapshot:
+def _run_quality(frame: pd.DataFrame, definition: DataDefinition, metrics: list[Any], timestamp: datetime | None) -> Snapshot:
     dataset = Dataset.from_pandas(frame, data_definition=definition)
     with warnings.catch_warnings():
         _quiet_quality_warnings()
@@ -963,9 +967,7 @@ def classification_quality(
             return _classification_values(classes, predictions, labels, None, None, asked, timestamp)
         definition = DataDefinition(
             categorical_columns=["target", "prediction"],
-            classification=[
-                MulticlassClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction")
-            ],
+            classification=[MulticlassClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction")],
         )
         metrics = [_QUALITY_METRIC_OBJECTS[name]() for name in asked]
         snapshot = _run_quality(_classes_frame(names, predictions, labels), definition, metrics, timestamp)
@@ -993,11 +995,7 @@ def classification_quality(
     # does not occur (then only accuracy is asked for).
     evidently_pos = names[positive] if positive in names else names[classes[0]]
     frame = _classes_frame(names, predictions, labels)
-    tasks = [
-        BinaryClassification(
-            name=_LABELS_TASK, target="target", prediction_labels="prediction", pos_label=evidently_pos
-        )
-    ]
+    tasks = [BinaryClassification(name=_LABELS_TASK, target="target", prediction_labels="prediction", pos_label=evidently_pos)]
     numerical: list[str] = []
     if probability is not None:
         # Named apart from every class: Evidently reads a probability column
@@ -1005,9 +1003,7 @@ def classification_quality(
         column = next(c for c in ("score", "score_", "score__", "score___") if c not in names.values())
         frame[column] = probability
         numerical.append(column)
-        tasks.append(
-            BinaryClassification(name=_SCORES_TASK, target="target", prediction_probas=column, pos_label=evidently_pos)
-        )
+        tasks.append(BinaryClassification(name=_SCORES_TASK, target="target", prediction_probas=column, pos_label=evidently_pos))
     definition = DataDefinition(
         categorical_columns=["target", "prediction"],
         numerical_columns=numerical,
@@ -1061,10 +1057,10 @@ def _classification_values(
         # scikit-learn's macro average: the classes sorted by name, each class's value, their mean.
         names = _class_names(classes)
         order = sorted(range(k), key=lambda i: names[classes[i]])
-        tp, true, pred = tp_sum[order], true_sum[order], pred_sum[order]
-        computed["precision"] = float(np.mean(_ratio(tp, pred)))
-        computed["recall"] = float(np.mean(_ratio(tp, true)))
-        computed["f1"] = float(np.mean(_ratio(2.0 * tp, (true + pred).astype(float))))
+        tps, trues, preds = tp_sum[order], true_sum[order], pred_sum[order]
+        computed["precision"] = float(np.mean(_ratio(tps, preds)))
+        computed["recall"] = float(np.mean(_ratio(tps, trues)))
+        computed["f1"] = float(np.mean(_ratio(2.0 * tps, (trues + preds).astype(float))))
     elif positive in index:
         i = index[positive]
         tp, true, pred = int(tp_sum[i]), int(true_sum[i]), int(pred_sum[i])
@@ -1189,7 +1185,6 @@ def _std(values: np.ndarray[Any, np.dtype[np.float64]]) -> float:
         return float("nan")
     mean = values.sum() / len(values)
     return float(np.sqrt(((mean - values) ** 2).sum() / (len(values) - 1)))
-
 
 
 # --- What streammon adds to a run ---------------------------------------------

@@ -25,7 +25,7 @@ Nothing here knows Kafka: inputs are any hashable names, times are numbers.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from enum import Enum
+from enum import StrEnum
 from typing import TypeVar
 
 __all__ = ["Admission", "admit", "ahead"]
@@ -33,7 +33,7 @@ __all__ = ["Admission", "admit", "ahead"]
 K = TypeVar("K", bound=Hashable)
 
 
-class Admission(str, Enum):
+class Admission(StrEnum):
     """What to do with an item that would wait in a join."""
 
     ADD = "add"

@@ -509,7 +509,9 @@ class Challenger:
     def _batches(self) -> bool:
         return self.batch_size > 1 and self.model_name in MINI_BATCH_MODELS
 
-    def _learn_one(self, model: str, features: Mapping[str, Any], deployed_prediction: Any, label: Any, learn: bool) -> Promotion | None:
+    def _learn_one(
+        self, model: str, features: Mapping[str, Any], deployed_prediction: Any, label: Any, learn: bool
+    ) -> Promotion | None:
         label, deployed_prediction = self._check(model, label, deployed_prediction)
         x = prepare(features)
         track = self._new_track(model)
@@ -522,7 +524,9 @@ class Challenger:
             track.learned += 1
         return self._promotion(model, track)
 
-    def _learn_batches(self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]) -> None:
+    def _learn_batches(
+        self, model: str, pairs: list[Labelled], indices: list[int], results: list[Promotion | Exception | None]
+    ) -> None:
         usable: list[tuple[int, dict[str, float], Any, Any, bool]] = []  # position, row, deployed prediction, label, learn
         for i, (_, features, deployed_prediction, label, learn) in zip(indices, pairs, strict=True):
             try:
@@ -641,7 +645,9 @@ class Challenger:
             try:
                 label, deployed_prediction = float(label), float(deployed_prediction)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"{model}: regression needs numbers, got label {label!r}, prediction {deployed_prediction!r}") from exc
+                raise ValueError(
+                    f"{model}: regression needs numbers, got label {label!r}, prediction {deployed_prediction!r}"
+                ) from exc
             if not (math.isfinite(label) and math.isfinite(deployed_prediction)):
                 raise ValueError(f"{model}: non-finite label {label!r} or prediction {deployed_prediction!r}")
         elif self.model_name == "logistic_regression" and (isinstance(label, str) or label not in (0, 1)):

@@ -66,9 +66,7 @@ class DriftConditions:
         self.critical_distance_factor = critical_distance_factor
         self.prediction_drift = prediction_drift
 
-    def observe(
-        self, model: str, result: DriftResult, annotations: Mapping[str, str] | None = None
-    ) -> list[Observation]:
+    def observe(self, model: str, result: DriftResult, annotations: Mapping[str, str] | None = None) -> list[Observation]:
         """One observation per feature (and the prediction), with shared ``annotations``."""
         shared = {**(annotations or {}), "correction": result.correction}
         observations = [self._observation(model, "data_drift", f, shared) for f in result.features]
@@ -76,9 +74,7 @@ class DriftConditions:
             observations.append(self._observation(model, "prediction_drift", result.prediction, shared))
         return observations
 
-    def _observation(
-        self, model: str, kind: str, drift: FeatureDrift, annotations: Mapping[str, str]
-    ) -> Observation:
+    def _observation(self, model: str, kind: str, drift: FeatureDrift, annotations: Mapping[str, str]) -> Observation:
         if drift.is_p_value:
             value = _strength(drift.score)
             warning_at = _strength(drift.threshold)

@@ -367,9 +367,7 @@ class Dispatcher:
     def _tick(
         self, group: _Group, now: datetime, muter: Muter | None, firing: Sequence[Mapping[str, str]]
     ) -> Notification | None:
-        shown = [
-            alert for alert in group.alerts.values() if muter is None or not muter.muted(alert.labels, now, firing)
-        ]
+        shown = [alert for alert in group.alerts.values() if muter is None or not muter.muted(alert.labels, now, firing)]
         shown_firing = frozenset(alert.fingerprint for alert in shown if alert.status == "firing")
         shown_resolved = any(alert.status == "resolved" for alert in shown)
         notification = None

@@ -448,9 +448,7 @@ class DriftMonitor:
         if both:
             raise ValueError(f"numerical and categorical both name {sorted(both)}")
         others = [
-            c
-            for c in reference.columns
-            if c != self.prediction and c not in (numerical or ()) and c not in (categorical or ())
+            c for c in reference.columns if c != self.prediction and c not in (numerical or ()) and c not in (categorical or ())
         ]
         if numerical is None:
             numerical = [c for c in others if _is_numerical(reference[c])]
@@ -466,7 +464,9 @@ class DriftMonitor:
             dtype_kind: Kind = "numerical" if _is_numerical(reference[self.prediction]) else "categorical"
             kinds[self.prediction] = self.prediction_kind or dtype_kind
             if kinds[self.prediction] == "numerical" and dtype_kind != "numerical":
-                raise ValueError(f"prediction_kind 'numerical' for column {self.prediction!r} of dtype {reference[self.prediction].dtype}")
+                raise ValueError(
+                    f"prediction_kind 'numerical' for column {self.prediction!r} of dtype {reference[self.prediction].dtype}"
+                )
         if not kinds:
             raise ValueError("reference has no column to test: numerical and categorical are empty")
         return kinds
@@ -474,9 +474,7 @@ class DriftMonitor:
     def _resolve_methods(self, kinds: Mapping[str, Kind]) -> dict[str, Method | None]:
         by_kind: dict[Kind, Method | None] = {
             "numerical": None if self.num_method is None else _checked_method("num_method", self.num_method, "numerical"),
-            "categorical": None
-            if self.cat_method is None
-            else _checked_method("cat_method", self.cat_method, "categorical"),
+            "categorical": None if self.cat_method is None else _checked_method("cat_method", self.cat_method, "categorical"),
         }
         overrides = dict(self.per_feature_method or {})
         _check_known("per_feature_method", overrides, kinds)
@@ -492,12 +490,7 @@ class DriftMonitor:
         thresholds = dict(self.per_feature_threshold or {})
         _check_known("per_feature_threshold", thresholds, kinds)
         for column, threshold in thresholds.items():
-            if (
-                isinstance(threshold, bool)
-                or not isinstance(threshold, Real)
-                or not math.isfinite(threshold)
-                or threshold <= 0
-            ):
+            if isinstance(threshold, bool) or not isinstance(threshold, Real) or not math.isfinite(threshold) or threshold <= 0:
                 raise ValueError(f"per_feature_threshold[{column!r}] must be a positive number, got {threshold!r}")
         return {c: float(t) for c, t in thresholds.items()}
 

@@ -30,7 +30,7 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -258,7 +258,7 @@ def _from_columns(columns: tuple[list[Any], ...]) -> OrderedDict[str, _WaitingPr
             scores[i],
             probabilities[i],
             features[i],
-            datetime.fromtimestamp(times[i], timezone.utc),
+            datetime.fromtimestamp(times[i], UTC),
         )
         waiting[prediction_id] = _WaitingPrediction(pending, deadlines[i], seqs[i])
     return waiting
@@ -426,9 +426,7 @@ class LabelJoin:
         self._bound()
         return None
 
-    def add_label(
-        self, prediction_id: str, label: Any, labelled_at: datetime, model: str | None = None
-    ) -> LabelledPair | None:
+    def add_label(self, prediction_id: str, label: Any, labelled_at: datetime, model: str | None = None) -> LabelledPair | None:
         """Add a label; return the pair if its prediction was waiting.
 
         ``model`` names the prediction's model when the labelling job knows it:
@@ -511,9 +509,7 @@ class LabelJoin:
         counters.labels += 1
         counters.duplicates += 1
 
-    def _pair(
-        self, prediction_id: str, prediction: PendingPrediction, label: Any, labelled_at: datetime
-    ) -> LabelledPair:
+    def _pair(self, prediction_id: str, prediction: PendingPrediction, label: Any, labelled_at: datetime) -> LabelledPair:
         self._of(prediction.model).joined += 1
         # Remembered as long as either side of a late duplicate could still be
         # within its ttl: from the later of the two event times.

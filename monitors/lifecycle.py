@@ -292,9 +292,7 @@ class AlertLifecycle:
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"snapshot condition {key}: {exc!r}") from exc
             if fingerprint(condition.labels) != key:
-                raise ValueError(
-                    f"snapshot condition {key}: its labels have fingerprint {fingerprint(condition.labels)}"
-                )
+                raise ValueError(f"snapshot condition {key}: its labels have fingerprint {fingerprint(condition.labels)}")
             lifecycle._conditions[key] = condition
         return lifecycle
 

@@ -68,10 +68,13 @@ class Rows:
         index = {name: i for i, name in enumerate(columns)}
         matrix = np.full((len(rows), len(columns)), np.nan)
         lengths = [len(row) for row in rows]
-        where = np.repeat(np.arange(len(rows)), lengths), np.fromiter(
-            map(index.__getitem__, itertools.chain.from_iterable(rows)), dtype=np.intp, count=sum(lengths)
+        where = (
+            np.repeat(np.arange(len(rows)), lengths),
+            np.fromiter(map(index.__getitem__, itertools.chain.from_iterable(rows)), dtype=np.intp, count=sum(lengths)),
         )
-        matrix[where] = np.fromiter(itertools.chain.from_iterable(row.values() for row in rows), dtype=np.float64, count=sum(lengths))
+        matrix[where] = np.fromiter(
+            itertools.chain.from_iterable(row.values() for row in rows), dtype=np.float64, count=sum(lengths)
+        )
         return cls(columns, matrix)
 
     def take(self, indices: Sequence[int]) -> Rows:
@@ -133,7 +136,7 @@ def predict_many(pipeline: compose.Pipeline, rows: Rows) -> list[Any]:
     output = linear.loss.mean_func((scaled * linear._weights.to_numpy(columns)).sum(axis=1) + linear.intercept)
     if isinstance(linear, linear_model.LogisticRegression):
         output = output > 0.5  # as River's predict_many: True past even odds
-    return output.tolist()
+    return list(output.tolist())
 
 
 def learn_many(pipeline: compose.Pipeline, rows: Rows, labels: Sequence[Any]) -> None:

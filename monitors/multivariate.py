@@ -176,7 +176,7 @@ class _Pca:
 
 
 def _check_level(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < 1:
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < 1:
         raise ValueError(f"{name} must be in (0, 1), got {value!r}")
     return float(value)
 
@@ -278,19 +278,19 @@ class MultivariateDriftMonitor:
         if not isinstance(reference, pd.DataFrame) or len(reference) < 4:
             raise ValueError("reference must be a DataFrame with at least 4 rows")
 
+        self._numerical: list[str]
+        self._categorical: list[str]
         self._numerical, self._categorical = self._columns(reference)
-        self._categories: dict[str, pd.Index] = {
-            c: pd.Index(pd.unique(reference[c].dropna())) for c in self._categorical
-        }
+        self._categories: dict[str, pd.Index] = {c: pd.Index(pd.unique(reference[c].dropna())) for c in self._categorical}
         numbers, codes = self._arrays(reference)
-        self._encoding = _Encoding.of(numbers, codes, [len(self._categories[c]) for c in self._categorical])
-        self._prepared = self._encoding.prepare(numbers, codes)
-        self._pca = _Pca.of(self._prepared, self.explained_variance)
+        self._encoding: _Encoding = _Encoding.of(numbers, codes, [len(self._categories[c]) for c in self._categorical])
+        self._prepared: Array = self._encoding.prepare(numbers, codes)
+        self._pca: _Pca = _Pca.of(self._prepared, self.explained_variance)
         held_out = self._cross_fitted(_FOLDS)
         # Reconstruction errors of rows the PCA did not see, and each feature's mean squared
         # residual among them: what a stationary window's are compared with.
-        self._errors = np.linalg.norm(held_out, axis=1)
-        self._baseline = (held_out**2).mean(axis=0)
+        self._errors: Array = np.linalg.norm(held_out, axis=1)
+        self._baseline: Array = (held_out**2).mean(axis=0)
         self._thresholds: dict[int, DistanceThreshold] = {}
 
     @property
@@ -338,11 +338,11 @@ class MultivariateDriftMonitor:
 
     def _arrays(self, frame: pd.DataFrame) -> tuple[Array, Codes]:
         """The numerical columns as floats (NaN: missing) and the categorical ones as category codes."""
-        numbers = np.empty((len(frame), len(self._numerical)), dtype=float)
+        numbers: Array = np.empty((len(frame), len(self._numerical)), dtype=np.float64)
         for j, column in enumerate(self._numerical):
             values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             numbers[:, j] = np.where(np.isfinite(values), values, np.nan)
-        codes = np.empty((len(frame), len(self._categorical)), dtype=np.int64)
+        codes: Codes = np.empty((len(frame), len(self._categorical)), dtype=np.int64)
         for j, column in enumerate(self._categorical):
             values = frame[column]
             found = self._categories[column].get_indexer(values)
@@ -397,7 +397,9 @@ class MultivariateDriftMonitor:
         rise = np.maximum((residuals**2).mean(axis=0) - self._baseline, 0.0)
         total = float(rise.sum())
         order = np.argsort(-rise, kind="stable")[:3]
-        top = tuple((self.features[j], float(rise[j] / total)) for j in order if rise[j] >= _MIN_SHARE * total) if total > 0 else ()
+        top = (
+            tuple((self.features[j], float(rise[j] / total)) for j in order if rise[j] >= _MIN_SHARE * total) if total > 0 else ()
+        )
         return MultivariateResult(
             error=error,
             threshold=threshold.threshold,

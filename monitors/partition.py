@@ -250,7 +250,9 @@ class PartitionMonitor:
 
     # -- events -------------------------------------------------------------
 
-    def observe(self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes, into: Effects | None = None) -> Effects:
+    def observe(
+        self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes, into: Effects | None = None
+    ) -> Effects:
         """Count a prediction (its features joined) in its model's windows and the label join.
 
         ``row`` is what the windows keep of it; ``features_json`` what a
@@ -281,7 +283,9 @@ class PartitionMonitor:
             self._labelled(pair, effects)
         return effects
 
-    def label(self, prediction_id: str, label: Any, event_time: datetime, model: str | None, into: Effects | None = None) -> Effects:
+    def label(
+        self, prediction_id: str, label: Any, event_time: datetime, model: str | None, into: Effects | None = None
+    ) -> Effects:
         """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`observe`)."""
         effects = Effects() if into is None else into
         self.advance_labels(event_time)

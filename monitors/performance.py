@@ -381,6 +381,8 @@ _HIGHER_IS_BETTER = frozenset(CLASSIFICATION_METRICS)
 
 def _first(candidate: tuple[float, str]) -> float:
     return candidate[0]
+
+
 _METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 
@@ -533,8 +535,7 @@ class PerformanceConditions:
             annotations={
                 **context,
                 "summary": (
-                    f"{model}: {name} {metric:.3g} {verb} {bound:.3g} ({origin})"
-                    f" over {result.labelled} labelled predictions"
+                    f"{model}: {name} {metric:.3g} {verb} {bound:.3g} ({origin}) over {result.labelled} labelled predictions"
                 ),
                 "value": f"{metric:.6g}",
                 "threshold": f"{bound:.6g}",

@@ -367,18 +367,14 @@ def _column_names(argument: str, names: Iterable[str], reference: pd.DataFrame) 
     return chosen
 
 
-def _profile_column(
-    name: str, values: pd.Series, categorical: bool, quantiles: tuple[float, float]
-) -> ColumnProfile | None:
+def _profile_column(name: str, values: pd.Series, categorical: bool, quantiles: tuple[float, float]) -> ColumnProfile | None:
     present = values[values.notna()]
     if len(present) == 0:
         return None
     counts = _types(present).value_counts()
     if len(counts) > 1:
         mix = ", ".join(f"{n} {t}" for t, n in counts.items())
-        raise ValueError(
-            f"reference column {name!r} mixes JSON types ({mix}): cast it or name it in ignore"
-        )
+        raise ValueError(f"reference column {name!r} mixes JSON types ({mix}): cast it or name it in ignore")
     dtype = _JSON_TYPES[_JSON_TYPES.index(str(counts.index[0]))]
     null_share = _share(len(values) - len(present), len(values))
     if dtype == "number" and not categorical:
@@ -388,13 +384,25 @@ def _profile_column(
         low, high = (float(q) for q in np.quantile(numbers, quantiles))
         outside = float(np.mean((numbers < low) | (numbers > high)))
         return ColumnProfile(
-            name, "numerical", dtype, null_share, low, high, None,
+            name,
+            "numerical",
+            dtype,
+            null_share,
+            low,
+            high,
+            None,
             mode_share=float(pd.Series(numbers).value_counts(normalize=True).iloc[0]),
             expected_share=max(quantiles[0] + 1 - quantiles[1], outside),
         )
     frequencies = present.map(_category).value_counts()
     return ColumnProfile(
-        name, "categorical", dtype, null_share, None, None, frozenset(str(c) for c in frequencies.index),
+        name,
+        "categorical",
+        dtype,
+        null_share,
+        None,
+        None,
+        frozenset(str(c) for c in frequencies.index),
         mode_share=float(frequencies.iloc[0]) / len(present),
         expected_share=float((frequencies == 1).sum()) / len(present),
     )
@@ -916,10 +924,7 @@ class DataQualityMonitor:
         low, high = column.low - margin, column.high + margin
         numbers = window.own.astype(float).to_numpy()
         outside = int(np.count_nonzero((numbers < low) | (numbers > high)))
-        what = (
-            f"of values outside [{low:.4g}, {high:.4g}] "
-            f"(reference {_pct(column.expected_share)})"
-        )
+        what = f"of values outside [{low:.4g}, {high:.4g}] (reference {_pct(column.expected_share)})"
         return self._share_finding("out_of_range", column, outside, len(numbers), float(self.out_of_range_share), what)
 
     def _unseen(self, column: ColumnProfile, window: _Column) -> QualityFinding:

@@ -100,9 +100,7 @@ class Silence:
         _require_aware(self.starts_at, "starts_at")
         _require_aware(self.ends_at, "ends_at")
         if self.ends_at <= self.starts_at:
-            raise ValueError(
-                f"ends_at ({self.ends_at.isoformat()}) must be after starts_at ({self.starts_at.isoformat()})"
-            )
+            raise ValueError(f"ends_at ({self.ends_at.isoformat()}) must be after starts_at ({self.starts_at.isoformat()})")
 
     def active(self, now: datetime) -> bool:
         """Whether the silence is in force at ``now``: ``starts_at <= now < ends_at``."""

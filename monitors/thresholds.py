@@ -141,7 +141,9 @@ def calibration_rows(rows: int) -> int:
     return rows if digits <= 0 else int(round(rows, -digits))
 
 
-def prediction_bound(scores: np.ndarray[Any, np.dtype[np.float64]], level: float, power: float = 0.0) -> tuple[float, float, float]:
+def prediction_bound(
+    scores: np.ndarray[Any, np.dtype[np.float64]], level: float, power: float = 0.0
+) -> tuple[float, float, float]:
     """The value a new score exceeds with probability ``level``, from scores of stationary windows.
 
     A normal is fitted to the scores' Box-Cox transform (``power`` 0: their
@@ -156,9 +158,7 @@ def prediction_bound(scores: np.ndarray[Any, np.dtype[np.float64]], level: float
     return _fitted_quantile(scores, power, level)
 
 
-def _fitted_quantile(
-    scores: np.ndarray[Any, np.dtype[np.float64]], power: float, level: float
-) -> tuple[float, float, float]:
+def _fitted_quantile(scores: np.ndarray[Any, np.dtype[np.float64]], power: float, level: float) -> tuple[float, float, float]:
     """The ``1 - level`` prediction bound of a normal fitted to the scores' Box-Cox transform; its mean and sd."""
     values = np.log(scores) if power == 0 else (scores**power - 1) / power
     k = len(values)

@@ -55,6 +55,10 @@ class WindowJob:
         return f"{where} window {self.window.index}"
 
 
+def _segments_last(key: tuple[str, Segment | None]) -> tuple[bool, str]:
+    return key[1] is not None, repr(key)
+
+
 class DriftWatch:
     """Route events per model into a reference and then into windows.
 
@@ -187,7 +191,9 @@ class DriftWatch:
         if due is None or now < due:
             return []
         keys = self._keys.get(model, set())
-        jobs = self._jobs(self._windows.expire(now, sorted(keys, key=lambda k: (k[1] is not None, repr(k)))))
+        # The model's own window first, then its segments'.
+        ordered: list[tuple[str, Segment | None]] = sorted(keys, key=_segments_last)
+        jobs = self._jobs(self._windows.expire(now, ordered))
         deadlines = [d for d in map(self._windows.deadline, keys) if d is not None]
         if deadlines:
             self._due[model] = min(deadlines)

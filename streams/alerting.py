@@ -44,9 +44,9 @@ from monitors.silences import Silence, Silences, silence_from_dict
 from streams import metrics
 from streams.clock import utc_now
 from streams.codec import encode
+from streams.compacted import follow_topic, read_latest
 from streams.errors import MessageTooLargeError
 from streams.events import AlertEvent, SnapshotRef, Window
-from streams.compacted import follow_topic, read_latest
 from streams.receivers import (
     AlertmanagerReceiver,
     Deliveries,
@@ -100,9 +100,7 @@ class AlertService:
         self._receivers = build_receivers(alerting.receivers, send_kafka=self._send)
         self.deliveries = Deliveries(
             self._receivers,
-            on_result=lambda receiver, outcome, attempts: metrics.NOTIFICATIONS.labels(
-                receiver=receiver, outcome=outcome
-            ).inc(),
+            on_result=lambda receiver, outcome, attempts: metrics.NOTIFICATIONS.labels(receiver=receiver, outcome=outcome).inc(),
         )
         self._dirty: set[int] = set()  # partitions whose dispatcher changed since it was saved
         self._lock = asyncio.Lock()

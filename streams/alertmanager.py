@@ -63,9 +63,7 @@ def find_alertmanager() -> Path | None:
 class LocalAlertmanager:
     """One Alertmanager process on ``127.0.0.1:port``, with its files under ``workdir``."""
 
-    def __init__(
-        self, workdir: Path, port: int, *, resolve_timeout_s: int = 300, binary: Path | None = None
-    ) -> None:
+    def __init__(self, workdir: Path, port: int, *, resolve_timeout_s: int = 300, binary: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.port = port
         self.resolve_timeout_s = resolve_timeout_s
@@ -127,9 +125,7 @@ class LocalAlertmanager:
                     pass
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise StreammonError(
-                        f"Alertmanager on port {self.port} not ready after {timeout_s:g} s:\n{self._log_tail()}"
-                    )
+                    raise StreammonError(f"Alertmanager on port {self.port} not ready after {timeout_s:g} s:\n{self._log_tail()}")
                 time.sleep(_POLL_INTERVAL)
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -154,7 +150,5 @@ class LocalAlertmanager:
         self.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()

@@ -326,7 +326,9 @@ def _estimate(job: WindowJob, spec: AnalysisSpec, calibration: Calibration | Non
     if estimate is None:
         return None
     recalibrated = calibration is not None
-    return EstimateOut(accuracy=estimate.accuracy, low=estimate.low, high=estimate.high, rows=estimate.n, recalibrated=recalibrated)
+    return EstimateOut(
+        accuracy=estimate.accuracy, low=estimate.low, high=estimate.high, rows=estimate.n, recalibrated=recalibrated
+    )
 
 
 def _multivariate(prepared: _Prepared, spec: AnalysisSpec) -> MultivariateResult | None:

@@ -171,7 +171,9 @@ def error_stream(performance: PerformanceSettings) -> ErrorStream | None:
     """The error-rate detector per model, or None when ``performance.detector`` is off."""
     if performance.detector is None:
         return None
-    return ErrorStream(performance.detector, dict(performance.detector_params), task=performance.task, warmup=performance.detector_warmup)
+    return ErrorStream(
+        performance.detector, dict(performance.detector_params), task=performance.task, warmup=performance.detector_warmup
+    )
 
 
 def challenger(online: OnlineSettings, task: Task) -> Challenger | None:
@@ -215,7 +217,11 @@ def performance_conditions(performance: PerformanceSettings) -> PerformanceCondi
 def estimate_conditions(performance: PerformanceSettings) -> CBPEConditions:
     """The bound on a window's accuracy as its scores estimate it: the measured accuracy's drop bound (none set: CBPE's default)."""
     bound = performance.max_drop.get("accuracy")
-    return CBPEConditions(min_rows=performance.min_labelled) if bound is None else CBPEConditions(max_drop=bound, min_rows=performance.min_labelled)
+    return (
+        CBPEConditions(min_rows=performance.min_labelled)
+        if bound is None
+        else CBPEConditions(max_drop=bound, min_rows=performance.min_labelled)
+    )
 
 
 def partition_rules(settings: Settings) -> PartitionRules:

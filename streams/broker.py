@@ -239,9 +239,7 @@ class KafkaBroker:
         # complete, so an interrupted or concurrent install never leaves a partial libs/.
         with tempfile.TemporaryDirectory(dir=self._libs.parent, prefix="install-") as build:
             pom = Path(build) / "pom.xml"
-            pom.write_text(
-                _POM.format(kafka=self.version, slf4j=_SLF4J_VERSION, log4j=_LOG4J_VERSION)
-            )
+            pom.write_text(_POM.format(kafka=self.version, slf4j=_SLF4J_VERSION, log4j=_LOG4J_VERSION))
             staged = Path(build) / "libs"
             command = [
                 mvn,
@@ -256,17 +254,13 @@ class KafkaBroker:
             what = f"mvn fetching Kafka {self.version} jars"
             output = _run(command, timeout=_MVN_TIMEOUT, what=what)
             if not (staged / marker.name).is_file():
-                raise BrokerError(
-                    f"mvn did not produce {marker.name}:\n{_tail(output.splitlines())}"
-                )
+                raise BrokerError(f"mvn did not produce {marker.name}:\n{_tail(output.splitlines())}")
             try:
                 staged.rename(self._libs)
             except OSError as exc:
                 # Another process installed the same version meanwhile; its jars serve as well.
                 if not marker.is_file():
-                    raise BrokerError(
-                        f"cannot move the Kafka jars into {self._libs}: {exc}"
-                    ) from exc
+                    raise BrokerError(f"cannot move the Kafka jars into {self._libs}: {exc}") from exc
         return self._libs
 
     def start(self, timeout: float = 60.0) -> float:
@@ -339,9 +333,7 @@ class KafkaBroker:
             return False
         _signal(pid, signal.SIGTERM)
         if not self._wait_for_exit(pid, timeout):
-            logger.warning(
-                "broker pid %d still running %.0f s after SIGTERM; killing it", pid, timeout
-            )
+            logger.warning("broker pid %d still running %.0f s after SIGTERM; killing it", pid, timeout)
             self._kill(pid, _KILL_TIMEOUT)
         self._gone(pid, "stopped")
         return True
@@ -595,24 +587,18 @@ class KafkaBroker:
 def _require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise BrokerError(
-            f"`{tool}` is not on PATH; the local Kafka broker needs it: {_INSTALL_HINT}"
-        )
+        raise BrokerError(f"`{tool}` is not on PATH; the local Kafka broker needs it: {_INSTALL_HINT}")
     return path
 
 
 def _run(command: list[str], *, timeout: float, what: str) -> str:
     try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise BrokerError(f"{what} took longer than {timeout:.0f} s") from exc
     output = _ANSI_ESCAPE.sub("", result.stdout + result.stderr)
     if result.returncode != 0:
-        raise BrokerError(
-            f"{what} failed (exit {result.returncode}):\n{_tail(output.splitlines())}"
-        )
+        raise BrokerError(f"{what} failed (exit {result.returncode}):\n{_tail(output.splitlines())}")
     return output
 
 

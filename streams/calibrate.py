@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +23,12 @@ from rich.progress import Progress
 from monitors._evidently import P_VALUE_DISPLAY_NAMES
 from monitors.multiple_testing import alarm_level
 from monitors.watch import DriftWatch
-from streams.analysis import EVENT_TIME_COLUMN, analyse
-from streams.analysis import analysis_spec
+from streams.analysis import EVENT_TIME_COLUMN, analyse, analysis_spec
 from streams.errors import ConfigError
 from streams.runner import table_rows
 from streams.settings import Settings
 
-_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -301,9 +301,7 @@ def restore(latest: Mapping[bytes, bytes], topic: str, name: str, keys: StateKey
         raise CheckpointRefused(f"{where} is missing chunks of generation {generation}; {afresh}", reason="incomplete")
     payload = b"".join(c for c in chunks if c is not None)
     if hashlib.sha256(payload).hexdigest() != manifest.get("sha256"):
-        raise CheckpointRefused(
-            f"{where} does not match its checksum (generation {generation}); {afresh}", reason="incomplete"
-        )
+        raise CheckpointRefused(f"{where} does not match its checksum (generation {generation}); {afresh}", reason="incomplete")
     _authenticate(topic, name, generation, payload, manifest.get("signature"), keys)
     try:
         state = pickle.loads(zlib.decompress(payload))
@@ -324,7 +322,9 @@ def _authenticate(topic: str, name: str, generation: int, payload: bytes, signat
         if not keys.keys:
             return  # the worker warned at start that it restores unverified state
         if keys.accept_unsigned:
-            log.warning("%s is unsigned (an earlier release or a worker without keys): restored, as %s allows", where, _UNSIGNED_SETTING)
+            log.warning(
+                "%s is unsigned (an earlier release or a worker without keys): restored, as %s allows", where, _UNSIGNED_SETTING
+            )
             return
         raise CheckpointRefused(
             f"{where} is unsigned (written by a release before signed state, or by a worker without {KEYS_SETTING}), so it "

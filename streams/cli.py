@@ -53,9 +53,7 @@ def settings() -> Settings:
 
 @app.callback()
 def _main(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML configuration file (or STREAMMON_CONFIG).")
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML configuration file (or STREAMMON_CONFIG).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")] = False,
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", envvar="STREAMMON_LOG_FORMAT", help="text, or json: one object per line.")
@@ -85,7 +83,9 @@ def broker_start(
     broker = _broker()
     seconds = broker.start(timeout=timeout)
     status = broker.status()
-    console.print(f"Kafka {status.version} ready at {status.bootstrap_servers} in {seconds:.1f} s (pid {status.pid}, log {status.log_file})")
+    console.print(
+        f"Kafka {status.version} ready at {status.bootstrap_servers} in {seconds:.1f} s (pid {status.pid}, log {status.log_file})"
+    )
 
 
 @broker_app.command("stop")
@@ -137,14 +137,12 @@ def publish(
     console.print(f"published {sent} {kind} events from {path}")
 
 
-alerts_app = typer.Typer(
-    help="Follow alerts, list what is firing, and manage silences.", invoke_without_command=True
-)
+alerts_app = typer.Typer(help="Follow alerts, list what is firing, and manage silences.", invoke_without_command=True)
 app.add_typer(alerts_app, name="alerts")
 
 MatchOption = Annotated[
     list[str] | None,
-    typer.Option("--match", "-m", help='A label matcher, e.g. \'model="churn"\' or \'severity=~"crit.*"\'; repeatable.'),
+    typer.Option("--match", "-m", help="A label matcher, e.g. 'model=\"churn\"' or 'severity=~\"crit.*\"'; repeatable."),
 ]
 
 
@@ -308,9 +306,14 @@ def models_export(
 @app.command()
 def calibrate(
     path: Annotated[
-        Path, typer.Argument(help="A CSV or Parquet table without drift: feature columns and `prediction`.", exists=True, dir_okay=False)
+        Path,
+        typer.Argument(
+            help="A CSV or Parquet table without drift: feature columns and `prediction`.", exists=True, dir_okay=False
+        ),
     ],
-    target_rate: Annotated[float, typer.Option(help="False alarms per window to aim for, e.g. 0.001.", min=1e-9, max=0.5)] = 0.001,
+    target_rate: Annotated[
+        float, typer.Option(help="False alarms per window to aim for, e.g. 0.001.", min=1e-9, max=0.5)
+    ] = 0.001,
 ) -> None:
     """Replay data without drift through the configured checks: false alarms per window, and the alpha to use."""
     from rich.progress import Progress
@@ -337,13 +340,19 @@ def calibrate(
         + (f"{between:.1f} ({between * result.window_size:.0f} events)" if between else f"none in {result.windows} windows")
     )
     if result.alpha is not None:
-        out.print(f"drift alarms at the configured alpha {result.alpha:g} ({result.correction}): {result.drift_rate(result.alpha):.4f} per window")
+        out.print(
+            f"drift alarms at the configured alpha {result.alpha:g} ({result.correction}): {result.drift_rate(result.alpha):.4f} per window"
+        )
     proposed = result.proposed_alpha
-    out.print(f"proposed for {target_rate:g} false alarms per window: drift.alpha = {proposed:.3g} "
-              f"(observed here: {result.drift_rate(proposed):.4f} per window)")
+    out.print(
+        f"proposed for {target_rate:g} false alarms per window: drift.alpha = {proposed:.3g} "
+        f"(observed here: {result.drift_rate(proposed):.4f} per window)"
+    )
     if result.windows < 1 / target_rate:
-        out.print(f"[yellow]note:[/yellow] {result.windows} windows cannot show a rate of {target_rate:g}; "
-                  "the proposal rests on the tests' own bound (alpha bounds a stationary window's alarm chance)")
+        out.print(
+            f"[yellow]note:[/yellow] {result.windows} windows cannot show a rate of {target_rate:g}; "
+            "the proposal rests on the tests' own bound (alpha bounds a stationary window's alarm chance)"
+        )
 
 
 @app.command()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["utc_now"]
 
 
 def utc_now() -> datetime:
     """The wall clock: alert times and group timers run on it."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

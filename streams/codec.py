@@ -20,7 +20,7 @@ import base64
 import hashlib
 import math
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -63,8 +63,8 @@ _MAX_REPORTED_ERRORS = 5
 # What orjson, and so encode(), can write.
 _MIN_INT, _MAX_INT = -(2**63), 2**64 - 1
 # A thousand years from datetime's limits: room for any window, ttl or lateness.
-_EARLIEST = datetime(1000, 1, 1, tzinfo=timezone.utc)
-_LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+_EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -177,7 +177,7 @@ def dead_letter(
         value_bytes=len(raw),
         value_sha256=hashlib.sha256(raw).hexdigest(),
         value_truncated=False,
-        dead_lettered_at=datetime.now(timezone.utc),
+        dead_lettered_at=datetime.now(UTC),
     )
     room = max_bytes - _RECORD_OVERHEAD - len(kept_key or b"") - len(encode(full))
     # base64 writes 4 characters for every 3 bytes (or part of them).
@@ -281,7 +281,7 @@ def representable_time(value: datetime) -> bool:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _describe(exc: ValidationError, name: str) -> str:

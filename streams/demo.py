@@ -15,7 +15,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -27,7 +27,6 @@ from rich.table import Table
 from streams.admin import ensure_topics
 from streams.alerts_view import render_alert
 from streams.broker import KafkaBroker
-from streams.kafka_clients import client_options
 from streams.events import (
     AlertEvent,
     ModelStatus,
@@ -35,6 +34,7 @@ from streams.events import (
     PromotionEvent,
     WindowReport,
 )
+from streams.kafka_clients import client_options
 from streams.publish import Publisher
 from streams.receivers import ReceiverConfig
 from streams.runner import spawn_worker, stop_worker
@@ -121,10 +121,17 @@ def demo_settings(settings: Settings, run_id: str, metrics_port: int) -> Setting
 def run_demo(settings: Settings, timeout_s: float = 150.0) -> bool:
     """Run the demo; True when the drift was alerted, only it, and nothing was lost."""
     started = time.monotonic()
-    broker = KafkaBroker(settings.broker.home, port=settings.broker.port, controller_port=settings.broker.controller_port, heap=settings.broker.heap)
+    broker = KafkaBroker(
+        settings.broker.home,
+        port=settings.broker.port,
+        controller_port=settings.broker.controller_port,
+        heap=settings.broker.heap,
+    )
     with console.status("starting the local Kafka broker"):
         seconds = broker.start()
-    console.print(f"[green]✓[/green] Kafka {broker.status().version} at 127.0.0.1:{settings.broker.port} (ready in {seconds:.1f} s)")
+    console.print(
+        f"[green]✓[/green] Kafka {broker.status().version} at 127.0.0.1:{settings.broker.port} (ready in {seconds:.1f} s)"
+    )
 
     run_id = uuid.uuid4().hex[:8]
     demo = demo_settings(settings, run_id, _free_port())
@@ -173,7 +180,7 @@ def _labelled_per_window() -> dict[int | None, int]:
 
 def _publish(settings: Settings) -> datetime:
     """Publish the synthetic stream; return the event time at which the drift starts."""
-    start = datetime.now(timezone.utc) - timedelta(minutes=15)
+    start = datetime.now(UTC) - timedelta(minutes=15)
     spacing_s = 0.05
     with Publisher(settings.kafka) as publisher, Progress(console=console, transient=True) as progress:
         task = progress.add_task("publishing predictions, features and labels", total=PREDICTIONS)
@@ -305,15 +312,31 @@ def _take(topic: str, value: bytes, settings: Settings, outcome: DemoOutcome) ->
 def _print_reports(reports: list[WindowReport], performance: dict[int | None, PerformanceReport]) -> None:
     table = Table(title="window reports: drift at close, quality as labels land", title_justify="left")
     for column in (
-        "window", "events", "first event (UTC)", "drifted", "features drifted",
-        "estimated accuracy (scores)", "labelled", "accuracy", "versions",
+        "window",
+        "events",
+        "first event (UTC)",
+        "drifted",
+        "features drifted",
+        "estimated accuracy (scores)",
+        "labelled",
+        "accuracy",
+        "versions",
     ):
         table.add_column(column)
     reference = performance.get(None)
     if reference is not None:
         accuracy = reference.metrics.get("accuracy")
-        table.add_row("reference", str(reference.predictions), "", "", "", "", f"{reference.coverage:.0%}",
-                      f"{accuracy:.3f}" if accuracy is not None else "-", str(reference.version))
+        table.add_row(
+            "reference",
+            str(reference.predictions),
+            "",
+            "",
+            "",
+            "",
+            f"{reference.coverage:.0%}",
+            f"{accuracy:.3f}" if accuracy is not None else "-",
+            str(reference.version),
+        )
     for report in sorted(reports, key=lambda r: r.window.index):
         drifted = [f.feature for f in report.features if f.drifted]
         quality = performance.get(report.window.index)
@@ -367,18 +390,19 @@ def _verdict(outcome: DemoOutcome, drift_time: datetime) -> bool:
     drift_window = (DRIFT_AT - REFERENCE_SIZE) // WINDOW_SIZE
     early_accuracy = [a for a in accuracy_alerts if _window_index(a) < drift_window]
     checks = {
-        f"every prediction after the reference analysed ({windowed}/{PREDICTIONS - REFERENCE_SIZE})": windowed == PREDICTIONS - REFERENCE_SIZE,
+        f"every prediction after the reference analysed ({windowed}/{PREDICTIONS - REFERENCE_SIZE})": windowed
+        == PREDICTIONS - REFERENCE_SIZE,
         f"drift alerted (data_drift alerts after the drift point: {len(on_drift)})": bool(on_drift),
         f"no alert before the drift point ({len(early)} early)": not early,
         f"accuracy alerted once labels showed the drop ({len(accuracy_alerts)} performance alerts, "
         f"{len(early_accuracy)} before the drift)": bool(accuracy_alerts) and not early_accuracy,
-        "online challenger scored next to the deployed model": outcome.status is not None and outcome.status.challenger is not None,
+        "online challenger scored next to the deployed model": outcome.status is not None
+        and outcome.status.challenger is not None,
         f"alerts grouped into {len(outcome.notifications)} notifications": bool(outcome.notifications) or not outcome.alerts,
-        f"every broken message dead-lettered ({outcome.dead_letters}/{len(BROKEN_MESSAGES)})": outcome.dead_letters == len(BROKEN_MESSAGES),
+        f"every broken message dead-lettered ({outcome.dead_letters}/{len(BROKEN_MESSAGES)})": outcome.dead_letters
+        == len(BROKEN_MESSAGES),
         "every window reported with all its labels, every firing alert notified, before the deadline": outcome.complete_in_time,
     }
     for text, ok in checks.items():
         console.print(f"{'[green]✓' if ok else '[red]✗'}[/] {text}")
     return all(checks.values())
-
-

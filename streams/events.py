@@ -16,7 +16,7 @@ number as seconds since the Unix epoch.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -43,7 +43,7 @@ class _Event(BaseModel):
     @field_validator("event_time", check_fields=False)
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _no_reserved_feature(features: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
@@ -188,9 +188,7 @@ class WindowReport(BaseModel):
     quality: list[QualityOut] = Field(default_factory=list)
     estimate: EstimateOut | None = Field(default=None, description="accuracy estimated from the scores (CBPE), before labels")
     snapshot: SnapshotRef | None
-    alerts: list[str] = Field(
-        default_factory=list, description="fingerprints of the alerts whose state this window changed"
-    )
+    alerts: list[str] = Field(default_factory=list, description="fingerprints of the alerts whose state this window changed")
 
 
 class PerformanceReport(BaseModel):
@@ -324,7 +322,9 @@ class DeadLetter(BaseModel):
     key_truncated: bool = False
     value_b64: str = Field(description="the original value, or its first bytes when value_truncated, base64")
     value_text: str | None = Field(description="the value as text, when it is UTF-8 and kept in full with room to spare")
-    value_bytes: int | None = Field(default=None, description="size of the whole original value (None in records of older workers)")
+    value_bytes: int | None = Field(
+        default=None, description="size of the whole original value (None in records of older workers)"
+    )
     value_sha256: str | None = Field(default=None, description="SHA-256 of the whole original value, hex")
     value_truncated: bool = False
     dead_lettered_at: datetime

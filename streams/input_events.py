@@ -18,7 +18,7 @@ or the same reason.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -124,7 +124,7 @@ def _checked(event: Any) -> Any:
     except ValidationError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     if not representable_time(when):
         return None
     if not plain(getattr(event, name) for name in event.__struct_fields__):

@@ -99,4 +99,3 @@ def faust_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSL
     if context is not None:
         return faust.SSLCredentials(context)
     return None
-

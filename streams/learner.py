@@ -86,7 +86,9 @@ class Learner:
         _widen(self._requests)
         _widen(replies)
         self._child_ends = (requests, replies)
-        self._process = context.Process(target=_serve, args=(requests, replies, initializer), name="streammon-learner", daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(requests, replies, initializer), name="streammon-learner", daemon=True
+        )
         self._pairs: list[Pair] = []
         self._unanswered = 0
         self._reading: asyncio.Lock | None = None
@@ -112,7 +114,9 @@ class Learner:
         """Forget ``partition`` (handed over)."""
         self._requests.send(("drop", partition))
 
-    def learn(self, partition: int, model: str, features: bytes, prediction: Any, label: Any, learn: bool, prediction_id: str) -> None:
+    def learn(
+        self, partition: int, model: str, features: bytes, prediction: Any, label: Any, learn: bool, prediction_id: str
+    ) -> None:
         """Queue one labelled pair; :meth:`send` sends the queued pairs."""
         self._pairs.append((partition, model, features, prediction, label, learn, prediction_id))
 

@@ -44,7 +44,9 @@ ANALYSIS_BEHIND = Gauge(
     "streammon_analysis_behind_seconds",
     "Event time from the end of the oldest window not yet analysed to the newest event read on its partition (0: none waiting).",
 )
-FULL_REPORTS = Counter("streammon_full_reports", "Evidently reports with plots written, by model and reason.", ["model", "reason"])
+FULL_REPORTS = Counter(
+    "streammon_full_reports", "Evidently reports with plots written, by model and reason.", ["model", "reason"]
+)
 FULL_REPORTS_SKIPPED = Counter(
     "streammon_full_reports_skipped", "Full reports not built because as many were queued already, by model.", ["model"]
 )

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from rich.table import Table
 
-from streams.compacted import read_latest
 from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
+from streams.compacted import read_latest
 from streams.errors import StreammonError
 from streams.events import ModelStatus
 from streams.settings import KafkaSettings
@@ -30,7 +30,18 @@ def status_table(statuses: list[ModelStatus]) -> Table:
     """One row per model: labels, coverage, the latest window's metrics, and the challenger against the deployed model."""
     table = Table(title="models", title_justify="left")
     counts = {"predictions", "labelled", "coverage", "expired", "evicted", "repeated"}
-    columns = ("model", "predictions", "labelled", "coverage", "expired", "evicted", "repeated", "latest window", "reference", "challenger")
+    columns = (
+        "model",
+        "predictions",
+        "labelled",
+        "coverage",
+        "expired",
+        "evicted",
+        "repeated",
+        "latest window",
+        "reference",
+        "challenger",
+    )
     for column in columns:
         table.add_column(column, justify="right" if column in counts else "left")
     for status in statuses:

@@ -81,9 +81,7 @@ class Publisher:
     def __enter__(self) -> Publisher:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc_type is None:
             self.flush()
         self.close()
@@ -121,9 +119,7 @@ def count_events(path: Path) -> int | None:
     return lines - 1 if suffix == ".csv" else lines
 
 
-def _event_from_row(
-    record: Mapping[str, Any], fields: set[str], kind: InputKind, defaults: Mapping[str, Any]
-) -> dict[str, Any]:
+def _event_from_row(record: Mapping[str, Any], fields: set[str], kind: InputKind, defaults: Mapping[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = dict(defaults)
     features: dict[str, Any] = {}
     segment: dict[str, str] = {}

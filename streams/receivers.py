@@ -42,7 +42,7 @@ import logging
 import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
@@ -136,8 +136,8 @@ class _Managed(Protocol):
 def _utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _timestamp(moment: datetime) -> str:
@@ -173,7 +173,7 @@ def alertmanager_payload(notification: Notification, external_url: str = "", max
     Examples
     --------
     >>> from monitors.dispatch import Notification
-    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> alert = Alert({"model": "churn", "feature": "age"}, {"summary": "age drifted"}, t)
     >>> payload = alertmanager_payload(Notification("team", '{}:{model="churn"}', {"model": "churn"}, (alert,)))
     >>> payload["status"], payload["commonLabels"], payload["alerts"][0]["endsAt"]
@@ -262,7 +262,7 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
     Examples
     --------
     >>> from monitors.dispatch import Notification
-    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> alert = Alert({"model": "churn", "severity": "critical"}, {"summary": "age drifted"}, t)
     >>> message = slack_payload(Notification("team", '{}:{model="churn"}', {"model": "churn"}, (alert,)))
     >>> message["text"]
@@ -275,9 +275,7 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
     labels = " ".join(f"{k}={v}" for k, v in sorted(notification.group_labels.items())) or notification.group_key
     count = f":{len(firing)}" if firing else ""
     title = f"[{notification.status.upper()}{count}] {labels}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:_SLACK_MAX_HEADER]}}
-    ]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:_SLACK_MAX_HEADER]}}]
     if firing:
         blocks.append(_slack_section("Firing", firing, lambda a: f"since {_utc(a.starts_at):%Y-%m-%d %H:%M} UTC"))
     if resolved:
@@ -295,7 +293,7 @@ def postable_alerts(alerts: Iterable[Alert], firing_ends_at: datetime) -> list[d
 
     Examples
     --------
-    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> postable_alerts([Alert({"model": "churn"}, {}, t, t + timedelta(minutes=5))], t)
     [{'labels': {'model': 'churn'}, 'annotations': {}, 'startsAt': '2026-01-01T00:00:00.000Z', 'endsAt': '2026-01-01T00:05:00.000Z'}]
     """
@@ -432,7 +430,12 @@ class KafkaReceiver:
             value, kept = fitting
             log.warning(
                 "receiver %s: notification %s too large for topic %s (%d bytes): sent with %d of its %d alerts",
-                self.name, notification.group_key, self.topic, exc.size, kept, len(notification.alerts),
+                self.name,
+                notification.group_key,
+                self.topic,
+                exc.size,
+                kept,
+                len(notification.alerts),
             )
             try:
                 await self._send(key, value)
@@ -524,7 +527,7 @@ class AlertmanagerReceiver:
         self.max_firing = max_firing
         _protect(self.url.get_secret_value())
         self._http = _HttpPoster(name, timeout_s, client)
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._firing: OrderedDict[str, Alert] = OrderedDict()
         # Posts are serialised: a re-post of an alert as firing must never overtake its resolve.
         self._lock = asyncio.Lock()
@@ -546,7 +549,9 @@ class AlertmanagerReceiver:
                 _, dropped = self._firing.popitem(last=False)
                 log.warning(
                     "receiver %s: keeping at most %d firing alerts alive; letting %s expire",
-                    self.name, self.max_firing, dropped.fingerprint,
+                    self.name,
+                    self.max_firing,
+                    dropped.fingerprint,
                 )
 
     def adopt(self, alerts: Iterable[Alert]) -> None:
@@ -573,8 +578,9 @@ class AlertmanagerReceiver:
             try:
                 await self.refresh()
             except NotifyError as exc:
-                log.warning("receiver %s: re-sending firing alerts failed (next try in %g s): %s",
-                            self.name, self.resend_interval_s, exc)
+                log.warning(
+                    "receiver %s: re-sending firing alerts failed (next try in %g s): %s", self.name, self.resend_interval_s, exc
+                )
 
     async def start(self) -> None:
         """Start re-posting firing alerts every ``resend_interval_s``."""
@@ -661,8 +667,9 @@ class Deliveries:
             return
         if len(queue) >= self.queue_size:
             oldest = queue.popleft()
-            log.warning("receiver %s: queue full (%d), dropping its oldest notification %s",
-                        name, self.queue_size, oldest.group_key)
+            log.warning(
+                "receiver %s: queue full (%d), dropping its oldest notification %s", name, self.queue_size, oldest.group_key
+            )
             self._report(name, "dropped", 0)
         queue.append(notification)
         self._wakeups[name].set()
@@ -726,8 +733,13 @@ class Deliveries:
                     await receiver.deliver(notification)
                 except NotifyError as exc:
                     if not exc.recoverable or attempts >= self.max_attempts:
-                        log.warning("receiver %s: notification %s failed after %d attempt(s): %s",
-                                    name, notification.group_key, attempts, exc)
+                        log.warning(
+                            "receiver %s: notification %s failed after %d attempt(s): %s",
+                            name,
+                            notification.group_key,
+                            attempts,
+                            exc,
+                        )
                         self._report(name, "failed", attempts)
                         return
                     delay = self._backoff(attempts)
@@ -815,9 +827,7 @@ class ReceiverConfig(_Config):
         return self
 
 
-def build_receivers(
-    configs: Sequence[ReceiverConfig], send_kafka: Send | None, *, external_url: str = ""
-) -> dict[str, Receiver]:
+def build_receivers(configs: Sequence[ReceiverConfig], send_kafka: Send | None, *, external_url: str = "") -> dict[str, Receiver]:
     """The configured receivers by name; Kafka receivers publish with ``send_kafka``."""
     receivers: dict[str, Receiver] = {}
     for config in configs:
@@ -831,14 +841,16 @@ def build_receivers(
         elif config.webhook is not None:
             hook = config.webhook
             receiver = WebhookReceiver(
-                config.name, hook.url, format=hook.format, headers=hook.headers,
-                timeout_s=hook.timeout_s, external_url=external_url,
+                config.name,
+                hook.url,
+                format=hook.format,
+                headers=hook.headers,
+                timeout_s=hook.timeout_s,
+                external_url=external_url,
             )
         elif config.alertmanager is not None:
             am = config.alertmanager
-            receiver = AlertmanagerReceiver(
-                config.name, am.url, timeout_s=am.timeout_s, resend_interval_s=am.resend_interval_s
-            )
+            receiver = AlertmanagerReceiver(config.name, am.url, timeout_s=am.timeout_s, resend_interval_s=am.resend_interval_s)
         else:  # pragma: no cover - the model validator forbids it
             raise ConfigError(f"receiver {config.name!r}: no destination")
         receivers[config.name] = receiver

@@ -18,12 +18,12 @@ from pydantic import SecretStr
 from streams import metrics
 from streams.admin import ensure_topics, require_copartitioned
 from streams.alerting import load_silences
-from streams.worker import StreamWorker
 from streams.checkpoint import KEYS_SETTING
 from streams.errors import ConfigError
 from streams.logs import LogFormat
 from streams.publish import read_events
 from streams.settings import ENV_PREFIX, Settings, receiver_topics
+from streams.worker import StreamWorker
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ def table_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def spawn_worker(settings: Settings, config_file: Path, log_file: Path, log_format: LogFormat = "text") -> subprocess.Popen[bytes]:
+def spawn_worker(
+    settings: Settings, config_file: Path, log_file: Path, log_format: LogFormat = "text"
+) -> subprocess.Popen[bytes]:
     """Run ``streammon worker`` with exactly ``settings`` in a child process, logging to ``log_file``.
 
     ``config_file`` gets the settings, but for the secrets: the file refers to

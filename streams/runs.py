@@ -28,7 +28,16 @@ from monitors.alerts import Alert
 from monitors.quality import CHECKS
 from streams.events import EstimateOut, FeatureDriftOut, PerformanceReport, WindowReport
 
-__all__ = ["ALERT_METADATA", "ALERT_TAGS", "RunNotes", "alert_notes", "estimate_value", "headline", "performance_notes", "window_notes"]
+__all__ = [
+    "ALERT_METADATA",
+    "ALERT_TAGS",
+    "RunNotes",
+    "alert_notes",
+    "estimate_value",
+    "headline",
+    "performance_notes",
+    "window_notes",
+]
 
 #: The tags and metadata :func:`alert_notes` writes.
 ALERT_TAGS = frozenset({"alerting", "raised", "escalated", "resolved"})
@@ -133,7 +142,9 @@ def alert_notes(model: str, changes: Sequence[Alert]) -> RunNotes:
     Metadata: ``alerts_raised``, ``alerts_escalated``, ``alerts_resolved``
     (fingerprints, comma-separated) and ``alerts`` (one line each, for people).
     """
-    switched = {_condition(a) for a in changes if a.status == "resolved"} & {_condition(a) for a in changes if a.status == "firing"}
+    switched = {_condition(a) for a in changes if a.status == "resolved"} & {
+        _condition(a) for a in changes if a.status == "firing"
+    }
     by_change: dict[str, list[Alert]] = {"raised": [], "escalated": [], "resolved": []}
     for alert in changes:
         if alert.status == "firing":

@@ -86,7 +86,9 @@ class KafkaSettings(_Section):
     sasl_mechanism: SaslMechanism | None = Field(default=None, validate_default=True)
     sasl_username: str | None = Field(default=None, validate_default=True)
     sasl_password: SecretStr | None = Field(default=None, validate_default=True)
-    ssl_cafile: UserPath | None = Field(default=None, description="CA certificates (PEM) to verify the brokers; default: the system's")
+    ssl_cafile: UserPath | None = Field(
+        default=None, description="CA certificates (PEM) to verify the brokers; default: the system's"
+    )
     ssl_certfile: UserPath | None = Field(default=None, description="client certificate (PEM), for brokers that require one")
     ssl_keyfile: UserPath | None = Field(default=None, description="the client certificate's private key (PEM)")
     ssl_password: SecretStr | None = Field(default=None, description="password of an encrypted ssl_keyfile")
@@ -130,7 +132,11 @@ class KafkaSettings(_Section):
         if isinstance(value, Path) and not value.is_file():
             raise ValueError(f"file not found: {value}")
         # A certificate file that failed validation is absent from info.data: reported already.
-        if info.field_name in ("ssl_keyfile", "ssl_password") and "ssl_certfile" in info.data and info.data["ssl_certfile"] is None:
+        if (
+            info.field_name in ("ssl_keyfile", "ssl_password")
+            and "ssl_certfile" in info.data
+            and info.data["ssl_certfile"] is None
+        ):
             raise ValueError("needs ssl_certfile")
         return value
 
@@ -689,9 +695,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _secrets_from_environment(
-    value: Any, annotation: Any, path: tuple[str | int, ...], problems: list[str]
-) -> Any:
+def _secrets_from_environment(value: Any, annotation: Any, path: tuple[str | int, ...], problems: list[str]) -> Any:
     """``value``, read from the file for a setting of type ``annotation``, with each secret's ``${NAME}`` replaced by the variable's value.
 
     Walks the file's data along the settings' types, so that every
@@ -757,4 +761,3 @@ def _invalid(problems: list[str]) -> str:
 
 def _describe(exc: ValidationError) -> str:
     return _invalid([f"{_dotted(error['loc'])} ({_env_name(error['loc'])}): {error['msg']}" for error in exc.errors()])
-

@@ -21,9 +21,7 @@ from streams.kafka_clients import client_options
 from streams.settings import KafkaSettings
 
 
-def create_silence(
-    kafka: KafkaSettings, matchers: Sequence[str], duration_s: float, author: str, comment: str
-) -> Silence:
+def create_silence(kafka: KafkaSettings, matchers: Sequence[str], duration_s: float, author: str, comment: str) -> Silence:
     """Publish a silence that starts now and lasts ``duration_s``."""
     now = utc_now()
     silence = Silence(

@@ -66,7 +66,9 @@ class WorkerState(PartitionMonitor):
         """Record that the message at this offset has had its effect."""
         self.offsets[(topic, partition)] = offset + 1
 
-    def register(self, windows: list[WindowJob], performance: list[PerformanceJob]) -> list[tuple[str, WindowJob | PerformanceJob]]:
+    def register(
+        self, windows: list[WindowJob], performance: list[PerformanceJob]
+    ) -> list[tuple[str, WindowJob | PerformanceJob]]:
         """Keep results due until they are published (a crash must not lose them); each with its key."""
         due: list[tuple[str, WindowJob | PerformanceJob]] = []
         for job in [*windows, *performance]:

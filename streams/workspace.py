@@ -39,7 +39,7 @@ import re
 import time
 import uuid
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitors._evidently import Snapshot, SnapshotModel, annotated, streammon_values
@@ -213,7 +213,7 @@ class EvidentlyWorkspace:
         given no time for with the naive local time, and its UI fails to sort
         runs of both kinds (a panel of drift runs and performance runs did).
         """
-        model = model.copy(update={"timestamp": _aware(model.timestamp).astimezone(timezone.utc)})
+        model = model.copy(update={"timestamp": _aware(model.timestamp).astimezone(UTC)})
         self._snapshots.mkdir(parents=True, exist_ok=True)
         partial = self._snapshots / f".{run_id}.{os.getpid()}.partial"
         with partial.open("w") as f:
@@ -250,7 +250,7 @@ class EvidentlyWorkspace:
     def _enforce(self, rescan: bool) -> list[str]:
         if rescan:
             self._rescan()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if not self._past_bounds(now):
             return []
         removed = self.retention.to_remove(self._runs.values(), now)
@@ -310,7 +310,7 @@ class EvidentlyWorkspace:
         self._oldest = run.timestamp if self._oldest is None else min(self._oldest, run.timestamp)
 
     def _stored_run(self, run_id: str, file: Path, stat: os.stat_result) -> StoredRun:
-        written_at = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)
+        written_at = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
         snapshot_time = _snapshot_time(file)
         if snapshot_time is None:
             self._unread.add(run_id)

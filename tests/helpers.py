@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ import orjson
 import pytest
 
 from streams.settings import Settings
-
 
 
 def free_port() -> int:
@@ -65,7 +65,13 @@ class TopicReader:
             group_id=None,
         )
 
-    def until(self, condition: Callable[[dict[str, list[object]]], bool], timeout_s: float, what: str, worker: RunningWorker | None = None) -> dict[str, list[object]]:
+    def until(
+        self,
+        condition: Callable[[dict[str, list[object]]], bool],
+        timeout_s: float,
+        what: str,
+        worker: RunningWorker | None = None,
+    ) -> dict[str, list[object]]:
         """Consume until ``condition(records)`` holds; fail naming ``what`` after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
         while not condition(self.records):
@@ -232,7 +238,16 @@ class EvidentlyUI:
         self._address = f"http://127.0.0.1:{port}"
         self._ready = False
         self._process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(Path(sys.executable).with_name("evidently")),
+                "ui",
+                "--workspace",
+                str(workspace),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -256,9 +271,21 @@ class EvidentlyUI:
         workspace = settings.workspace.model_copy(update={"path": self.workspace, "project": settings.kafka.group_id})
         return settings.model_copy(update={"workspace": workspace})
 
-    def reload(self, project_id: str) -> None:
-        """Have the server read the project's runs from the workspace again."""
-        urllib.request.urlopen(f"{self.url}/api/projects/{project_id}/reload", timeout=30).read()
+    def reload(self, project_id: str, timeout_s: float = 30.0) -> None:
+        """Have the server read the project's runs from the workspace again.
+
+        The server learns of a project made after it started from a file watcher, in
+        a thread of its own: until then it answers 404 for it, so that is waited out.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/api/projects/{project_id}/reload", timeout=30).read()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
         self._process.terminate()

@@ -21,6 +21,7 @@ import faust
 from monitors.silences import Silence
 from streams import metrics
 from streams.alerting import AlertService
+from streams.assembly import partition_rules
 from streams.clock import utc_now
 from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
@@ -29,7 +30,6 @@ from streams.worker.learning import Learning
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
 from streams.worker.results import Results
-from streams.assembly import partition_rules
 from streams.worker_state import WorkerState
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ class StreamWorker:
         self.alerting = AlertService(settings, self.output.send, silences)
         states: dict[int, WorkerState] = {}
         self.learning = Learning(settings, states, self.output)
-        self.partitions = Partitions(settings, states, partition_rules(settings), reference, self.alerting, self.output, self.learning)
+        self.partitions = Partitions(
+            settings, states, partition_rules(settings), reference, self.alerting, self.output, self.learning
+        )
         self.results = Results(settings, self.partitions, self.alerting, self.output)
         self.ingestion = Ingestion(
             settings, self.partitions, self.results, self.learning, self.alerting, self.output, self._assigned, self._revoked
@@ -157,7 +159,10 @@ class StreamWorker:
         async with self.partitions.lock:
             for p, state in self.partitions.states.items():
                 # A worker that is behind has the data still to read: silence is judged only once caught up.
-                if state.freshness is not None and self.partitions.idle_s(p, state, self.settings.kafka.predictions_topic) is not None:
+                if (
+                    state.freshness is not None
+                    and self.partitions.idle_s(p, state, self.settings.kafka.predictions_topic) is not None
+                ):
                     observations = state.freshness.observe(utc_now())
                     if observations:
                         await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
@@ -178,7 +183,9 @@ class StreamWorker:
     async def _evaluate_performance(self) -> None:
         async with self.partitions.lock:
             due = [
-                (state, key, job) for state in self.partitions.states.values() for key, job in state.register([], state.performance_due())
+                (state, key, job)
+                for state in self.partitions.states.values()
+                for key, job in state.register([], state.performance_due())
             ]
         for state, key, job in due:
             await self.results.submit(state, key, job)

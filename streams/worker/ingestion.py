@@ -83,7 +83,9 @@ class Ingestion:
 
     async def run(self) -> None:
         """Read the input topics in batches until the worker stops."""
-        inputs = self.partitions.inputs = InputConsumer(self.settings.kafka, self.settings.worker, self._on_assigned, self._on_revoked)
+        inputs = self.partitions.inputs = InputConsumer(
+            self.settings.kafka, self.settings.worker, self._on_assigned, self._on_revoked
+        )
         await inputs.start()
         while not self.results.stopping:
             batch = await inputs.batch()
@@ -144,8 +146,14 @@ class Ingestion:
             if label is None:
                 return None
             if not state.labels.knows(label.prediction_id) and not self._admit(
-                inputs, record.partition, "labels", kafka.labels_topic, kafka.predictions_topic,
-                state.labels.waiting_labels, state.labels.waiting_predictions, state.labels.capacity,
+                inputs,
+                record.partition,
+                "labels",
+                kafka.labels_topic,
+                kafka.predictions_topic,
+                state.labels.waiting_labels,
+                state.labels.waiting_predictions,
+                state.labels.capacity,
             ):
                 return HELD
             state.label(label.prediction_id, label.label, label.event_time, label.model, into=effects)
@@ -156,8 +164,14 @@ class Ingestion:
                 return None
             if not prediction.features and not state.features.knows(prediction.prediction_id):
                 if not self._admit(
-                    inputs, record.partition, "features", kafka.predictions_topic, kafka.features_topic,
-                    state.features.waiting_left, state.features.waiting_right, state.features.capacity,
+                    inputs,
+                    record.partition,
+                    "features",
+                    kafka.predictions_topic,
+                    kafka.features_topic,
+                    state.features.waiting_left,
+                    state.features.waiting_right,
+                    state.features.capacity,
                 ):
                     return HELD
                 if not await self._first(state, prediction, record):
@@ -168,9 +182,7 @@ class Ingestion:
                 return HELD
             if not await self._first(state, prediction, record):
                 return None
-            joined = (
-                (prediction, None) if prediction.features else state.features.add_left(prediction.prediction_id, prediction)
-            )
+            joined = (prediction, None) if prediction.features else state.features.add_left(prediction.prediction_id, prediction)
             event_time = prediction.event_time
         else:
             features = await self._accept(FeaturesIn, record)
@@ -178,8 +190,14 @@ class Ingestion:
                 return None
             if not state.features.knows(features.prediction_id):
                 if not self._admit(
-                    inputs, record.partition, "features", kafka.features_topic, kafka.predictions_topic,
-                    state.features.waiting_right, state.features.waiting_left, state.features.capacity,
+                    inputs,
+                    record.partition,
+                    "features",
+                    kafka.features_topic,
+                    kafka.predictions_topic,
+                    state.features.waiting_right,
+                    state.features.waiting_left,
+                    state.features.capacity,
                 ):
                     return HELD
             elif not self._admit_prediction(state, inputs, record.partition, features.prediction_id):
@@ -214,8 +232,14 @@ class Ingestion:
         """Whether a prediction about to reach the label join may (a prediction whose label waits always may)."""
         kafka, labels = self.settings.kafka, state.labels
         return labels.knows(prediction_id) or self._admit(
-            inputs, partition, "labels", kafka.predictions_topic, kafka.labels_topic,
-            labels.waiting_predictions, labels.waiting_labels, labels.capacity,
+            inputs,
+            partition,
+            "labels",
+            kafka.predictions_topic,
+            kafka.labels_topic,
+            labels.waiting_predictions,
+            labels.waiting_labels,
+            labels.capacity,
         )
 
     def _admit(

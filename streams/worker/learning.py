@@ -47,7 +47,9 @@ class Learning:
             return
         if not self.learner.started:
             self._start()
-        self.learner.learn(p, pair.model, pair.prediction.features_json, pair.prediction.prediction, pair.label, trusted, pair.prediction_id)
+        self.learner.learn(
+            p, pair.model, pair.prediction.features_json, pair.prediction.prediction, pair.label, trusted, pair.prediction_id
+        )
 
     def put(self, p: int, challenger: Challenger) -> None:
         """Give the learner partition ``p``'s challengers, as restored (once it runs)."""

@@ -85,4 +85,3 @@ class Output:
         await self.send(self.settings.kafka.dead_letter_topic, key, value)
         metrics.EVENTS.labels(topic=message.topic, outcome="dead_lettered").inc()
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, record.error)
-

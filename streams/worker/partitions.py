@@ -87,7 +87,9 @@ class Partitions:
         names = {p: partition_checkpoint(kafka.group_id, p) for p in gained}
         keys = StateKeys.of(self.settings.worker)
         saved, refused = (
-            await asyncio.to_thread(read_checkpoints, kafka, kafka.state_topic, list(names.values()), keys) if gained else ({}, {})
+            await asyncio.to_thread(read_checkpoints, kafka, kafka.state_topic, list(names.values()), keys)
+            if gained
+            else ({}, {})
         )
         for p in [p for p in gained if names[p] in refused]:
             # Never unpickled: the partition stays unread (and its checkpoint untouched) until a restart.
@@ -165,7 +167,9 @@ class Partitions:
                 await self.output.send(self.settings.kafka.state_topic, *records[-1])
             except Exception:
                 # Not taken or not saved, so not committed: the next checkpoint reflects these messages too.
-                log.exception("checkpoint %d of partition %d could not be taken or written; retrying at the next interval", generation, p)
+                log.exception(
+                    "checkpoint %d of partition %d could not be taken or written; retrying at the next interval", generation, p
+                )
                 # The retry writes the same slot again, not the one the manifest points to: were it
                 # interrupted too, the previous checkpoint must still be whole.
                 if self.generations.get(p) == generation:
@@ -180,7 +184,9 @@ class Partitions:
                     # A rebalance under way (a member that left or died) refuses the commit. Nothing is lost:
                     # the checkpoint holds these offsets, and the next checkpoint of the partitions still
                     # owned commits them again.
-                    log.warning("offsets of checkpoint %d of partition %d not committed, committed at the next: %r", generation, p, exc)
+                    log.warning(
+                        "offsets of checkpoint %d of partition %d not committed, committed at the next: %r", generation, p, exc
+                    )
             try:
                 for status in statuses:
                     await self.output.send(self.settings.kafka.model_status_topic, status.model.encode(), encode(status))

@@ -256,7 +256,9 @@ class Results:
         if report.estimate is not None:
             reported = report.estimate
             observations += state.estimated(job, Estimate(reported.accuracy, reported.low, reported.high, reported.rows))
-        changes = await self.alerting.observe(self.partitions.partition_of(state), state.lifecycle, observations, report.window, report.snapshot)
+        changes = await self.alerting.observe(
+            self.partitions.partition_of(state), state.lifecycle, observations, report.window, report.snapshot
+        )
         report = report.model_copy(update={"alerts": [alert.fingerprint for alert in changes]})
         await self._annotate_run(report, changes)
         if not await self.output.publish_result(state, key, job.name, report):
@@ -321,7 +323,11 @@ class Results:
         changes = []
         if measured.observations is not None:
             changes = await self.alerting.observe(
-                self.partitions.partition_of(state), state.lifecycle, measured.observations, window=None, snapshot=outcome.report.snapshot
+                self.partitions.partition_of(state),
+                state.lifecycle,
+                measured.observations,
+                window=None,
+                snapshot=outcome.report.snapshot,
             )
         report = outcome.report.model_copy(
             update={

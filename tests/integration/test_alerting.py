@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 WINDOW = 200
 REFERENCE = 400
-START = datetime(2026, 11, 24, 8, tzinfo=timezone.utc)
+START = datetime(2026, 11, 24, 8, tzinfo=UTC)
 
 
 def alerting_settings(settings: Settings, **alerting: object) -> Settings:
@@ -191,7 +191,7 @@ def test_a_silence_mutes_matching_alerts_until_it_expires(settings, start_worker
         lambda r: settled(settings, 2)(r) and len(notifications(r, settings)) >= 1, 120, "2 windows and a notification", worker
     )
     assert {a.labels["model"] for a in alerts(records, settings)} == {"quiet", "loud"}, "alerts are recorded, silenced or not"
-    assert datetime.now(timezone.utc) < silence.ends_at, "the test was too slow to see the silence at work"
+    assert datetime.now(UTC) < silence.ends_at, "the test was too slow to see the silence at work"
     assert {n["groupLabels"]["model"] for n in notifications(records, settings)} == {"loud"}
 
     records = reader.until(
@@ -201,7 +201,7 @@ def test_a_silence_mutes_matching_alerts_until_it_expires(settings, start_worker
         worker,
     )
     (late,) = [n for n in notifications(records, settings) if n["groupLabels"]["model"] == "quiet"]
-    assert datetime.now(timezone.utc) >= silence.ends_at
+    assert datetime.now(UTC) >= silence.ends_at
     assert late["status"] == "firing" and len(late["alerts"]) == 3
 
 
@@ -254,13 +254,15 @@ def test_a_worker_restart_pages_nothing_twice_and_keeps_the_resolve(settings, st
 
 def _with_reference_file(settings: Settings, stream: Stream, path: Path) -> Settings:
     """Windows from the first event on: the reference comes from a file, not from the stream."""
-    pd.DataFrame([orjson.loads(e)["features"] | {"prediction": orjson.loads(e)["prediction"]} for e in stream.rows(REFERENCE)]).to_csv(
-        path, index=False
-    )
+    pd.DataFrame(
+        [orjson.loads(e)["features"] | {"prediction": orjson.loads(e)["prediction"]} for e in stream.rows(REFERENCE)]
+    ).to_csv(path, index=False)
     return settings.model_copy(update={"reference": settings.reference.model_copy(update={"path": path})})
 
 
-def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(settings, start_worker, topic_reader, tmp_path: Path) -> None:
+def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(
+    settings, start_worker, topic_reader, tmp_path: Path
+) -> None:
     stream = Stream("handover", seed=9)
     settings = _with_reference_file(alerting_settings(settings), stream, tmp_path / "reference.csv")
     ports = {}
@@ -273,8 +275,10 @@ def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(settings,
     first, second = start(free_port()), start(free_port())
     # The group has settled once the worker that joined first gave its partitions up, and both got some.
     wait_until(
-        lambda: any("handed over" in w.log() for w in (first, second))
-        and all(re.search(r"partition \d+: ", w.log()) for w in (first, second)),
+        lambda: (
+            any("handed over" in w.log() for w in (first, second))
+            and all(re.search(r"partition \d+: ", w.log()) for w in (first, second))
+        ),
         120,
         "both workers in the group",
     )
@@ -350,7 +354,12 @@ def test_a_silent_model_raises_no_data_and_resolves_when_it_sends_again(settings
     reader = topic_reader(settings.kafka.alerts_topic)
     records = reader.until(lambda r: len(alerts(r, settings, kinds=("no_data",))) >= 1, 60, "the no_data alert", worker)
     (fired,) = alerts(records, settings, kinds=("no_data",))
-    assert fired.status == "firing" and fired.labels == {"model": "sleepy", "kind": "no_data", "feature": "*", "severity": "warning"}
+    assert fired.status == "firing" and fired.labels == {
+        "model": "sleepy",
+        "kind": "no_data",
+        "feature": "*",
+        "severity": "warning",
+    }
     assert fired.window is None and "no events for" in fired.annotations["summary"]
 
     produce(settings, stream.rows(10), b"sleepy")

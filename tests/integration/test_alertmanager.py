@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def get_alerts(am: LocalAlertmanager, **params: str) -> list[dict[str, Any]]:
 
 
 def test_alerts_fire_and_resolve_in_alertmanager(alertmanager: LocalAlertmanager) -> None:
-    started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=2)
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     labels = [
         {"model": "churn", "kind": "data_drift", "feature": feature, "severity": "warning"} for feature in ("age", "income")
     ]
@@ -59,10 +59,10 @@ def test_alerts_fire_and_resolve_in_alertmanager(alertmanager: LocalAlertmanager
         assert datetime.fromisoformat(got["startsAt"].replace("Z", "+00:00")) == started
         ends_at = datetime.fromisoformat(got["endsAt"].replace("Z", "+00:00"))
         # Our explicit endsAt (now + 4 × resend interval), not the 5 min resolve_timeout.
-        assert timedelta(minutes=3) < ends_at - datetime.now(timezone.utc) <= timedelta(minutes=4)
+        assert timedelta(minutes=3) < ends_at - datetime.now(UTC) <= timedelta(minutes=4)
     assert {a["fingerprint"] for a in get_alerts(alertmanager, active="true")} == set(stored)
 
-    resolved_at = datetime.now(timezone.utc)
+    resolved_at = datetime.now(UTC)
     asyncio.run(deliver(tuple(Alert(a.labels, a.annotations, a.starts_at, resolved_at) for a in firing)))
     # Alertmanager 0.25 keeps a resolved alert in memory until its next GC, but its API lists
     # only alerts whose endsAt is still ahead, whatever the filters: resolved alerts are gone.
@@ -78,7 +78,7 @@ def test_alerts_fire_and_resolve_in_alertmanager(alertmanager: LocalAlertmanager
 
 def test_firing_alerts_are_kept_alive_until_the_receiver_stops(alertmanager: LocalAlertmanager) -> None:
     """Re-posted every resend interval, an alert outlives its first endsAt; unrefreshed, it expires."""
-    alert = Alert({"model": "churn", "kind": "data_drift", "feature": "age"}, {}, datetime.now(timezone.utc))
+    alert = Alert({"model": "churn", "kind": "data_drift", "feature": "age"}, {}, datetime.now(UTC))
 
     async def scenario() -> None:
         receiver = AlertmanagerReceiver("am", alertmanager.url, resend_interval_s=0.5)  # endsAt: now + 2 s
@@ -87,7 +87,7 @@ def test_firing_alerts_are_kept_alive_until_the_receiver_stops(alertmanager: Loc
         deliveries.submit(Notification("am", "g", {}, (alert,)))
         first_ends_at = await asyncio.to_thread(wait_for_alerts, alertmanager, lambda alerts: len(alerts) == 1)
         deadline = datetime.fromisoformat(first_ends_at[0]["endsAt"].replace("Z", "+00:00")) + timedelta(seconds=1)
-        while datetime.now(timezone.utc) < deadline:
+        while datetime.now(UTC) < deadline:
             await asyncio.sleep(0.1)
         still = await asyncio.to_thread(get_alerts, alertmanager)
         assert [a["fingerprint"] for a in still] == [alert.fingerprint]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 MODEL = "backlog"
 N = 3_000
 LAG = 300  # each label comes this many predictions after its prediction, in event time
-START = datetime(2026, 12, 1, tzinfo=timezone.utc)
+START = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def backlog_settings(settings: Settings, **sections: object) -> Settings:
@@ -95,7 +95,9 @@ def test_a_backlog_of_predictions_and_their_features_written_in_one_burst_loses_
         for i in range(N)
     ]
     produce(kafka.bootstrap_servers, kafka.features_topic, features, key=MODEL.encode())
-    produce(kafka.bootstrap_servers, kafka.predictions_topic, [prediction(i, features=False) for i in range(N)], key=MODEL.encode())
+    produce(
+        kafka.bootstrap_servers, kafka.predictions_topic, [prediction(i, features=False) for i in range(N)], key=MODEL.encode()
+    )
     worker: RunningWorker = start_worker(settings)  # type: ignore[operator]
     port = settings.worker.metrics_port
 
@@ -120,14 +122,21 @@ def test_an_event_far_in_the_future_is_dead_lettered_and_moves_no_other_models_w
     kafka = settings.kafka
     ensure_topics(kafka)
     future = orjson.dumps(
-        {"model": "other", "model_version": "1", "prediction_id": "f1", "event_time": "8999-01-01T00:00:00+00:00", "prediction": 1, "features": {"x": 1.0}}
+        {
+            "model": "other",
+            "model_version": "1",
+            "prediction_id": "f1",
+            "event_time": "8999-01-01T00:00:00+00:00",
+            "prediction": 1,
+            "features": {"x": 1.0},
+        }
     )
     soon = orjson.dumps(
         {
             "model": "other",
             "model_version": "1",
             "prediction_id": "f2",
-            "event_time": (datetime.now(timezone.utc) + timedelta(minutes=30)).isoformat(),
+            "event_time": (datetime.now(UTC) + timedelta(minutes=30)).isoformat(),
             "prediction": 1,
             "features": {"x": 1.0},
         }
@@ -138,7 +147,9 @@ def test_an_event_far_in_the_future_is_dead_lettered_and_moves_no_other_models_w
     reader: TopicReader = topic_reader(kafka.reports_topic, kafka.dead_letter_topic)  # type: ignore[operator]
     reports = lambda records: [orjson.loads(r.value) for r in records[kafka.reports_topic]]  # noqa: E731
     records = reader.until(
-        lambda records: len([r for r in reports(records) if r.get("model") == MODEL]) >= 3 and bool(records[kafka.dead_letter_topic]),
+        lambda records: (
+            len([r for r in reports(records) if r.get("model") == MODEL]) >= 3 and bool(records[kafka.dead_letter_topic])
+        ),
         timeout_s=60,
         what="three windows of 100 and a dead letter",
         worker=worker,

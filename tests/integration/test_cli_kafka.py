@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -39,7 +39,9 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def read_all(settings: Settings, topic: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=3000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=3000
+    )
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
@@ -91,13 +93,16 @@ def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
         fingerprint=fingerprint(labels),
         status="firing",
         labels=labels,
-        annotations={"summary": "churn: age drifted (K-S p_value 1e-12, threshold 0.003)", "runbook_url": "https://runbooks.example/data_drift"},
-        starts_at=datetime(2026, 11, 24, 12, 6, tzinfo=timezone.utc),
+        annotations={
+            "summary": "churn: age drifted (K-S p_value 1e-12, threshold 0.003)",
+            "runbook_url": "https://runbooks.example/data_drift",
+        },
+        starts_at=datetime(2026, 11, 24, 12, 6, tzinfo=UTC),
         ends_at=None,
         window=Window(
             index=7,
-            start=datetime(2026, 11, 24, 12, tzinfo=timezone.utc),
-            end=datetime(2026, 11, 24, 12, 5, tzinfo=timezone.utc),
+            start=datetime(2026, 11, 24, 12, tzinfo=UTC),
+            end=datetime(2026, 11, 24, 12, 5, tzinfo=UTC),
             events=1000,
             closed_by="count",
         ),
@@ -126,12 +131,26 @@ def test_alerts_shows_each_alert_readably(settings: Settings) -> None:
 
 def test_silences_are_created_listed_and_expired_from_the_cli(settings: Settings) -> None:
     ensure_topics(settings.kafka)
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         result = cli(settings, *args)
         assert result.returncode == 0, result.stderr
         return result
 
-    created = run("alerts", "silence", "-m", 'model="churn"', "-m", "kind=data_drift", "--duration", "2h", "--author", "ana", "--comment", "retraining")
+    created = run(
+        "alerts",
+        "silence",
+        "-m",
+        'model="churn"',
+        "-m",
+        "kind=data_drift",
+        "--duration",
+        "2h",
+        "--author",
+        "ana",
+        "--comment",
+        "retraining",
+    )
     silence_id = created.stdout.strip().splitlines()[-1]
     listed = run("alerts", "silences").stdout
     assert silence_id in listed and 'model="churn"' in listed and "active" in listed and "ana" in listed

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ REFERENCE = 1000
 WINDOW = 500
 WINDOWS = 6
 DRIFT_WINDOW = 3  # the concept changes from this window on
-START = datetime(2026, 11, 25, 8, tzinfo=timezone.utc)
+START = datetime(2026, 11, 25, 8, tzinfo=UTC)
 
 
 def label_settings(settings: Settings, batch_size: int = 1) -> Settings:
@@ -39,7 +39,13 @@ def label_settings(settings: Settings, batch_size: int = 1) -> Settings:
             "reference": {"size": REFERENCE},
             "labels": {"ttl": "30m", "update_interval": "1s"},
             "performance": {"max_drop": {"accuracy": 0.1}, "min_labelled": 100},
-            "online": {"model": "logistic_regression", "min_labelled": 300, "window": 300, "margin": 0.05, "batch_size": batch_size},
+            "online": {
+                "model": "logistic_regression",
+                "min_labelled": 300,
+                "window": 300,
+                "margin": 0.05,
+                "batch_size": batch_size,
+            },
             "quality": {"no_data_after": None},
             "worker": {**settings.worker.model_dump(mode="json"), "checkpoint_interval": "1s"},
         }
@@ -168,15 +174,10 @@ def test_delayed_shuffled_missing_labels_give_exact_window_quality_alerts_and_a_
             status is not None
             and status.joined == labels_sent
             and status.expired > 0  # missing labels expire once the label stream is 30 minutes past them
-            and all(
-                w in performance and performance[w].labelled == scenario.labelled_in(w)
-                for w in [None, *range(WINDOWS)]
-            )
+            and all(w in performance and performance[w].labelled == scenario.labelled_in(w) for w in [None, *range(WINDOWS)])
         )
 
-    records = reader.until(
-        settled, 150, "every label joined, missing ones expired and every window's quality up to date", worker
-    )
+    records = reader.until(settled, 150, "every label joined, missing ones expired and every window's quality up to date", worker)
 
     status = latest_status(records[kafka.model_status_topic])
     assert status is not None
@@ -286,8 +287,11 @@ def test_a_worker_killed_mid_stream_resumes_the_join_and_the_online_model_exactl
 
     def all_joined(records: dict[str, list[object]]) -> bool:
         status = latest_status(records[kafka.model_status_topic])
-        return status is not None and status.joined >= labels_sent and status.challenger is not None and (
-            status.challenger.labelled >= labels_sent
+        return (
+            status is not None
+            and status.joined >= labels_sent
+            and status.challenger is not None
+            and (status.challenger.labelled >= labels_sent)
         )
 
     records = reader.until(all_joined, 150, "every label joined after the restart", restarted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from tests.helpers import RunningWorker, TopicReader, free_port, metric, produce
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 12, 2, tzinfo=timezone.utc)
+START = datetime(2026, 12, 2, tzinfo=UTC)
 MODELS = ("alpha", "beta")
 REGIONS = ("eu", "us", "apac")
 N = 1_200
@@ -47,7 +47,12 @@ def events() -> list[tuple[str, bytes]]:
         out.append((model, orjson.dumps(event)))
     for model in MODELS:
         # One event an hour later closes every window still open by event time.
-        last = {**orjson.loads(out[-1][1]), "model": model, "prediction_id": f"{model}-last", "event_time": (at + timedelta(hours=1)).isoformat()}
+        last = {
+            **orjson.loads(out[-1][1]),
+            "model": model,
+            "prediction_id": f"{model}-last",
+            "event_time": (at + timedelta(hours=1)).isoformat(),
+        }
         out.append((model, orjson.dumps(last)))
     return out
 
@@ -70,7 +75,13 @@ def run_settings(base: Settings, prefix: str, **worker: object) -> Settings:
             "reference": {"size": 150},
             "segments": {"keys": ["region"], "top_k": 3},
             "online": {"enabled": False},
-            "worker": {**dumped["worker"], "state_dir": f"{dumped['worker']['state_dir']}-{prefix}", "checkpoint_interval": "1s", "metrics_port": free_port(), **worker},
+            "worker": {
+                **dumped["worker"],
+                "state_dir": f"{dumped['worker']['state_dir']}-{prefix}",
+                "checkpoint_interval": "1s",
+                "metrics_port": free_port(),
+                **worker,
+            },
         }
     )
 
@@ -97,7 +108,12 @@ def test_windows_are_the_same_read_fast_read_slowly_and_with_a_restart(
 ) -> None:
     ensure_topics(settings.kafka)
     for model in MODELS:
-        produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, [e for m, e in events() if m == model], key=model.encode())
+        produce(
+            settings.kafka.bootstrap_servers,
+            settings.kafka.predictions_topic,
+            [e for m, e in events() if m == model],
+            key=model.encode(),
+        )
     run = settings.kafka.predictions_topic.rsplit(".", 1)[0]
     fast = run_settings(settings, f"{run}-fast", batch_size=500)
     slow = run_settings(settings, f"{run}-slow", batch_size=1, batch_within_s=0.01)
@@ -120,7 +136,9 @@ def test_windows_are_the_same_read_fast_read_slowly_and_with_a_restart(
     time.sleep(6)  # the stall itself is the scenario: there is no event to await
     second.process.send_signal(signal.SIGCONT)
     # Then it dies without a word, and another takes over at once.
-    wait_until(lambda: second.assert_alive() or read_slowly() >= 2 * N // 3, 120, "two thirds of the input read slowly", poll_s=0.05)
+    wait_until(
+        lambda: second.assert_alive() or read_slowly() >= 2 * N // 3, 120, "two thirds of the input read slowly", poll_s=0.05
+    )
     second.process.send_signal(signal.SIGKILL)
     second.process.wait()
     third: RunningWorker = start_worker(slow)

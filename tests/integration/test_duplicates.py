@@ -28,7 +28,11 @@ def test_a_resend_is_counted_once_and_a_conflicting_event_is_dead_lettered(
     ensure_topics(kafka)
     conflicting = orjson.loads(prediction(160))
     conflicting["prediction"] = not conflicting["prediction"]
-    values = [prediction(i) for i in range(155)] + [prediction(150), orjson.dumps(conflicting)] + [prediction(i) for i in range(155, 300)]
+    values = (
+        [prediction(i) for i in range(155)]
+        + [prediction(150), orjson.dumps(conflicting)]
+        + [prediction(i) for i in range(155, 300)]
+    )
     produce(kafka.bootstrap_servers, kafka.predictions_topic, values, key=MODEL.encode())
     worker: RunningWorker = start_worker(settings)  # type: ignore[operator]
     reader: TopicReader = topic_reader(kafka.reports_topic, kafka.dead_letter_topic, kafka.model_status_topic)  # type: ignore[operator]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -50,11 +50,15 @@ def screenshots(tmp_path: Path) -> Path:
 def fill_workspace(settings: Settings, start_worker, topic_reader) -> tuple[list[WindowReport], list[AlertEvent]]:  # type: ignore[no-untyped-def]
     """Run a worker on two models' predictions and labels; return its drift reports and alerts once all are in."""
     worker = start_worker(settings)
-    start = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 12, tzinfo=UTC)
     for seed, (model, drift_at) in enumerate(MODELS.items()):
-        events = list(synthetic_stream(REFERENCE + WINDOWS * WINDOW, drift_at, start, model_name=model, id_prefix=f"ui-{model}", seed=seed))
+        events = list(
+            synthetic_stream(REFERENCE + WINDOWS * WINDOW, drift_at, start, model_name=model, id_prefix=f"ui-{model}", seed=seed)
+        )
         kafka = settings.kafka
-        produce(kafka.bootstrap_servers, kafka.predictions_topic, [orjson.dumps(e.prediction) for e in events], key=model.encode())
+        produce(
+            kafka.bootstrap_servers, kafka.predictions_topic, [orjson.dumps(e.prediction) for e in events], key=model.encode()
+        )
         produce(kafka.bootstrap_servers, kafka.labels_topic, [orjson.dumps(e.label) for e in events], key=model.encode())
 
     reader = topic_reader(settings.kafka.reports_topic, settings.kafka.alerts_topic)
@@ -103,7 +107,11 @@ def test_a_person_sees_each_models_dashboard_and_opens_an_alerting_run_by_its_ta
     alerted = sorted({a.labels["feature"] for a in drift_alerts if a.snapshot == alert.snapshot})
     folder = Path(alert.snapshot.workspace) / alert.snapshot.project_id / "snapshots"
     # The alert's run is Evidently's full report once it is built: the page a person opens.
-    wait_until(lambda: len(_stored(folder, alert.snapshot.snapshot_id).get("widgets", [])) > 1, 90, "the full report of the alert's window")
+    wait_until(
+        lambda: len(_stored(folder, alert.snapshot.snapshot_id).get("widgets", [])) > 1,
+        90,
+        "the full report of the alert's window",
+    )
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
@@ -143,7 +151,11 @@ def test_a_person_sees_each_models_dashboard_and_opens_an_alerting_run_by_its_ta
             assert said.lstrip().startswith("Drift in"), said
             assert all(feature in said for feature in alerted), (alerted, said)
             assert alert.fingerprint in said
-            verdict = page.locator("div.MuiCard-root").filter(has=page.get_by_text("Dataset drift detection threshold", exact=False)).first
+            verdict = (
+                page.locator("div.MuiCard-root")
+                .filter(has=page.get_by_text("Dataset drift detection threshold", exact=False))
+                .first
+            )
             assert "Not used by streammon" in verdict.inner_text()
             # The decision comes first on the page.
             first = page.locator("div.MuiCard-root").filter(has_text="streammon's decision").first.bounding_box()

@@ -19,26 +19,26 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import CommitFailedError
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from aiokafka.errors import CommitFailedError
 from kafka.errors import KafkaTimeoutError
 
 from monitors.labels import PendingPrediction
 from monitors.performance import PerformanceJob
-from streams.worker import StreamWorker
-from streams.checkpoint import partition_checkpoint
-from streams.worker_state import new_state
 from streams.broker import KafkaBroker
+from streams.checkpoint import partition_checkpoint
 from streams.events import AlertEvent, DeadLetter, WindowReport
 from streams.settings import Settings
 from streams.synthetic import synthetic_stream
+from streams.worker import StreamWorker
+from streams.worker_state import new_state
 from tests.helpers import RunningWorker, TopicReader, free_ports, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ MODEL = "credit-risk"
 REFERENCE = 1000
 WINDOW = 500
 TEN_MB = 10 * 2**20
-START = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+START = datetime(2026, 11, 30, 9, tzinfo=UTC)
 
 
 def predictions(n: int, drift_at: int = 10**9, prefix: str = "f") -> list[bytes]:
@@ -143,9 +143,7 @@ def test_bad_input_is_dead_lettered_exactly_once_and_never_stops_the_worker(
     rng = random.Random(7)
     poison = _poison(good[0])
     huge = good[0].replace(b'"features":{', b'"features":{"blob":"' + b"x" * TEN_MB + b'",', 1)
-    burst = [
-        orjson.dumps({"prediction_id": f"wrong-{i}", "event_time": START.isoformat(), "label": i % 2}) for i in range(300)
-    ]
+    burst = [orjson.dumps({"prediction_id": f"wrong-{i}", "event_time": START.isoformat(), "label": i % 2}) for i in range(300)]
     noise = [rng.randbytes(rng.randint(1, 3000)) for _ in range(25)]
     # Interleaved with the valid ones, in one partition (one key), so windows see them in this order.
     groups: list[list[tuple[bytes | None, str]]] = [
@@ -160,7 +158,9 @@ def test_bad_input_is_dead_lettered_exactly_once_and_never_stops_the_worker(
         plan += group
         plan += [(v, None) for v in good[start:end]]
     coordinates = produce(bootstrap_servers, kafka.predictions_topic, [v for v, _ in plan], max_request_size=16 * 2**20)
-    bad_at = {(kafka.predictions_topic, *where): (v, reason) for (v, reason), where in zip(plan, coordinates) if reason is not None}
+    bad_at = {
+        (kafka.predictions_topic, *where): (v, reason) for (v, reason), where in zip(plan, coordinates) if reason is not None
+    }
     assert len(bad_at) == sum(map(len, groups)) and len(plan) - len(bad_at) == len(good)
 
     port = settings.worker.metrics_port
@@ -282,13 +282,16 @@ def test_a_result_due_once_the_worker_stops_is_left_to_the_last_checkpoint(setti
 # -- broker restart ------------------------------------------------------------------
 
 
-
 @pytest.fixture()
 def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
     """A broker of this test's own on free loopback ports (the shared one at 9092 must not be restarted)."""
     port, controller_port = free_ports(2)
     broker = KafkaBroker(
-        tmp_path / "broker", port=port, controller_port=controller_port, heap="384m", libs_home=Path.home() / ".cache" / "streammon"
+        tmp_path / "broker",
+        port=port,
+        controller_port=controller_port,
+        heap="384m",
+        libs_home=Path.home() / ".cache" / "streammon",
     )
     broker.start()
     yield broker

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -33,7 +33,7 @@ def _produce(settings: Settings, topic: str, values: list[bytes], key: bytes | N
 
 
 def _stream(n: int, drift_at: int) -> list[dict[str, object]]:
-    start = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 12, tzinfo=UTC)
     return [e.prediction for e in synthetic_stream(n, drift_at, start, id_prefix=f"it{n}")]
 
 
@@ -59,6 +59,7 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
     _produce(settings, settings.kafka.predictions_topic, [orjson.dumps(e) for e in events])
 
     reader = topic_reader(settings.kafka.reports_topic, settings.kafka.alerts_topic)
+
     def complete(records: dict[str, list]) -> bool:
         reports = [WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]]
         announced = sum(len(report.alerts) for report in reports)
@@ -66,7 +67,9 @@ def test_drift_in_the_stream_ends_as_an_alert_only_after_the_drift(settings, sta
 
     records = reader.until(complete, 180, "5 window reports and the alerts they announce", worker)
 
-    reports = sorted((WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]), key=lambda r: r.window.index)
+    reports = sorted(
+        (WindowReport.model_validate_json(r.value) for r in records[settings.kafka.reports_topic]), key=lambda r: r.window.index
+    )
     assert [r.window.index for r in reports] == [0, 1, 2, 3, 4]
     assert all(r.window.events == WINDOW and r.reference_events == REFERENCE for r in reports)
     assert [r.drifted_features > 0 for r in reports] == [False, False, False, True, True]
@@ -124,7 +127,9 @@ def test_bad_events_are_dead_lettered_with_their_error_and_the_worker_goes_on(se
     good = _stream(REFERENCE + WINDOW, drift_at=10**9)
     broken = {
         kafka.predictions_topic: [b"{not json", b'{"model": "credit-risk"}', b"\x00\xff\xfe"],
-        kafka.features_topic: [b'{"model": "m", "prediction_id": "p", "event_time": "2026-01-01T00:00:00Z", "features": {"a": [1]}}'],
+        kafka.features_topic: [
+            b'{"model": "m", "prediction_id": "p", "event_time": "2026-01-01T00:00:00Z", "features": {"a": [1]}}'
+        ],
         kafka.labels_topic: [b'{"prediction_id": "p", "event_time": "2026-01-01T00:00:00Z", "label": {"nested": 1}}'],
     }
     produced = {topic: _produce(settings, topic, values) for topic, values in broken.items()}
@@ -132,7 +137,10 @@ def test_bad_events_are_dead_lettered_with_their_error_and_the_worker_goes_on(se
 
     reader = topic_reader(kafka.dead_letter_topic, kafka.reports_topic)
     records = reader.until(
-        lambda r: len(r[kafka.dead_letter_topic]) >= 5 and len(r[kafka.reports_topic]) >= 1, 120, "5 dead letters and a report", worker
+        lambda r: len(r[kafka.dead_letter_topic]) >= 5 and len(r[kafka.reports_topic]) >= 1,
+        120,
+        "5 dead letters and a report",
+        worker,
     )
     letters = [DeadLetter.model_validate_json(r.value) for r in records[kafka.dead_letter_topic]]
     by_coordinates = {(d.topic, d.partition, d.offset): d for d in letters}
@@ -156,9 +164,7 @@ def test_every_produced_event_is_accounted_for(settings, start_worker) -> None:
     good = _stream(REFERENCE + 2 * WINDOW + 123, drift_at=10**9)
     separate = good[::10]
     predictions = [orjson.dumps({**e, "features": {}} if e in separate else e) for e in good]
-    features = [
-        orjson.dumps({k: e[k] for k in ("model", "prediction_id", "event_time", "features")}) for e in separate
-    ]
+    features = [orjson.dumps({k: e[k] for k in ("model", "prediction_id", "event_time", "features")}) for e in separate]
     labels = [orjson.dumps({"prediction_id": e["prediction_id"], "event_time": e["event_time"], "label": 1}) for e in good]
     bad = [b"oops"] * 7
     _produce(settings, kafka.predictions_topic, predictions + bad)
@@ -193,7 +199,11 @@ def test_every_produced_event_is_accounted_for(settings, start_worker) -> None:
     # Caught up: nothing behind on any input partition, and what went out was acknowledged.
     wait_until(lambda: _metric(port, "streammon_messages_out_total", topic=kafka.reports_topic) >= 2, 60, "2 reports out")
     wait_until(lambda: _metric(port, "streammon_messages_out_total", topic=kafka.state_topic) >= 2, 60, "a checkpoint out")
-    inputs = [(topic, str(p)) for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic) for p in range(kafka.partitions)]
+    inputs = [
+        (topic, str(p))
+        for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)
+        for p in range(kafka.partitions)
+    ]
 
     def caught_up() -> bool:
         return all(_metric(port, "streammon_consumer_lag", topic=t, partition=p, present=True) == 0 for t, p in inputs)
@@ -210,7 +220,7 @@ def test_a_quiet_models_window_closes_when_its_time_span_has_passed(settings, st
             "reference": settings.reference.model_copy(update={"size": 200}),
         }
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     events = _stream(250, drift_at=10**9)
     for i, event in enumerate(events):
         event["event_time"] = (now + timedelta(milliseconds=i)).isoformat()

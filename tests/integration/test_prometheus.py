@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +129,9 @@ def wait_for(what: str, check: Any, worker: RunningWorker, timeout_s: float = 90
         time.sleep(0.2)
 
 
-def test_prometheus_scrapes_the_events_a_running_worker_counted(
-    settings: Settings, start_worker: Any, prometheus: str
-) -> None:
+def test_prometheus_scrapes_the_events_a_running_worker_counted(settings: Settings, start_worker: Any, prometheus: str) -> None:
     worker = start_worker(settings)
-    start = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 1, 12, tzinfo=UTC)
     good = [orjson.dumps(e.prediction) for e in synthetic_stream(240, 10**9, start, id_prefix="prom")]
     bad = [b"not json"] * 6
     produce(settings.kafka.bootstrap_servers, settings.kafka.predictions_topic, good + bad)

@@ -57,7 +57,9 @@ def test_reference_set_replaces_the_reference_without_a_restart(
     new_reference.to_csv(path, index=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMMON_")}
     env.update(
-        STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers, STREAMMON_KAFKA__CONTROL_TOPIC=kafka.control_topic, COLUMNS="200"
+        STREAMMON_KAFKA__BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+        STREAMMON_KAFKA__CONTROL_TOPIC=kafka.control_topic,
+        COLUMNS="200",
     )
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "reference", "set", str(path), "--model", "pricing"],

@@ -10,7 +10,7 @@ through its checkpoint, and the window reports and alerts of both runs must be t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -34,7 +34,7 @@ SPLIT = REFERENCE + WINDOW + WINDOW // 2
 
 
 def _events(model: str) -> list[bytes]:
-    start = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
     drift = DRIFT_FROM[model]
     drift_at = REFERENCE + drift * WINDOW if drift is not None else 10**9
     stream = synthetic_stream(REFERENCE + WINDOWS * WINDOW, drift_at, start, model_name=model, id_prefix=model)
@@ -76,7 +76,9 @@ def _run_settings(settings: Settings, run: str) -> Settings:
     )
 
 
-def _results(reader: TopicReader, settings: Settings, worker: Callable[[], None]) -> tuple[dict[str, Any], set[tuple[str, str, int | None]]]:
+def _results(
+    reader: TopicReader, settings: Settings, worker: Callable[[], None]
+) -> tuple[dict[str, Any], set[tuple[str, str, int | None]]]:
     """Every window report by key (duplicates must be identical) and every alert change, once all windows are reported."""
     kafka = settings.kafka
     expected = len(DRIFT_FROM) * WINDOWS
@@ -146,4 +148,3 @@ def _accepted(worker: RunningWorker, port: int, topic: str) -> float:
         return metric(port, "streammon_events_total", topic=topic, outcome="accepted")
     except OSError:
         return 0.0
-

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -55,7 +55,7 @@ def test_a_stop_with_analyses_queued_keeps_their_windows_in_the_checkpoint_and_l
         }
     )
     kafka = settings.kafka
-    start = datetime(2026, 11, 30, 9, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
     events = [orjson.dumps(e.prediction) for e in synthetic_stream(REFERENCE + WINDOWS * WINDOW, 10**9, start)]
 
     worker = start_worker(settings)
@@ -77,12 +77,14 @@ def test_a_stop_with_analyses_queued_keeps_their_windows_in_the_checkpoint_and_l
     assert worker.process.wait(timeout=30) == 0
     log = worker.log()
     assert not FORBIDDEN.findall(log), [line for line in log.splitlines() if FORBIDDEN.search(line)]
-    (waiting,) = re.findall(r" INFO streams\.app: waiting for (\d+) window analyses before stopping", log)
-    (unfinished,) = re.findall(r" INFO streams\.app: (\d+) analyses not finished before stopping: the last checkpoint keeps their windows", log)
+    (waiting,) = re.findall(r" INFO streams\.worker\.results: waiting for (\d+) window analyses before stopping", log)
+    (unfinished,) = re.findall(
+        r" INFO streams\.worker\.results: (\d+) analyses not finished before stopping: the last checkpoint keeps their windows", log
+    )
     assert int(unfinished) == int(waiting) >= 4
 
     # The worker logs each report once the broker has it: none of the unfinished ones was published.
-    assert len(re.findall(r" INFO streams\.app: credit-risk window \d+ \(", log)) <= WINDOWS - int(unfinished)
+    assert len(re.findall(r" INFO streams\.worker\.results: credit-risk window \d+ \(", log)) <= WINDOWS - int(unfinished)
 
     # Started again from that checkpoint: the windows left unanalysed are analysed, each reported once.
     restarted = start_worker(settings)

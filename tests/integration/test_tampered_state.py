@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.compacted import read_latest
 from streams.checkpoint import StateKeys, dump, pack, partition_checkpoint
+from streams.compacted import read_latest
 from streams.events import ModelStatus
 from streams.runner import stop_worker
 from streams.settings import Settings
@@ -39,21 +39,32 @@ class Forged:
 
 def keyed(settings: Settings, **worker: object) -> Settings:
     return settings.model_copy(
-        update={"worker": settings.worker.model_validate({**settings.worker.model_dump(), "state_keys": [KEY], "checkpoint_interval": 1.0, **worker})}
+        update={
+            "worker": settings.worker.model_validate(
+                {**settings.worker.model_dump(), "state_keys": [KEY], "checkpoint_interval": 1.0, **worker}
+            )
+        }
     )
 
 
 def test_a_tampered_checkpoint_on_the_state_topic_is_refused(
-    settings: Settings, start_worker: Callable[[Settings], RunningWorker], topic_reader: Callable[..., TopicReader], tmp_path: Path
+    settings: Settings,
+    start_worker: Callable[[Settings], RunningWorker],
+    topic_reader: Callable[..., TopicReader],
+    tmp_path: Path,
 ) -> None:
     kafka = settings.kafka
     first = start_worker(keyed(settings))
-    start = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 24, 12, tzinfo=UTC)
     events = [e.prediction for e in synthetic_stream(EVENTS, EVENTS, start, id_prefix="tamper")]
-    [(partition, _), *_] = produce(kafka.bootstrap_servers, kafka.predictions_topic, [orjson.dumps(e) for e in events], key=MODEL_KEY)
+    [(partition, _), *_] = produce(
+        kafka.bootstrap_servers, kafka.predictions_topic, [orjson.dumps(e) for e in events], key=MODEL_KEY
+    )
     statuses = topic_reader(kafka.model_status_topic)
     statuses.until(
-        lambda records: any(ModelStatus.model_validate_json(r.value).predictions == EVENTS for r in records[kafka.model_status_topic]),
+        lambda records: any(
+            ModelStatus.model_validate_json(r.value).predictions == EVENTS for r in records[kafka.model_status_topic]
+        ),
         120,
         "a checkpoint holding the events (its model status)",
         first,
@@ -86,7 +97,11 @@ def test_a_tampered_checkpoint_on_the_state_topic_is_refused(
         "the other partitions resumed from their signed checkpoints",
     )
     # Until someone acts, the forged checkpoint stays as it is (evidence), while the others are checkpointed on.
-    wait_until(lambda: _generation(settings, partition_checkpoint(kafka.group_id, others[0])) > manifest["generation"] + 1, 30, "a later checkpoint of another partition")
+    wait_until(
+        lambda: _generation(settings, partition_checkpoint(kafka.group_id, others[0])) > manifest["generation"] + 1,
+        30,
+        "a later checkpoint of another partition",
+    )
     assert _generation(settings, name) == manifest["generation"] + 1
     # The refused partition's input is not read: of new events there and on another partition, read
     # after them, only the other partition's are applied.
@@ -101,7 +116,10 @@ def test_a_tampered_checkpoint_on_the_state_topic_is_refused(
     applied = lambda: metric(port, "streammon_events_total", topic=kafka.predictions_topic, outcome="accepted")  # noqa: E731
     wait_until(lambda: applied() >= 5, 30, "the other partition's new events applied")
     assert applied() == 5
-    paused = {topic: metric(port, "streammon_inputs_paused", topic=topic, partition=str(partition), reason="refused") for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)}
+    paused = {
+        topic: metric(port, "streammon_inputs_paused", topic=topic, partition=str(partition), reason="refused")
+        for topic in (kafka.predictions_topic, kafka.features_topic, kafka.labels_topic)
+    }
     assert paused == dict.fromkeys(paused, 1.0)
     assert metric(port, "streammon_inputs_paused", partition=str(others[0]), reason="refused") == 0
     second.assert_alive()

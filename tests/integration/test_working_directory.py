@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -43,8 +43,10 @@ def test_a_worker_writes_nothing_into_its_working_directory(
     )
     kafka = settings.kafka
     worker = start_worker(settings)
-    start = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
-    events = [e.prediction for e in synthetic_stream(REFERENCE + 2 * WINDOW + 1, REFERENCE + 2 * WINDOW + 1, start, id_prefix="cwd")]
+    start = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    events = [
+        e.prediction for e in synthetic_stream(REFERENCE + 2 * WINDOW + 1, REFERENCE + 2 * WINDOW + 1, start, id_prefix="cwd")
+    ]
     produce(kafka.bootstrap_servers, kafka.predictions_topic, [orjson.dumps(e) for e in events])
     reports = topic_reader(kafka.reports_topic)
     # Windows analysed (by the analysis processes), reports written to the workspace, checkpoints taken.

@@ -1,22 +1,26 @@
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from monitors.cbpe import Calibration
-from monitors.watch import DriftWatch, WindowJob
 from monitors.performance import PerformanceJob
+from monitors.watch import DriftWatch, WindowJob
 from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse, evaluate_performance
 from streams.settings import DriftSettings, PerformanceSettings
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = AnalysisSpec()
 
 
-def outcome(window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisSpec = SPEC, scores: bool = False) -> WindowOutcome:
+def outcome(
+    window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisSpec = SPEC, scores: bool = False
+) -> WindowOutcome:
     rng = np.random.default_rng(seed)
     watch = DriftWatch(window_size=len(window_rows), window_duration_s=3600, reference_size=300)
-    reference = [{"a": float(x), "b": float(y), "prediction": float(x) if scores else int(x > 0)} for x, y in rng.normal(size=(300, 2))]
+    reference = [
+        {"a": float(x), "b": float(y), "prediction": float(x) if scores else int(x > 0)} for x, y in rng.normal(size=(300, 2))
+    ]
     for i, row in enumerate(reference + window_rows):
         jobs = watch.add("m", T0 + timedelta(seconds=i), row)
     (job,) = jobs
@@ -25,7 +29,9 @@ def outcome(window_rows: list[dict[str, object]], seed: int = 0, spec: AnalysisS
 
 def test_a_shifted_feature_is_reported_and_observed() -> None:
     rng = np.random.default_rng(1)
-    result = outcome([{"a": float(x) + 1.0, "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))], seed=1)
+    result = outcome(
+        [{"a": float(x) + 1.0, "b": float(y), "prediction": int(y > 0)} for x, y in rng.normal(size=(200, 2))], seed=1
+    )
     report = result.report
     assert [f.feature for f in report.features if f.drifted] == ["a"]
     assert report.correction == "bh" and report.snapshot is None and report.quality[0].check == "out_of_range"
@@ -61,7 +67,7 @@ def timed_outcome(window_gaps_s: list[float], first: datetime | None = None, as_
 
 
 def test_one_event_dated_1970_does_not_make_a_window_look_silent() -> None:
-    result = timed_outcome([1.0] * 200, first=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    result = timed_outcome([1.0] * 200, first=datetime(1970, 1, 1, tzinfo=UTC))
     assert result.report.window.start.year == 1970  # the window says what it holds ...
     assert "volume" not in {q.check for q in result.report.quality}  # ... but its rate ignores the straggler
 

@@ -68,7 +68,12 @@ def test_a_monitors_default_is_its_settings_default(
 def reference(rows: int = 400) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame(
-        {"x": rng.normal(size=rows), "y": rng.normal(size=rows), "plan": rng.choice(["a", "b"], rows), PREDICTION_COLUMN: rng.integers(0, 2, rows)}
+        {
+            "x": rng.normal(size=rows),
+            "y": rng.normal(size=rows),
+            "plan": rng.choice(["a", "b"], rows),
+            PREDICTION_COLUMN: rng.integers(0, 2, rows),
+        }
     )
 
 
@@ -95,7 +100,10 @@ def test_the_drift_monitor_takes_every_drift_setting_and_the_prediction_column()
 def test_a_classifiers_scores_are_numbers_and_its_classes_categories() -> None:
     scores = reference().assign(**{PREDICTION_COLUMN: np.linspace(0, 1, 400)})
     assert drift_monitor(DriftSettings(), scores, "classification").prediction_kind is None
-    assert drift_monitor(DriftSettings(), reference().astype({PREDICTION_COLUMN: float}), "classification").prediction_kind == "categorical"
+    assert (
+        drift_monitor(DriftSettings(), reference().astype({PREDICTION_COLUMN: float}), "classification").prediction_kind
+        == "categorical"
+    )
 
 
 def test_the_other_monitors_take_every_setting_of_their_section() -> None:
@@ -103,7 +111,13 @@ def test_the_other_monitors_take_every_setting_of_their_section() -> None:
         QualitySettings(missing_increase=0.1, out_of_range_share=0.2, unseen_share=0.3, volume_ratio=5.0, min_rows=7),
         ReferenceProfile.of(reference()),
     )
-    assert (quality.missing_increase, quality.out_of_range_share, quality.unseen_share, quality.volume_ratio, quality.min_rows) == (
+    assert (
+        quality.missing_increase,
+        quality.out_of_range_share,
+        quality.unseen_share,
+        quality.volume_ratio,
+        quality.min_rows,
+    ) == (
         0.1,
         0.2,
         0.3,
@@ -112,7 +126,9 @@ def test_the_other_monitors_take_every_setting_of_their_section() -> None:
     )
     conditions = drift_conditions(ConditionSettings(critical_p_factor=50.0, critical_distance_factor=3.0, prediction_drift=False))
     assert (conditions.critical_p_factor, conditions.critical_distance_factor, conditions.prediction_drift) == (50.0, 3.0, False)
-    assert multivariate_monitor(DriftSettings(multivariate_level=0.01), reference().drop(columns=[PREDICTION_COLUMN])).level == 0.01
+    assert (
+        multivariate_monitor(DriftSettings(multivariate_level=0.01), reference().drop(columns=[PREDICTION_COLUMN])).level == 0.01
+    )
     result = MultivariateResult(2.9, 2.6, True, 2.5, (), 13, 1000)
     critical = multivariate_condition(ConditionSettings(critical_distance_factor=3.0), "m", result, {"window": "w1"})
     assert critical == multivariate_observation("m", result, {"window": "w1"}, critical_factor=3.0)

@@ -20,16 +20,12 @@ from tests.helpers import free_ports
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.fixture(scope="session")
 def libs_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One jar cache for the whole session, so Maven runs once."""
     missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
     if missing:
-        reason = (
-            f"{' and '.join(missing)} not on PATH: "
-            "apt-get install openjdk-17-jre-headless maven"
-        )
+        reason = f"{' and '.join(missing)} not on PATH: apt-get install openjdk-17-jre-headless maven"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -127,17 +123,13 @@ def test_stop_ends_the_broker(running: KafkaBroker) -> None:
 
 
 @pytest.mark.parametrize("taken", ["port", "controller_port"])
-def test_start_refuses_a_port_held_by_another_process(
-    tmp_path: Path, libs_home: Path, taken: str
-) -> None:
+def test_start_refuses_a_port_held_by_another_process(tmp_path: Path, libs_home: Path, taken: str) -> None:
     port, controller_port = free_ports(2)
     held = port if taken == "port" else controller_port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", held))
         squatter.listen()
-        broker = KafkaBroker(
-            tmp_path, port=port, controller_port=controller_port, libs_home=libs_home
-        )
+        broker = KafkaBroker(tmp_path, port=port, controller_port=controller_port, libs_home=libs_home)
         began = time.monotonic()
 
         with pytest.raises(BrokerError, match=f"port {held}"):
@@ -158,9 +150,7 @@ def test_start_names_a_missing_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_start_reports_the_log_of_a_broker_that_dies(tmp_path: Path, libs_home: Path) -> None:
     port, controller_port = free_ports(2)
-    broker = KafkaBroker(
-        tmp_path, port=port, controller_port=controller_port, heap="lots", libs_home=libs_home
-    )
+    broker = KafkaBroker(tmp_path, port=port, controller_port=controller_port, heap="lots", libs_home=libs_home)
 
     with pytest.raises(BrokerError, match=r"exited while starting(.|\n)*Invalid .*heap size"):
         broker.start()

@@ -19,9 +19,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from streams.assembly import partition_rules
 from streams.checkpoint import dump
 from streams.settings import Settings
-from streams.assembly import partition_rules
 from streams.worker_state import WorkerState
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0546abf.bin"
@@ -50,7 +50,13 @@ def test_the_restored_state_takes_events_and_saves_again(restored: WorkerState) 
     assert restored.event_time is not None
     at = restored.event_time + timedelta(seconds=1)
     prediction = SimpleNamespace(
-        model=model, prediction_id="after-restore", prediction=1, score=0.7, probabilities=None, segment={"region": "eu"}, event_time=at
+        model=model,
+        prediction_id="after-restore",
+        prediction=1,
+        score=0.7,
+        probabilities=None,
+        segment={"region": "eu"},
+        event_time=at,
     )
     restored.observe(prediction, {"x": 1.0}, b'{"x":1.0}')
     effects = restored.label("after-restore", 1, at, model)

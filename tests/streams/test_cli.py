@@ -4,9 +4,20 @@ import sys
 import pytest
 
 COMMANDS = [
-    [], ["broker"], ["broker", "start"], ["broker", "stop"], ["broker", "status"], ["worker"], ["publish"],
-    ["alerts"], ["alerts", "firing"], ["alerts", "silence"], ["alerts", "unsilence"], ["alerts", "silences"],
-    ["calibrate"], ["demo"],
+    [],
+    ["broker"],
+    ["broker", "start"],
+    ["broker", "stop"],
+    ["broker", "status"],
+    ["worker"],
+    ["publish"],
+    ["alerts"],
+    ["alerts", "firing"],
+    ["alerts", "silence"],
+    ["alerts", "unsilence"],
+    ["alerts", "silences"],
+    ["calibrate"],
+    ["demo"],
 ]
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -56,12 +56,19 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 feature_values = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | finite | st.text(max_size=12)
 features = st.dictionaries(names.filter(lambda n: n != "prediction"), feature_values, max_size=4)
 event_times = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.none() | st.just(timezone.utc)
+    min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.none() | st.just(UTC)
 ).map(datetime.isoformat) | st.integers(0, 2_000_000_000)
 outputs = st.booleans() | st.integers(-(10**6), 10**6) | finite | st.text(max_size=8)
 
 predictions = st.fixed_dictionaries(
-    {"model": names, "model_version": names, "prediction_id": names, "event_time": event_times, "features": features, "prediction": outputs},
+    {
+        "model": names,
+        "model_version": names,
+        "prediction_id": names,
+        "event_time": event_times,
+        "features": features,
+        "prediction": outputs,
+    },
     optional={
         "score": st.none() | st.floats(0, 1) | st.integers(0, 1),
         "probabilities": st.none() | st.dictionaries(names, st.floats(0, 1), max_size=3),
@@ -93,8 +100,10 @@ raw_tokens = st.one_of(
     st.sampled_from(["NaN", "-NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "1" + "0" * 400, "-" + "9" * 30]),
     st.sampled_from([str(2**63), str(2**64), str(-(2**63) - 1), "18446744073709551615", "0.1e99999999"]),
     st.tuples(st.integers(1, 3000), st.sampled_from(["list", "dict"])).map(lambda t: _nested(*t)),
-    st.sampled_from(['"\\ud800"', '"\\udfff\\ud800"', '"\\u0000"', '"\\uZZZZ"', "\"unterminated", "tru", "[1,]", "{}", "[]"]),
-    st.sampled_from(['"9999-12-31T23:59:59.999999Z"', '"0001-01-01T00:00:00Z"', '"9999-12-31T23:59:59-12:00"', "1e18", "-62135596800"]),
+    st.sampled_from(['"\\ud800"', '"\\udfff\\ud800"', '"\\u0000"', '"\\uZZZZ"', '"unterminated', "tru", "[1,]", "{}", "[]"]),
+    st.sampled_from(
+        ['"9999-12-31T23:59:59.999999Z"', '"0001-01-01T00:00:00Z"', '"9999-12-31T23:59:59-12:00"', "1e18", "-62135596800"]
+    ),
     st.integers(1, 300_000).map(lambda n: json.dumps("x" * n)),
 )
 invalid_utf8 = st.sampled_from([b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80", b"\xe2\x82"])
@@ -194,7 +203,9 @@ def test_a_field_name_cannot_break_the_reason_into_lines() -> None:
 def test_a_message_over_the_limit_is_rejected_without_being_parsed() -> None:
     huge = b'{"model": "' + b"m" * (10 * 2**20) + b'"}'
     started = time.perf_counter()
-    with pytest.raises(DecodeError, match=f"message of {len(huge)} bytes is larger than the limit of {DEFAULT_MAX_MESSAGE_BYTES}"):
+    with pytest.raises(
+        DecodeError, match=f"message of {len(huge)} bytes is larger than the limit of {DEFAULT_MAX_MESSAGE_BYTES}"
+    ):
         decode(PredictionEvent, huge)
     assert time.perf_counter() - started < 0.05
     assert WorkerSettings().max_message_bytes == DEFAULT_MAX_MESSAGE_BYTES
@@ -202,8 +213,10 @@ def test_a_message_over_the_limit_is_rejected_without_being_parsed() -> None:
 
 # -- dead letters ----------------------------------------------------------------
 
-values = st.none() | st.binary(max_size=512) | st.tuples(st.binary(min_size=1, max_size=64), st.integers(1, 4000)).map(
-    lambda t: t[0] * t[1]
+values = (
+    st.none()
+    | st.binary(max_size=512)
+    | st.tuples(st.binary(min_size=1, max_size=64), st.integers(1, 4000)).map(lambda t: t[0] * t[1])
 )
 keys = st.none() | st.binary(max_size=64) | st.integers(1000, 3000).map(lambda n: b"k" * n)
 
@@ -242,10 +255,24 @@ def assert_keeps_the_message(record: DeadLetter, key: bytes | None, value: bytes
     max_bytes=st.integers(16_384, 300_000),
 )
 def test_a_dead_letter_of_any_message_keeps_its_coordinates_and_bytes_within_the_limit(
-    error: str, topic: str, partition: int, offset: int, timestamp_ms: int | None, key: bytes | None, value: bytes | None, max_bytes: int
+    error: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+    key: bytes | None,
+    value: bytes | None,
+    max_bytes: int,
 ) -> None:
     record = dead_letter(
-        error, topic=topic, partition=partition, offset=offset, timestamp_ms=timestamp_ms, key=key, value=value, max_bytes=max_bytes
+        error,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=timestamp_ms,
+        key=key,
+        value=value,
+        max_bytes=max_bytes,
     )
     assert (record.topic, record.partition, record.offset, record.timestamp_ms) == (topic, partition, offset, timestamp_ms)
     assert_keeps_the_message(record, key, value, max_bytes)

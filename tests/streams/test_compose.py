@@ -155,17 +155,15 @@ def test_the_worker_notifies_the_stacks_alertmanager_and_the_kafka_topic(monkeyp
 def test_grafana_is_provisioned_with_prometheus_and_the_worker_dashboard() -> None:
     services = compose()["services"]
     grafana = services["grafana"]
-    datasources = yaml.safe_load(
-        in_repo(grafana, "/etc/grafana/provisioning/datasources/prometheus.yml").read_text()
-    )["datasources"]
+    datasources = yaml.safe_load(in_repo(grafana, "/etc/grafana/provisioning/datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
     [prometheus] = [d for d in datasources if d["type"] == "prometheus"]
     assert prometheus["url"] == f"http://prometheus:{USUAL_PORTS['prometheus']}"
     # The dashboard's ${datasource} variable lists the Prometheus data sources: this one only, and the default.
     assert prometheus["isDefault"] is True
 
-    providers = yaml.safe_load(
-        in_repo(grafana, "/etc/grafana/provisioning/dashboards/streammon.yml").read_text()
-    )["providers"]
+    providers = yaml.safe_load(in_repo(grafana, "/etc/grafana/provisioning/dashboards/streammon.yml").read_text())["providers"]
     [provider] = providers
     dashboards = in_repo(grafana, provider["options"]["path"])
     assert dashboards == (ROOT / "grafana").resolve()

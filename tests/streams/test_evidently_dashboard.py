@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     from evidently.ui.service.storage.local.base import InMemoryDataStorage
     from evidently.ui.workspace import Workspace
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def window_jobs(model: str, windows: int, shift: float, seed: int) -> list[WindowJob]:
@@ -81,7 +81,9 @@ def test_each_model_gets_a_tab_whose_panels_all_show_its_windows(tmp_path: Path)
                 assert all(len([v for v in s if v is not None]) == 3 for s in found.values()), (panel.title, found)
         # The drifted-features panel plots streammon's decisions, window after window.
         (bars,) = [panels[p] for p in tab.panels if "features drifted" in panels[p].title]
-        [plotted] = series(tmp_path, str(project.id), [bars.values[0].dict(include={"tags", "metadata", "metric", "metric_labels"})]).values()
+        [plotted] = series(
+            tmp_path, str(project.id), [bars.values[0].dict(include={"tags", "metadata", "metric", "metric_labels"})]
+        ).values()
         assert plotted == [float(n) for n in drifted[model]]
 
 
@@ -116,7 +118,11 @@ def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_w
         assert quality_run.timestamp == drift_run.timestamp == job.window.end
 
     (project,) = Workspace(str(tmp_path)).search_project("streammon")
-    scores = series(tmp_path, str(project.id), [{"tags": ["model:churn"], "metadata": {}, "metric": "evidently:metric_v2:ValueDrift", "metric_labels": {}}])
+    scores = series(
+        tmp_path,
+        str(project.id),
+        [{"tags": ["model:churn"], "metadata": {}, "metric": "evidently:metric_v2:ValueDrift", "metric_labels": {}}],
+    )
     assert len(scores) == 3 and all(None not in values and len(values) == 3 for values in scores.values()), scores
 
 

@@ -25,7 +25,11 @@ def outcome(read: Any, kind: type[Any], raw: bytes | None) -> tuple[str, Any]:
         event = read(kind, raw)
     except DecodeError as exc:
         return "rejected", str(exc)
-    return "accepted", {name: getattr(event, name) for name in sorted(PredictionEvent.model_fields | LabelEvent.model_fields) if hasattr(event, name)}
+    return "accepted", {
+        name: getattr(event, name)
+        for name in sorted(PredictionEvent.model_fields | LabelEvent.model_fields)
+        if hasattr(event, name)
+    }
 
 
 def assert_same_as_the_contract(raw: bytes | None) -> None:
@@ -84,7 +88,10 @@ def test_the_odd_cases_read_as_the_contract_reads_them() -> None:
 
 
 def test_an_event_read_pickles_whole() -> None:
-    event = read_input(PredictionIn, b'{"model": "m", "model_version": "1", "prediction_id": "p", "event_time": 0, "prediction": 1, "features": {"x": 1.5}}')
+    event = read_input(
+        PredictionIn,
+        b'{"model": "m", "model_version": "1", "prediction_id": "p", "event_time": 0, "prediction": 1, "features": {"x": 1.5}}',
+    )
     assert pickle.loads(pickle.dumps(event)) == event
 
 

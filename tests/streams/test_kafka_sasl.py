@@ -12,15 +12,15 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from streams.admin import admin_client, ensure_topics
-from streams.compacted import follow_topic, read_latest
 from streams.broker import KafkaBroker
 from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
+from streams.compacted import follow_topic, read_latest
 from streams.errors import BrokerError
 from streams.models_view import model_statuses
 from streams.publish import Publisher
@@ -32,7 +32,6 @@ from tests.helpers import free_ports
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "streammon", "sasl-pw-5c2e91"
-
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +75,7 @@ def prediction(i: int) -> dict:
         "model": "sasl-model",
         "model_version": "1",
         "prediction_id": f"p-{i}",
-        "event_time": datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat(),
+        "event_time": datetime(2026, 1, 1, tzinfo=UTC).isoformat(),
         "features": {"x": float(i % 7)},
         "prediction": i % 2,
         "score": 0.5,

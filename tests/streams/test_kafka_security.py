@@ -43,7 +43,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "streammon-test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -59,9 +59,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pkcs8, pem = serialization.PrivateFormat.PKCS8, serialization.Encoding.PEM
     files["key"].write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
-    files["encrypted_key"].write_bytes(
-        key.private_bytes(pem, pkcs8, serialization.BestAvailableEncryption(PASSWORD.encode()))
-    )
+    files["encrypted_key"].write_bytes(key.private_bytes(pem, pkcs8, serialization.BestAvailableEncryption(PASSWORD.encode())))
     return files
 
 
@@ -105,7 +103,11 @@ def test_plaintext_is_the_default() -> None:
             "kafka.ssl_certfile (STREAMMON_KAFKA__SSL_CERTFILE)",
             "file not found",
         ),
-        ({"security_protocol": "SSL", "ssl_keyfile": "{key}"}, "kafka.ssl_keyfile (STREAMMON_KAFKA__SSL_KEYFILE)", "needs ssl_certfile"),
+        (
+            {"security_protocol": "SSL", "ssl_keyfile": "{key}"},
+            "kafka.ssl_keyfile (STREAMMON_KAFKA__SSL_KEYFILE)",
+            "needs ssl_certfile",
+        ),
     ],
 )
 def test_bad_security_settings_fail_at_load_naming_the_setting(
@@ -120,7 +122,9 @@ def test_bad_security_settings_fail_at_load_naming_the_setting(
 def test_ssl_password_needs_a_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMMON_KAFKA__SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("STREAMMON_KAFKA__SSL_PASSWORD", PASSWORD)
-    with pytest.raises(ConfigError, match=r"kafka.ssl_password \(STREAMMON_KAFKA__SSL_PASSWORD\): .*needs ssl_certfile") as caught:
+    with pytest.raises(
+        ConfigError, match=r"kafka.ssl_password \(STREAMMON_KAFKA__SSL_PASSWORD\): .*needs ssl_certfile"
+    ) as caught:
         load_settings()
     assert PASSWORD not in str(caught.value)
 
@@ -166,7 +170,10 @@ def test_a_reference_in_the_file_reads_the_environment(tmp_path: Path, monkeypat
 
 def test_a_reference_to_an_unset_variable_names_it(tmp_path: Path) -> None:
     message = config_error(tmp_path, {"kafka": {**SASL, "sasl_password": "${NO_SUCH_VARIABLE_7}"}})
-    assert "kafka.sasl_password (STREAMMON_KAFKA__SASL_PASSWORD): refers to the environment variable NO_SUCH_VARIABLE_7, which is not set" in message
+    assert (
+        "kafka.sasl_password (STREAMMON_KAFKA__SASL_PASSWORD): refers to the environment variable NO_SUCH_VARIABLE_7, which is not set"
+        in message
+    )
 
 
 def test_webhook_urls_and_headers_in_the_file_are_rejected(tmp_path: Path) -> None:
@@ -176,14 +183,20 @@ def test_webhook_urls_and_headers_in_the_file_are_rejected(tmp_path: Path) -> No
         {"name": "am", "alertmanager": {"url": "http://am.internal:9093"}},
     ]
     message = config_error(tmp_path, {"alerting": {"receivers": receivers}})
-    for setting in ("alerting.receivers.1.webhook.url", "alerting.receivers.1.webhook.headers.Authorization", "alerting.receivers.2.alertmanager.url"):
+    for setting in (
+        "alerting.receivers.1.webhook.url",
+        "alerting.receivers.1.webhook.headers.Authorization",
+        "alerting.receivers.2.alertmanager.url",
+    ):
         assert f"{setting}: a secret cannot be written in the config file; write ${{NAME}}" in message
     assert URL not in message and "t0k" not in message and "am.internal" not in message
 
 
 def test_secrets_given_in_code_are_not_checked_against_a_file() -> None:
     # Tests and the demo build settings in code; only a file is a place a secret must not be.
-    settings = Settings(alerting={"receivers": [{"name": "kafka", "kafka": {"topic": "n"}}, {"name": "w", "webhook": {"url": URL}}]})
+    settings = Settings(
+        alerting={"receivers": [{"name": "kafka", "kafka": {"topic": "n"}}, {"name": "w", "webhook": {"url": URL}}]}
+    )
     assert settings.alerting.receivers[1].webhook is not None
 
 
@@ -196,7 +209,8 @@ def test_secrets_never_show_in_repr_str_or_dumps(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("STREAMMON_KAFKA__SASL_USERNAME", "worker")
     monkeypatch.setenv("STREAMMON_KAFKA__SASL_PASSWORD", PASSWORD)
     monkeypatch.setenv(
-        "STREAMMON_ALERTING__RECEIVERS", f'[{{"name": "kafka", "kafka": {{"topic": "n"}}}}, {{"name": "w", "webhook": {{"url": "{URL}"}}}}]'
+        "STREAMMON_ALERTING__RECEIVERS",
+        f'[{{"name": "kafka", "kafka": {{"topic": "n"}}}}, {{"name": "w", "webhook": {{"url": "{URL}"}}}}]',
     )
     settings = load_settings()
     assert settings.kafka.sasl_password is not None
@@ -241,7 +255,12 @@ def test_a_spawned_worker_gets_its_secrets_through_its_environment(tmp_path: Pat
     monkeypatch.setenv("STREAMMON_WINDOW__SIZE", "77")  # the parent's own settings must not reach the child
     settings = Settings(
         kafka={**SASL, "sasl_password": PASSWORD},
-        alerting={"receivers": [{"name": "kafka", "kafka": {"topic": "n"}}, {"name": "w", "webhook": {"url": URL, "headers": {"A": "t0k"}}}]},
+        alerting={
+            "receivers": [
+                {"name": "kafka", "kafka": {"topic": "n"}},
+                {"name": "w", "webhook": {"url": URL, "headers": {"A": "t0k"}}},
+            ]
+        },
     )
     config_file = tmp_path / "worker.yaml"
     runner.spawn_worker(settings, config_file, tmp_path / "worker.log")
@@ -307,7 +326,10 @@ def test_ssl_options_carry_a_context_with_the_files(tls_files: dict[str, Path]) 
 
 def test_sasl_ssl_options_and_hostname_check_off(tls_files: dict[str, Path]) -> None:
     kafka = KafkaSettings(
-        **{**SASL, "security_protocol": "SASL_SSL"}, sasl_password=PASSWORD, ssl_cafile=tls_files["cert"], ssl_check_hostname=False
+        **{**SASL, "security_protocol": "SASL_SSL"},
+        sasl_password=PASSWORD,
+        ssl_cafile=tls_files["cert"],
+        ssl_check_hostname=False,
     )
     options = client_options(kafka)
     assert options["security_protocol"] == "SASL_SSL" and options["sasl_plain_password"] == PASSWORD
@@ -347,7 +369,10 @@ def test_the_cli_reports_a_secret_setting_without_its_value(tmp_path: Path, debu
     for args in (["--config", str(config)], []):
         result = subprocess.run(
             [sys.executable, "-m", "streams.cli", *debug, *args, "broker", "status"],
-            capture_output=True, text=True, timeout=60, env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
         )
         assert result.returncode == 2, result.stderr
         assert "alerting.receivers.0.webhook.url" in result.stderr or "kafka.sasl_password" in result.stderr

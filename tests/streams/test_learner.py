@@ -54,7 +54,9 @@ def test_the_taken_challenger_is_the_one_learning_in_process_makes(learner: Lear
     assert (taken.state("churn").labelled, taken.state("churn").learned) == (600, 592)
     assert taken._tracks["churn"].waiting == here._tracks["churn"].waiting
     probe = [features for features, _, _ in pairs(50, seed=2)]
-    assert [taken.estimator("churn").predict_proba_one(x) for x in probe] == [here.estimator("churn").predict_proba_one(x) for x in probe]
+    assert [taken.estimator("churn").predict_proba_one(x) for x in probe] == [
+        here.estimator("churn").predict_proba_one(x) for x in probe
+    ]
     # The challenger learns x > 0 while the deployed model guesses: promoted once, and said so.
     (promotion,) = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
     assert promotion[0] == 0 and promotion[1].model == "churn" and promotion[1].challenger_score > promotion[1].deployed_score
@@ -91,7 +93,10 @@ def test_outcomes_come_back_in_the_order_of_the_pairs_across_partitions_and_mode
     # _learn hands each partition's pairs to its challengers in one call (mini-batches of 2
     # here: both fraud pairs are predicted by the untrained model); what comes back
     # (promotions, pairs the challenger could not use) is in the order the pairs were sent.
-    challengers = {0: Challenger(min_labelled=2, margin=0.1, batch_size=2), 1: Challenger(min_labelled=2, margin=0.1, batch_size=2)}
+    challengers = {
+        0: Challenger(min_labelled=2, margin=0.1, batch_size=2),
+        1: Challenger(min_labelled=2, margin=0.1, batch_size=2),
+    }
     sent = [
         (1, "fraud", b'{"x": 1.0}', 0, 1, True, "f1"),
         (0, "churn", b'{"x": 1.0}', 1, "yes", True, "c-bad-label"),
@@ -102,7 +107,10 @@ def test_outcomes_come_back_in_the_order_of_the_pairs_across_partitions_and_mode
     ]
     outcomes = _learn(challengers, sent)
     assert [o.prediction_id if isinstance(o, Rejected) else (o[0], o[1].model) for o in outcomes] == [
-        "c-bad-label", (1, "fraud"), "c-bad-json", "c-bad-feature",
+        "c-bad-label",
+        (1, "fraud"),
+        "c-bad-json",
+        "c-bad-feature",
     ]
     assert all(o.partition == 0 and o.model == "churn" for o in outcomes if isinstance(o, Rejected))
     assert isinstance(outcomes[1][1], Promotion) and challengers[1].state("fraud").labelled == 2

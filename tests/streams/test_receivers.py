@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -29,7 +29,7 @@ from streams.receivers import (
 from tests.helpers import free_port
 
 T = TypeVar("T")
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0
 
 
@@ -432,9 +432,7 @@ def test_urls_and_headers_never_reach_the_logs(caplog: pytest.LogCaptureFixture)
                 backoff_s=0.01,
                 on_result=results,
             )
-            await deliver_with(
-                deliveries, notification("team-slack"), notification("down"), notification("am")
-            )
+            await deliver_with(deliveries, notification("team-slack"), notification("down"), notification("am"))
             for name in ("team-slack", "down", "am"):
                 await results.wait_for(name)
             await deliveries.stop()
@@ -529,9 +527,7 @@ def test_alertmanager_receiver_resends_on_its_own_once_started() -> None:
 
 def test_receiver_config_needs_exactly_one_destination() -> None:
     with pytest.raises(ValidationError, match="receiver 'pager': set exactly one of kafka, webhook, alertmanager"):
-        ReceiverConfig.model_validate(
-            {"name": "pager", "kafka": {"topic": "t"}, "webhook": {"url": "https://hooks.example/x"}}
-        )
+        ReceiverConfig.model_validate({"name": "pager", "kafka": {"topic": "t"}, "webhook": {"url": "https://hooks.example/x"}})
     with pytest.raises(ValidationError, match=r"receiver 'empty': .*\(got none\)"):
         ReceiverConfig.model_validate({"name": "empty"})
     with pytest.raises(ValidationError, match="url must start with http"):

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from streams import metrics
-from streams.worker import StreamWorker
 from streams.events import FeatureDriftOut, Window, WindowReport
 from streams.settings import Settings
+from streams.worker import StreamWorker
 from streams.worker_state import new_state
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

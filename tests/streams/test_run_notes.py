@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analys
 from streams.runs import alert_notes
 from streams.workspace import EvidentlyWorkspace
 
-T = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def drift_job(segment: Segment | None = None) -> WindowJob:

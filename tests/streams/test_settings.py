@@ -47,7 +47,10 @@ def test_config_file_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mo
         ("windw:\n  size: 10\n", "windw (STREAMMON_WINDW)"),
         ("broker:\n  port: 9000\n  controller_port: 9000\n", "broker.port and broker.controller_port"),
         ("labels:\n  ttl: soon\n", "labels.ttl (STREAMMON_LABELS__TTL)"),
-        ("performance:\n  minimum: {acuracy: 0.8}\n", "performance (STREAMMON_PERFORMANCE): Value error, minimum: unknown metrics"),
+        (
+            "performance:\n  minimum: {acuracy: 0.8}\n",
+            "performance (STREAMMON_PERFORMANCE): Value error, minimum: unknown metrics",
+        ),
         ("performance:\n  detector: adwinn\n", "performance (STREAMMON_PERFORMANCE): Value error, unknown detector 'adwinn'"),
         ("performance:\n  detector: adwin\n  detector_params: {deltaa: 1}\n", "bad parameters for detector"),
         ("online:\n  model: neural_net\n", "online (STREAMMON_ONLINE): Value error"),
@@ -94,7 +97,10 @@ def test_the_example_configuration_loads(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"route": {"receiver": "nobody", "group_wait": 1, "group_interval": 1, "repeat_interval": 1}}, "not defined"),
         ({"route": {"receiver": "kafka", "group_wait": 1, "group_interval": 0, "repeat_interval": 1}}, "group_interval"),
         ({"route": {"receiver": "kafka", "group_wait": "soon", "group_interval": 1, "repeat_interval": 1}}, "not a duration"),
-        ({"route": {"receiver": "kafka", "group_wait": 1, "group_interval": 1, "repeat_interval": 1, "matchers": ["model~x"]}}, "not a matcher"),
+        (
+            {"route": {"receiver": "kafka", "group_wait": 1, "group_interval": 1, "repeat_interval": 1, "matchers": ["model~x"]}},
+            "not a matcher",
+        ),
         ({"inhibit_rules": [{"source_matchers": [], "target_matchers": ['kind="x"']}]}, "source_matchers"),
         ({"receivers": [{"name": "a"}]}, "set exactly one of"),
     ],

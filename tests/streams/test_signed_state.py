@@ -186,7 +186,10 @@ def test_a_previous_release_checkpoint_restores_once_allowed_and_is_then_signed(
     moving = StateKeys((NEW,), accept_unsigned=True)
     assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2)), moving) == ({"offsets": 4}, 2)
     rewritten = pack(dump({"offsets": 5}), NAME, 3, moving)
-    assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2), rewritten), StateKeys((NEW,))) == ({"offsets": 5}, 3)
+    assert read(monkeypatch, topic(previous_release({"offsets": 4}, NAME, 2), rewritten), StateKeys((NEW,))) == (
+        {"offsets": 5},
+        3,
+    )
 
 
 def test_a_forged_signature_is_refused_even_while_unsigned_state_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     from evidently.ui.service.storage.local.base import LocalState
     from evidently.ui.workspace import Workspace
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 DAY = 86400.0
 FRAME = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
 
@@ -71,7 +71,9 @@ def test_runs_past_max_age_go_and_the_rest_fits_in_max_bytes(tmp_path: Path) -> 
     first = workspace.add(snapshot(NOW - timedelta(minutes=20)), "window 10").snapshot_id
     assert listed_by_evidently(workspace) == {*old[8:], first}
     # ...and the oldest while the runs are past max_bytes.
-    new = [first] + [workspace.add(snapshot(NOW - timedelta(minutes=20 - i)), f"window {i:02d}").snapshot_id for i in range(11, 20)]
+    new = [first] + [
+        workspace.add(snapshot(NOW - timedelta(minutes=20 - i)), f"window {i:02d}").snapshot_id for i in range(11, 20)
+    ]
     assert workspace.enforce_retention() == []  # each add kept the bounds already
 
     assert total_bytes(workspace) <= max_bytes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -12,14 +12,16 @@ from hypothesis import strategies as st
 from monitors.backpressure import Admission, admit, ahead
 from monitors.labels import LabelJoin, PendingPrediction
 
-T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("mine", "theirs", "partner_unread", "partner_held", "expected"),
     [
         pytest.param(99, 0, True, True, Admission.ADD, id="a join with room adds"),
-        pytest.param(100, 0, True, False, Admission.HOLD, id="a full join holds the input ahead while its partner has unread messages"),
+        pytest.param(
+            100, 0, True, False, Admission.HOLD, id="a full join holds the input ahead while its partner has unread messages"
+        ),
         pytest.param(60, 40, True, False, Admission.HOLD, id="a join full of both inputs holds too"),
         pytest.param(100, 0, False, False, Admission.EVICT, id="a full join evicts once the partner is read to its end"),
         pytest.param(100, 0, False, True, Admission.EVICT, id="a full join evicts once a held partner is read to its end"),
@@ -64,10 +66,16 @@ def simulate(order: list[int], capacity: int, batch: int) -> tuple[int, int]:
                 i = read[side] if side == "p" else order[read[side]]
                 if not join.knows(f"{i}"):
                     mine, theirs = (
-                        (join.waiting_predictions, join.waiting_labels) if side == "p" else (join.waiting_labels, join.waiting_predictions)
+                        (join.waiting_predictions, join.waiting_labels)
+                        if side == "p"
+                        else (join.waiting_labels, join.waiting_predictions)
                     )
                     decision = admit(
-                        mine=mine, theirs=theirs, capacity=capacity, partner_unread=read[partner] < n, partner_held=partner in held
+                        mine=mine,
+                        theirs=theirs,
+                        capacity=capacity,
+                        partner_unread=read[partner] < n,
+                        partner_held=partner in held,
                     )
                     if decision is Admission.HOLD:
                         held.add(side)

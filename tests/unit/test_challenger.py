@@ -6,8 +6,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import numpy as np
+import pytest
 from river import optim, utils
 from river.datasets import synth
 
@@ -42,7 +42,10 @@ def regression_pairs(seed: int, n: int) -> Iterator[tuple[dict[str, Any], float,
 
 def test_prepare_makes_river_ready_floats() -> None:
     assert prepare({"n": 3, "f": 0.5, "t": True, "s": "gold", "none": None, "inf": float("inf")}) == {
-        "n": 3.0, "f": 0.5, "t": 1.0, "s=gold": 1.0,
+        "n": 3.0,
+        "f": 0.5,
+        "t": 1.0,
+        "s=gold": 1.0,
     }
     with pytest.raises(ValueError, match="feature 'tags'"):
         prepare({"tags": ["a", "b"]})
@@ -153,9 +156,7 @@ def test_learn_false_scores_without_learning_and_never_promotes() -> None:
 @pytest.mark.parametrize("name", sorted(ONLINE_MODELS))
 def test_pickle_round_trip_mid_stream_gives_identical_predictions(name: str) -> None:
     task = MODEL_TASKS[name]
-    pairs: list[Any] = list(
-        degraded(seed=5, n=600) if task == "classification" else regression_pairs(seed=5, n=600)
-    )
+    pairs: list[Any] = list(degraded(seed=5, n=600) if task == "classification" else regression_pairs(seed=5, n=600))
     challenger = Challenger(name, task=task, window=100, min_labelled=100, margin=0.01)
     for x, d, y in pairs[:300]:
         challenger.learn("m", x, d, y)
@@ -252,8 +253,16 @@ def test_learn_gives_exactly_what_the_plain_river_pipeline_gives(name: str) -> N
         if not standing and learn and i >= 150 and lead >= 0.01:
             standing = True
             expected = Promotion(
-                "m", name, challenger.metric, rolling[0].obj.get(), rolling[1].obj.get(), 0.01, i, 150,
-                totals[0].get(), totals[1].get(),
+                "m",
+                name,
+                challenger.metric,
+                rolling[0].obj.get(),
+                rolling[1].obj.get(),
+                0.01,
+                i,
+                150,
+                totals[0].get(),
+                totals[1].get(),
             )
         assert challenger.learn("m", x, deployed, y, learn=learn) == expected, i
         promotions += expected is not None

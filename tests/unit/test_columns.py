@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from monitors.columns import Columns
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-1e6, 1e6), st.sampled_from(["a", "b", "c"]))
-rows = st.lists(st.dictionaries(st.sampled_from(["x", "y", "z", "plan"]), values, min_size=1, max_size=4), min_size=1, max_size=30)
+rows = st.lists(
+    st.dictionaries(st.sampled_from(["x", "y", "z", "plan"]), values, min_size=1, max_size=4), min_size=1, max_size=30
+)
 
 
 def filled(records: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -41,7 +43,9 @@ def test_frame_of_floats_and_without_some_fields(records: list[dict[str, object]
         columns.append(record)
     expected = pd.DataFrame.from_records(filled(records))
     pd.testing.assert_frame_equal(columns.frame(), expected)
-    pd.testing.assert_frame_equal(columns.frame(exclude=["meta", "absent"]), expected.drop(columns=["meta", "absent"], errors="ignore"))
+    pd.testing.assert_frame_equal(
+        columns.frame(exclude=["meta", "absent"]), expected.drop(columns=["meta", "absent"], errors="ignore")
+    )
 
 
 @given(rows)

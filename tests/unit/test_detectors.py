@@ -1,6 +1,6 @@
 import pickle
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from river import base
@@ -125,7 +125,7 @@ def test_the_warmup_starts_again_after_a_detection(warmup: int, detected: bool) 
 def test_observations_fire_on_a_rise_and_resolve_at_the_next_close() -> None:
     rng = random.Random(3)
     stream, lifecycle = ErrorStream(), AlertLifecycle()
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     assert stream.observe("churn") == []  # never seen
     changes = []
     for window, rate in enumerate([0.1, 0.1, 0.1, 0.3, 0.3, 0.3]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +16,7 @@ from monitors.dispatch import Dispatcher, Notification
 from monitors.matchers import parse_matchers
 from monitors.routing import Route, RouteConfig
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT, INTERVAL, REPEAT = 30.0, 300.0, 3600.0
 
 

@@ -283,9 +283,7 @@ def test_bonferroni_is_the_previous_behaviour_and_bh_flags_at_least_as_much() ->
 
     def data(n: int, drift: float) -> pd.DataFrame:
         shift = {"x0": 3 * drift, "x1": drift, "x2": drift, "x3": drift, "x9": drift}
-        return frame(rng, n, shift=shift, p={"c0": [0.5 - drift, 0.3, 0.2 + drift]}).assign(
-            score=rng.normal(drift, 1.0, n)
-        )
+        return frame(rng, n, shift=shift, p={"c0": [0.5 - drift, 0.3, 0.2 + drift]}).assign(score=rng.normal(drift, 1.0, n))
 
     reference, current = data(1000, 0.0), data(1000, 0.15)
     kinds: dict[str, Kind] = {c: "numerical" for c in [*NUMERICAL, "score"]}
@@ -300,8 +298,10 @@ def test_bonferroni_is_the_previous_behaviour_and_bh_flags_at_least_as_much() ->
     for correction in ("bonferroni", "bh"):
         monitor = DriftMonitor(reference, correction=correction, **options)  # type: ignore[arg-type]
         result, snapshot = monitor.report(current)
-        evidently = {c: FeatureDrift(d.column, d.score, d.method, d.threshold, d.drifted)
-                     for c, d in parse_value_drift(snapshot.dict(), kinds).items()}
+        evidently = {
+            c: FeatureDrift(d.column, d.score, d.method, d.threshold, d.drifted)
+            for c, d in parse_value_drift(snapshot.dict(), kinds).items()
+        }
         results[correction] = (result, evidently)
         assert result.correction == correction
 
@@ -387,9 +387,7 @@ def test_distance_methods_get_calibrated_thresholds_and_stationary_windows_pass(
     sizes where it does not.
     """
     rng = np.random.default_rng(41)
-    monitor = DriftMonitor(
-        frame(rng, 4000, **DISTANCE_COLUMNS), num_method="wasserstein", cat_method="jensenshannon"
-    )
+    monitor = DriftMonitor(frame(rng, 4000, **DISTANCE_COLUMNS), num_method="wasserstein", cat_method="jensenshannon")
     flagged = 0
     for i in range(30):
         result, _ = monitor.run(frame(rng, 495 + i % 10, **DISTANCE_COLUMNS))  # 495 to 504 rows
@@ -403,7 +401,10 @@ def test_distance_methods_get_calibrated_thresholds_and_stationary_windows_pass(
     assert sources["c0"].startswith("calibrated: 99.75th percentile of Jensen-Shannon distance")
     # Windows of 495 to 504 rows share one calibration per column.
     assert sorted(monitor.distance_thresholds) == [
-        ("c0", "jensenshannon", 500), ("x0", "wasserstein", 500), ("x1", "wasserstein", 500), ("x2", "wasserstein", 500)
+        ("c0", "jensenshannon", 500),
+        ("x0", "wasserstein", 500),
+        ("x1", "wasserstein", 500),
+        ("x2", "wasserstein", 500),
     ]
     ids = {"Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance": "jensenshannon"}
     calibrations = monitor.distance_thresholds

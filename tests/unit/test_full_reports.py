@@ -36,7 +36,9 @@ def test_back_to_back_windows_get_one_routine_report_per_interval(durations: lis
     step = interval * 1000
     epoch_ms = int(T0.timestamp() * 1000)
     for (a, b), wanted in zip(windows, chosen):
-        boundaries = [k for k in range((epoch_ms + a) // step, (epoch_ms + b) // step + 1) if epoch_ms + a < k * step <= epoch_ms + b]
+        boundaries = [
+            k for k in range((epoch_ms + a) // step, (epoch_ms + b) // step + 1) if epoch_ms + a < k * step <= epoch_ms + b
+        ]
         assert wanted == bool(boundaries)
     # Never more than one a boundary.
     assert sum(chosen) <= (epoch_ms + windows[-1][1]) // step - (epoch_ms + windows[0][0]) // step

@@ -1,5 +1,5 @@
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from monitors.labels import JoinStats, LabelJoin, LabelledPair, PendingPrediction
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
@@ -214,7 +214,9 @@ _pending = st.builds(
     probabilities=st.none() | st.dictionaries(st.text(max_size=3), st.floats(0, 1), max_size=3),
     features=st.binary(max_size=30) | st.dictionaries(st.text(max_size=3), st.floats(allow_nan=False), max_size=3),
     # Any instant of these years in any offset: read back in UTC, the same instant to the microsecond.
-    predicted_at=st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1), timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-7, minutes=-30))])),
+    predicted_at=st.datetimes(
+        datetime(1990, 1, 1), datetime(2100, 1, 1), timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))])
+    ),
 )
 
 
@@ -226,7 +228,7 @@ def test_waiting_predictions_survive_a_pickle_exactly(pendings: list[PendingPred
         join.add_prediction(f"p{i}", pending)
     restored: LabelJoin = pickle.loads(pickle.dumps(join))
     for i, pending in enumerate(pendings):
-        pair = restored.add_label(f"p{i}", True, datetime(2100, 1, 2, tzinfo=timezone.utc))
+        pair = restored.add_label(f"p{i}", True, datetime(2100, 1, 2, tzinfo=UTC))
         assert pair is not None and pair.prediction == pending
 
 

@@ -344,9 +344,7 @@ def test_changes_alternate_firing_resolved_per_fingerprint(
 
 @settings(deadline=None)
 @given(lifecycle=LIFECYCLES, windows=WINDOWS, cut=st.integers(0, 40))
-def test_snapshot_and_restore_change_nothing(
-    lifecycle: AlertLifecycle, windows: list[list[tuple[int, float]]], cut: int
-) -> None:
+def test_snapshot_and_restore_change_nothing(lifecycle: AlertLifecycle, windows: list[list[tuple[int, float]]], cut: int) -> None:
     twin = AlertLifecycle(lifecycle.for_windows, lifecycle.keep_firing_for_windows, lifecycle.hysteresis)
     cut = min(cut, len(windows))
     assert feed(twin, windows[:cut]) == feed(lifecycle, windows[:cut])
@@ -358,9 +356,7 @@ def test_snapshot_and_restore_change_nothing(
 
 @settings(deadline=None)
 @given(for_windows=st.integers(1, 5), pattern=st.lists(st.booleans(), max_size=60))
-def test_fires_exactly_when_for_windows_consecutive_active_windows_are_reached(
-    for_windows: int, pattern: list[bool]
-) -> None:
+def test_fires_exactly_when_for_windows_consecutive_active_windows_are_reached(for_windows: int, pattern: list[bool]) -> None:
     lifecycle = AlertLifecycle(for_windows=for_windows, keep_firing_for_windows=1, hysteresis=0.0)
     streak = 0
     for i, active in enumerate(pattern):

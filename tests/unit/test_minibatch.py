@@ -43,7 +43,11 @@ def test_without_missing_features_the_numbers_are_rivers_own_learn_many(model: t
         learn_many(ours, rows, y.tolist())
         rivers.learn_many(frame, pd.Series(y))
     ours_scaler, rivers_scaler = ours["StandardScaler"], rivers["StandardScaler"]
-    assert (ours_scaler.counts, ours_scaler.means, ours_scaler.vars) == (rivers_scaler.counts, rivers_scaler.means, rivers_scaler.vars)
+    assert (ours_scaler.counts, ours_scaler.means, ours_scaler.vars) == (
+        rivers_scaler.counts,
+        rivers_scaler.means,
+        rivers_scaler.vars,
+    )
     assert ours[-1].weights == rivers[-1].weights and ours[-1].intercept == rivers[-1].intercept
     assert ours[-1].weights["x0"] != 0.0  # it did learn
 
@@ -101,7 +105,9 @@ def test_the_mini_batch_models_are_pipelines_this_module_takes(name: str) -> Non
 
 
 def test_other_pipelines_are_refused() -> None:
-    assert not supports_mini_batches(compose.Pipeline(preprocessing.StandardScaler(window_size=10), linear_model.LinearRegression()))
+    assert not supports_mini_batches(
+        compose.Pipeline(preprocessing.StandardScaler(window_size=10), linear_model.LinearRegression())
+    )
     assert not supports_mini_batches(compose.Pipeline(preprocessing.MinMaxScaler(), linear_model.LinearRegression()))
     with pytest.raises(ValueError, match="no mini-batches"):
         predict_many(compose.Pipeline(tree.HoeffdingTreeClassifier()), Rows.of([{"a": 1.0}]))
@@ -125,7 +131,9 @@ def test_the_exported_pipeline_says_what_the_batch_path_says_even_for_a_feature_
     # it to 0 (and so does the pipeline as exported, predicting one row at a time); so must
     # the batch path, or a challenger would be scored on predictions it does not make.
     # (Weights start at 1 here, so that the weight of "c" is not 0 and the scaling shows.)
-    model = compose.Pipeline(preprocessing.StandardScaler(), linear_model.LogisticRegression(initializer=optim.initializers.Constant(1.0)))
+    model = compose.Pipeline(
+        preprocessing.StandardScaler(), linear_model.LogisticRegression(initializer=optim.initializers.Constant(1.0))
+    )
     learn_many(model, Rows.of([{"a": 1.0, "c": 5.0}, {"a": -1.0, "c": 5.0}, {"a": 2.0, "c": 5.0}]), [True, False, True])
     assert model["StandardScaler"].vars["c"] == 0.0 and model[-1].weights["c"] == 1.0
     probe = [{"a": -0.5, "c": 9.0}, {"a": 1.0, "c": 1.0}, {"a": 1.0}]  # "c" centred only, the first two would flip
@@ -139,8 +147,14 @@ def test_a_rows_prediction_does_not_depend_on_the_rows_predicted_with_it(model: 
     # the same number, to the last bit, alone or among others (with features others lack).
     fitted = pipeline(model)
     rng = random.Random(5)
-    rows = [{f"x{i}": rng.gauss(0, 2) for i in range(12) if rng.random() < 0.8} | {f"c={rng.randrange(4)}": 1.0} for _ in range(90)]
-    learn_many(fitted, Rows.of(rows[:60]), [rng.random() < 0.5 if model is linear_model.LogisticRegression else rng.gauss(0, 1) for _ in range(60)])
+    rows = [
+        {f"x{i}": rng.gauss(0, 2) for i in range(12) if rng.random() < 0.8} | {f"c={rng.randrange(4)}": 1.0} for _ in range(90)
+    ]
+    learn_many(
+        fitted,
+        Rows.of(rows[:60]),
+        [rng.random() < 0.5 if model is linear_model.LogisticRegression else rng.gauss(0, 1) for _ in range(60)],
+    )
     whole = predict_many(fitted, Rows.of(rows))
     assert [predict_many(fitted, Rows.of([row]))[0] for row in rows] == whole
     assert predict_many(fitted, Rows.of(rows[7:40])) + predict_many(fitted, Rows.of(rows[40:])) == whole[7:]

@@ -80,9 +80,7 @@ def test_fixed_vectors_agree_with_statsmodels(p: list[float], alpha: float, corr
 def test_fixed_vectors_by_hand() -> None:
     # 0.01 <= 1 * 0.05/4, 0.02 <= 2 * 0.05/4, 0.03 <= 3 * 0.05/4 = 0.0375; 0.5 > 0.05.
     assert correct([0.01, 0.02, 0.03, 0.5], 0.05) == Decision((True, True, True, False), 3 * 0.05 / 4, "bh")
-    assert correct([0.01, 0.02, 0.03, 0.5], 0.05, "bonferroni") == Decision(
-        (True, False, False, False), 0.05 / 4, "bonferroni"
-    )
+    assert correct([0.01, 0.02, 0.03, 0.5], 0.05, "bonferroni") == Decision((True, False, False, False), 0.05 / 4, "bonferroni")
     assert correct([0.01, 0.02, 0.03, 0.5], 0.05, "none") == Decision((True, True, True, False), 0.05, "none")
     # Step-up, not step-down: p_(1) and p_(2) miss their cut-offs, p_(3) makes it and takes them along.
     assert correct([0.02, 0.04, 0.045], 0.05).rejected == (True, True, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from monitors.detectors import ErrorStream
 from monitors.partition import KEPT_ESTIMATES, Effects, PartitionMonitor, PartitionRules, untrusted_models
 from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceResult
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MODEL = "churn"
 RULES = PartitionRules(
     window_size=20,
@@ -115,7 +115,9 @@ def firing(kind: str) -> Alert:
     return Alert({"model": MODEL, "kind": kind, "severity": "warning"}, {}, T0)
 
 
-@pytest.mark.parametrize("kind, untrusted", [("schema", True), ("missing_values", True), ("data_drift", False), ("performance", False)])
+@pytest.mark.parametrize(
+    "kind, untrusted", [("schema", True), ("missing_values", True), ("data_drift", False), ("performance", False)]
+)
 def test_data_quality_alerts_make_labels_untrustworthy_drift_does_not(kind: str, untrusted: bool) -> None:
     assert (MODEL in untrusted_models([firing(kind)])) is untrusted
 

@@ -1,7 +1,7 @@
 import math
 import pickle
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from monitors.performance import (
     evaluate,
 )
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def pair(i: int, window: int | None, model: str = "m", delay_s: float = 60.0) -> LabelledPair:
@@ -443,9 +443,7 @@ def test_targets_evidently_cannot_take_are_not_evaluated() -> None:
     st.lists(st.tuples(st.sampled_from([True, False]), st.sampled_from([True, False]), st.floats(-5, 5)), max_size=8),
     st.sampled_from(["bool", "int", "str3"]),
 )
-def test_small_classification_windows_never_warn_or_fail(
-    pairs: list[tuple[bool, bool, float]], encoding: str
-) -> None:
+def test_small_classification_windows_never_warn_or_fail(pairs: list[tuple[bool, bool, float]], encoding: str) -> None:
     def encode(value: bool, salt: float) -> Any:
         if encoding == "int":
             return int(value)

@@ -6,8 +6,21 @@ from pathlib import Path
 import monitors
 
 FORBIDDEN = {
-    "kafka", "aiokafka", "faust", "mode", "socket", "requests", "httpx", "urllib", "http",
-    "os", "subprocess", "pathlib", "streams", "prometheus_client", "time",
+    "kafka",
+    "aiokafka",
+    "faust",
+    "mode",
+    "socket",
+    "requests",
+    "httpx",
+    "urllib",
+    "http",
+    "os",
+    "subprocess",
+    "pathlib",
+    "streams",
+    "prometheus_client",
+    "time",
 }
 
 

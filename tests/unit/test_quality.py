@@ -73,7 +73,9 @@ def test_missing_values_fire_on_an_increase_of_the_null_share(monitor: DataQuali
 
 def test_fewer_missing_values_than_in_the_reference_is_a_negative_value() -> None:
     reference = pd.DataFrame({"x": [1.0, 2.0, None, 4.0] * 100})
-    finding = by(DataQualityMonitor(ReferenceProfile.of(reference)).check(pd.DataFrame({"x": np.arange(100.0)})), "missing_values", "x")
+    finding = by(
+        DataQualityMonitor(ReferenceProfile.of(reference)).check(pd.DataFrame({"x": np.arange(100.0)})), "missing_values", "x"
+    )
     assert finding.value == pytest.approx(-0.25)
 
 
@@ -339,9 +341,7 @@ def test_the_profile_survives_a_json_round_trip() -> None:
     reference = frame(np.random.default_rng(13), 500)
     reference["id"] = range(500)
     reference.loc[:9, "income"] = np.nan
-    profile = ReferenceProfile.of(
-        reference, event_times=[start + timedelta(seconds=2 * i) for i in range(500)], ignore=["id"]
-    )
+    profile = ReferenceProfile.of(reference, event_times=[start + timedelta(seconds=2 * i) for i in range(500)], ignore=["id"])
     restored = ReferenceProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert restored == profile
     assert restored.columns["plan"].categories == frozenset(PLANS)

@@ -144,7 +144,12 @@ def fixed_cases() -> dict[str, tuple[list[Any], list[Any], list[float] | None, A
         "margins: scores outside [0, 1], tied": (predicted.tolist(), truth.tolist(), np.round(score * 8 - 4).tolist(), None),
         "every score the same": (predicted.tolist(), truth.tolist(), [0.5] * n, None),
         "bools, scores above 1": ([bool(v) for v in predicted], [bool(v) for v in truth], (score * 100).tolist(), None),
-        "strings, negative class as positive": ([["a", "b"][v] for v in predicted], [["a", "b"][v] for v in truth], score.tolist(), "a"),
+        "strings, negative class as positive": (
+            [["a", "b"][v] for v in predicted],
+            [["a", "b"][v] for v in truth],
+            score.tolist(),
+            "a",
+        ),
         "positive never predicted": ([0] * n, truth.tolist(), score.tolist(), None),
         "positive never a label": (predicted.tolist(), [0] * n, score.tolist(), None),
         "one class, the positive": ([1] * n, [1] * n, score.tolist(), None),

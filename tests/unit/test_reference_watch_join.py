@@ -1,5 +1,5 @@
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -7,7 +7,7 @@ from monitors.join import KeyedJoin
 from monitors.reference import SealedRows, StreamReference
 from monitors.watch import DriftWatch
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_stream_reference_takes_the_first_rows_of_each_key_only() -> None:

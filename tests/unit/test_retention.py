@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from monitors.retention import Retention, StoredRun
 
-NOW = datetime(2026, 1, 10, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 10, tzinfo=UTC)
 DAY = 86400.0
 
 
@@ -61,9 +61,9 @@ def test_bounds_must_be_positive(bounds: dict[str, float]) -> None:
         Retention(**bounds)  # type: ignore[arg-type]
 
 
-stored_runs = st.lists(
-    st.tuples(st.floats(-2 * DAY, 30 * DAY, allow_nan=False), st.integers(0, 10_000)), max_size=40
-).map(lambda items: [StoredRun(f"run-{i:03d}", NOW - timedelta(seconds=age), size) for i, (age, size) in enumerate(items)])
+stored_runs = st.lists(st.tuples(st.floats(-2 * DAY, 30 * DAY, allow_nan=False), st.integers(0, 10_000)), max_size=40).map(
+    lambda items: [StoredRun(f"run-{i:03d}", NOW - timedelta(seconds=age), size) for i, (age, size) in enumerate(items)]
+)
 bounds = st.builds(
     Retention,
     max_age_s=st.none() | st.floats(1.0, 20 * DAY),

@@ -94,8 +94,7 @@ def test_threshold_grows_as_windows_shrink() -> None:
     rng = np.random.default_rng(2)
     reference = pd.Series(rng.normal(0.0, 1.0, 4000))
     thresholds = [
-        calibrate_distance(reference, "numerical", WASSERSTEIN, window_rows=n, level=0.001).threshold
-        for n in (1000, 250, 60)
+        calibrate_distance(reference, "numerical", WASSERSTEIN, window_rows=n, level=0.001).threshold for n in (1000, 250, 60)
     ]
     assert thresholds == sorted(thresholds)
     assert 2.0 < thresholds[-1] / thresholds[0] < 8.0
