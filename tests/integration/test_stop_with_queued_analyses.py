@@ -79,7 +79,8 @@ def test_a_stop_with_analyses_queued_keeps_their_windows_in_the_checkpoint_and_l
     assert not FORBIDDEN.findall(log), [line for line in log.splitlines() if FORBIDDEN.search(line)]
     (waiting,) = re.findall(r" INFO streams\.worker\.results: waiting for (\d+) window analyses before stopping", log)
     (unfinished,) = re.findall(
-        r" INFO streams\.worker\.results: (\d+) analyses not finished before stopping: the last checkpoint keeps their windows", log
+        r" INFO streams\.worker\.results: (\d+) analyses not finished before stopping: the last checkpoint keeps their windows",
+        log,
     )
     assert int(unfinished) == int(waiting) >= 4
 
