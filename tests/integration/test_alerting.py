@@ -260,6 +260,17 @@ def _with_reference_file(settings: Settings, stream: Stream, path: Path) -> Sett
     return settings.model_copy(update={"reference": settings.reference.model_copy(update={"path": path})})
 
 
+def owned(worker: RunningWorker) -> set[int]:
+    """The input partitions a worker owns now, as its log says: started (or resumed), and not handed over since."""
+    partitions: set[int] = set()
+    for line in worker.log().splitlines():
+        if started := re.search(r" partition (\d+): ", line):
+            partitions.add(int(started.group(1)))
+        elif handed := re.search(r" partitions ([\d, ]+) handed over", line):
+            partitions -= {int(p) for p in handed.group(1).split(", ")}
+    return partitions
+
+
 def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(
     settings, start_worker, topic_reader, tmp_path: Path
 ) -> None:
@@ -273,15 +284,15 @@ def test_a_partition_handed_over_to_another_worker_pages_nothing_twice(
         return worker
 
     first, second = start(free_port()), start(free_port())
-    # The group has settled once the worker that joined first gave its partitions up, and both got some.
-    wait_until(
-        lambda: (
-            any("handed over" in w.log() for w in (first, second))
-            and all(re.search(r"partition \d+: ", w.log()) for w in (first, second))
-        ),
-        120,
-        "both workers in the group",
-    )
+    # The group has settled once each worker owns some partitions and together they own each once (the two may
+    # join in one rebalance, or the first may take every partition and then hand some over).
+    everything = set(range(settings.kafka.partitions))
+
+    def settled_group() -> bool:
+        mine, theirs = owned(first), owned(second)
+        return bool(mine) and bool(theirs) and not mine & theirs and mine | theirs == everything
+
+    wait_until(settled_group, 120, "both workers in the group")
     produce(settings, stream.windows(1.5, 1.5), b"handover")
     reader = reader_for(topic_reader, settings)
     reader.until(settled(settings, 2), 120, "2 drifted windows", first)
