@@ -234,6 +234,9 @@ class EvidentlyUI:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
         workspace.mkdir(parents=True, exist_ok=True)
+        self._start()
+
+    def _start(self) -> None:
         port = free_port()
         self._address = f"http://127.0.0.1:{port}"
         self._ready = False
@@ -242,7 +245,7 @@ class EvidentlyUI:
                 str(Path(sys.executable).with_name("evidently")),
                 "ui",
                 "--workspace",
-                str(workspace),
+                str(self.workspace),
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -271,11 +274,13 @@ class EvidentlyUI:
         workspace = settings.workspace.model_copy(update={"path": self.workspace, "project": settings.kafka.group_id})
         return settings.model_copy(update={"workspace": workspace})
 
-    def reload(self, project_id: str, timeout_s: float = 30.0) -> None:
+    def reload(self, project_id: str, timeout_s: float = 10.0) -> None:
         """Have the server read the project's runs from the workspace again.
 
-        The server learns of a project made after it started from a file watcher, in
-        a thread of its own: until then it answers 404 for it, so that is waited out.
+        The server learns of a project made after it started from its file watcher, in a
+        thread of its own, and answers 404 for it until then. The watcher can miss one
+        (a project whose files were not all in place when it looked, as under load in CI):
+        past ``timeout_s`` the server is restarted, and a starting server reads every project.
         """
         deadline = time.monotonic() + timeout_s
         while True:
@@ -283,8 +288,13 @@ class EvidentlyUI:
                 urllib.request.urlopen(f"{self.url}/api/projects/{project_id}/reload", timeout=30).read()
                 return
             except urllib.error.HTTPError as exc:
-                if exc.code != 404 or time.monotonic() > deadline:
+                if exc.code != 404:
                     raise
+                if time.monotonic() > deadline:
+                    self.stop()
+                    self._start()
+                    urllib.request.urlopen(f"{self.url}/api/projects/{project_id}/reload", timeout=30).read()
+                    return
                 time.sleep(0.2)
 
     def stop(self) -> None:
