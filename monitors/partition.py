@@ -167,9 +167,6 @@ class Effects:
             getattr(self, name).extend(getattr(other, name))
         return self
 
-    def __bool__(self) -> bool:
-        return any(getattr(self, name) for name in self.__dataclass_fields__)
-
 
 @dataclass(frozen=True)
 class Measured:
@@ -345,9 +342,11 @@ class PartitionMonitor:
             return []
         return list(buckets.segments(segment).items())
 
-    def review_trust(self) -> None:
-        """Take the models whose labels are untrustworthy from the alerts firing now."""
-        self.untrusted = untrusted_models(self.lifecycle.firing())
+    def review_trust(self) -> int:
+        """Take the models whose labels are untrustworthy from the alerts firing now; how many fire."""
+        firing = self.lifecycle.firing()
+        self.untrusted = untrusted_models(firing)
+        return len(firing)
 
     def may_learn(self, model: str) -> bool:
         """Whether ``model``'s labels look trustworthy enough for the challengers to learn from."""

@@ -149,11 +149,7 @@ class StreamWorker:
 
     async def _tick_alerts(self) -> None:
         await self.alerting.tick()
-        firing = 0
-        for state in list(self.partitions.states.values()):
-            state.review_trust()
-            firing += len(state.lifecycle.firing())
-        metrics.ALERTS_FIRING.set(firing)
+        metrics.ALERTS_FIRING.set(sum(state.review_trust() for state in list(self.partitions.states.values())))
 
     async def _check_freshness(self) -> None:
         async with self.partitions.lock:
