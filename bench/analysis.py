@@ -29,21 +29,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitors.multivariate import MultivariateDriftMonitor  # noqa: E402
-from monitors.performance import PerformanceJob, evaluate  # noqa: E402
-from monitors.watch import DriftWatch, WindowJob  # noqa: E402
-from streams import analysis  # noqa: E402
-from streams.analysis import (  # noqa: E402
+from monitors.drift.multivariate import MultivariateDriftMonitor  # noqa: E402
+from monitors.labels.performance import PerformanceJob, evaluate  # noqa: E402
+from monitors.windows.watch import DriftWatch, WindowJob  # noqa: E402
+from streams.assembly import multivariate_monitor  # noqa: E402
+from streams.events import PREDICTION_COLUMN  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+from streams.worker import analysis  # noqa: E402
+from streams.worker.analysis import (  # noqa: E402
     EVENT_TIME_COLUMN,
     SCORE_COLUMN,
     VERSION_COLUMN,
     AnalysisSpec,
     analysis_spec,  # noqa: E402
 )
-from streams.assembly import multivariate_monitor  # noqa: E402
-from streams.events import PREDICTION_COLUMN  # noqa: E402
-from streams.runs import RunNotes  # noqa: E402
-from streams.settings import Settings  # noqa: E402
+from streams.workspace.runs import RunNotes  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NUMERIC = [f"x{i}" for i in range(16)]

@@ -2,15 +2,15 @@
 
 Each stream runs through the code the worker runs, without Kafka:
 
-* drift and data quality: ``monitors.watch.DriftWatch`` (count windows, per-model and
-  per-segment references) and ``streams.analysis.analyse`` on every closed window, with
+* drift and data quality: ``monitors.windows.watch.DriftWatch`` (count windows, per-model and
+  per-segment references) and ``streams.worker.analysis.analyse`` on every closed window, with
   the default ``Settings()`` (``workspace=None``: nothing is written). A window *alarms
   for drift* when a ``data_drift``, ``prediction_drift`` or ``multivariate_drift``
   observation reaches a level; data-quality kinds (schema, missing values, out of range, unseen categories, constant,
   volume) are counted apart;
-* labels: every prediction is labelled at once. ``monitors.detectors.ErrorStream`` (the
+* labels: every prediction is labelled at once. ``monitors.online.detectors.ErrorStream`` (the
   default ADWIN) sees every (prediction, label) pair, and a detection in which the error
-  rose is an alarm at that event; ``monitors.performance.PerformanceWindows`` collects the
+  rose is an alarm at that event; ``monitors.labels.performance.PerformanceWindows`` collects the
   pairs per drift window, closed and made due as the worker does at each model-level
   window close, ``evaluate`` scores them and the default ``PerformanceConditions``
   (accuracy 0.05 below the reference period's) turn them into observations: one at a
@@ -68,22 +68,22 @@ from rich.progress import (
 from river import compose, datasets, linear_model, preprocessing, tree
 from river.datasets import synth
 
-from monitors.alerts import Alert, Observation
-from monitors.detectors import ErrorStream
-from monitors.labels import LabelledPair, PendingPrediction
-from monitors.lifecycle import AlertLifecycle
-from monitors.performance import (
+from monitors.alerting.alerts import Alert, Observation
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.labels.join import LabelledPair, PendingPrediction
+from monitors.labels.performance import (
     PerformanceConditions,
     PerformanceJob,
     PerformanceResult,
     PerformanceWindows,
     evaluate,
 )
-from monitors.segments import SegmentBuckets
-from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse, analysis_spec
+from monitors.online.detectors import ErrorStream
+from monitors.windows.segments import SegmentBuckets
+from monitors.windows.watch import DriftWatch, WindowJob
 from streams.events import PREDICTION_COLUMN
 from streams.settings import Settings
+from streams.worker.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, AnalysisSpec, analyse, analysis_spec
 
 RESULTS = Path(__file__).parent / "results" / "detection.md"
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -96,7 +96,7 @@ QUALITY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_c
 MAX_IN_FLIGHT = 6  # window analyses queued in the pool at most (the worker allows 4)
 SEGMENT_KEY = "region"
 
-# Agrawal encodes these as integers; they are categories (as in streams/synthetic.py).
+# Agrawal encodes these as integers; they are categories (as in streams/local/synthetic.py).
 AGRAWAL_CATEGORICAL = {"elevel": "level-", "car": "car-", "zipcode": "zip-"}
 SALARY_SHIFT, AGE_SHIFT = 40_000.0, 15.0
 CORRELATION = 0.9  # of the correlation-break stream's pairs; its first pair flips to -0.9 at the drift
@@ -567,7 +567,7 @@ class Runner:
 
 
 def lifecycle() -> AlertLifecycle:
-    """The worker's alert lifecycle with the default settings (as streams.alerting builds it)."""
+    """The worker's alert lifecycle with the default settings (as streams.alerting.service builds it)."""
     c = Settings().alerting.conditions
     return AlertLifecycle(c.for_windows, c.keep_firing_for, c.hysteresis, critical_for_windows=getattr(c, "for_critical", None))
 
@@ -779,7 +779,7 @@ def report(
         "",
         (
             "Each stream runs through the worker's own code without Kafka: `DriftWatch` windows analysed by "
-            "`streams.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorStream()` on every "
+            "`streams.worker.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorStream()` on every "
             "labelled prediction, `PerformanceWindows` + `evaluate` + the default `PerformanceConditions` at every "
             "window close. Defaults in force: drift tests "
             f"{drift.num_method} / {drift.cat_method}, alpha {drift.alpha}, correction {drift.correction}; multivariate "

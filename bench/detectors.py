@@ -1,7 +1,7 @@
 """False alarms and detection delay of the error-stream change detectors, measured offline.
 
 Feeds synthetic 0/1 error streams (Bernoulli, numpy-seeded) through
-``monitors.detectors.ErrorStream`` (warm-up 100 pairs, a fresh detector after each
+``monitors.online.detectors.ErrorStream`` (warm-up 100 pairs, a fresh detector after each
 detection), for every detector with streammon's calibrated defaults
 (``DEFAULT_PARAMS``) and with River's own defaults, plus a sweep of ADWIN's ``delta``:
 
@@ -40,7 +40,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 
-from monitors.detectors import DEFAULT_PARAMS, DETECTORS, ErrorStream, build_detector
+from monitors.online.detectors import DEFAULT_PARAMS, DETECTORS, ErrorStream, build_detector
 
 RESULTS = Path(__file__).parent / "results" / "detectors.md"
 STATIONARY_RATES = (0.1, 0.3)

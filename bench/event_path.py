@@ -39,8 +39,8 @@ from load import DEFAULT_MODELS, LABELS_BEHIND, REGIONS, interleaved  # noqa: E4
 
 from monitors.partition import Effects  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.worker import StreamWorker  # noqa: E402
-from streams.worker_state import new_state  # noqa: E402
+from streams.worker.app import StreamWorker  # noqa: E402
+from streams.worker.state import new_state  # noqa: E402
 
 BATCH = 500  # messages a batch of the worker's input loop holds (worker.batch_size)
 
@@ -109,7 +109,7 @@ def main() -> None:
         worker = StreamWorker(settings)
         worker.partitions.states[0] = new_state(settings)
         records = _records(args.events, settings)
-        # As the worker freezes what it built at start-up (streams.runner); here the
+        # As the worker freezes what it built at start-up (streams.worker.runner); here the
         # input records too, which in the worker come and go with each fetch.
         gc.freeze()
         loop = asyncio.new_event_loop()

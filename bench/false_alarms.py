@@ -23,11 +23,11 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from monitors.watch import DriftWatch
-from streams.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, analyse, analysis_spec
+from monitors.windows.watch import DriftWatch
 from streams.events import PREDICTION_COLUMN
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
+from streams.worker.analysis import EVENT_TIME_COLUMN, VERSION_COLUMN, analyse, analysis_spec
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -2,11 +2,11 @@
 
 Feeds the labelled pairs of ``bench/load.py``'s default scenario (20 features: 16
 numeric, 4 categorical; 10 models; a random 0/1 label per prediction) to the
-challengers as the learner's process gets them (``streams.learner``: one request per
+challengers as the learner's process gets them (``streams.worker.learner``: one request per
 batch of the worker's input loop, features as JSON), with the default settings'
 online model, and prints the CPU time per labelled pair (the process's CPU time, which
 a busy machine disturbs less than the time on the clock). ``--process`` runs them in
-the learner's own process instead (``streams.learner.Learner``, the pairs going down its
+the learner's own process instead (``streams.worker.learner.Learner``, the pairs going down its
 pipe as the worker sends them) and prints that process's CPU time, start-up left out.
 ``--batch-size`` sets the linear models' mini-batches (``online.batch_size``).
 ``--parts`` also times the pieces of that cost one by one; ``--profile`` prints the
@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from load import DEFAULT_MODELS, prediction_values  # noqa: E402
 
-from monitors import minibatch  # noqa: E402
-from monitors.challenger import METRICS, Challenger, _without_prepare, build_model, prepare  # noqa: E402
-from streams.learner import Learner, _learn  # noqa: E402
+from monitors.online import minibatch  # noqa: E402
+from monitors.online.challenger import METRICS, Challenger, _without_prepare, build_model, prepare  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.worker_state import new_state  # noqa: E402
+from streams.worker.learner import Learner, _learn  # noqa: E402
+from streams.worker.state import new_state  # noqa: E402
 
 # Labelled pairs in one request to the learner's process: a batch of the worker's input
 # loop (worker.batch_size, 500 messages) holds a prediction and a label about as often.

@@ -94,9 +94,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streams.admin import delete_topics_under, ensure_topics  # noqa: E402
-from streams.learner import PROCESS_NAME as LEARNER  # noqa: E402
-from streams.runner import spawn_worker, stop_worker  # noqa: E402
 from streams.settings import KafkaSettings, Settings  # noqa: E402
+from streams.worker.learner import PROCESS_NAME as LEARNER  # noqa: E402
+from streams.worker.runner import spawn_worker, stop_worker  # noqa: E402
 
 console = Console(stderr=True)
 
@@ -683,11 +683,11 @@ async def alert_latency(settings: Settings, cycles: int, workdir: Path) -> tuple
 
 
 def evidently_cost(sizes: tuple[int, ...], repeats: int) -> dict[int, float]:
-    """Median seconds of ``streams.analysis.analyse`` (drift and quality) per window of each size, 20 features."""
+    """Median seconds of ``streams.worker.analysis.analyse`` (drift and quality) per window of each size, 20 features."""
     from dataclasses import replace
 
-    from monitors.watch import DriftWatch
-    from streams.analysis import analyse, analysis_spec
+    from monitors.windows.watch import DriftWatch
+    from streams.worker.analysis import analyse, analysis_spec
 
     spec = replace(analysis_spec(Settings()), workspace=None)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -854,7 +854,7 @@ def profile_summary(raw: Path, top: int = 18) -> list[tuple[float, str]]:
         for frame in frames:
             name, _, where = frame.partition(" (")
             ours = any(part in where for part in ("streams/", "monitors/", "river/", "aiokafka/"))
-            entry = name == "<module>" or any(part in where for part in ("streams/cli.py", "streams/runner.py"))
+            entry = name == "<module>" or any(part in where for part in ("streams/cli/main.py", "streams/worker/runner.py"))
             if ours and not entry and name not in seen:
                 seen.add(name)
                 inclusive[name] = inclusive.get(name, 0) + int(count)

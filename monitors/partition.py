@@ -29,8 +29,8 @@ and never checkpointed, so a changed setting applies from the next start.
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
->>> from monitors.cbpe import CBPEConditions
->>> from monitors.performance import PerformanceConditions
+>>> from monitors.labels.estimates import CBPEConditions
+>>> from monitors.labels.performance import PerformanceConditions
 >>> rules = PartitionRules(window_size=3, segment_keys=(), segment_top_k=5, segment_learn=3,
 ...                        pause_on_quality_alerts=True, learn_min_labelled=200, pause_below_coverage=0.5,
 ...                        performance=PerformanceConditions(), estimate=CBPEConditions())
@@ -58,18 +58,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from monitors.alerts import Alert, Observation
-from monitors.cbpe import Calibration, CBPEConditions, Estimate, reconcile
-from monitors.challenger import Challenger
-from monitors.detectors import ErrorStream
-from monitors.duplicates import SeenPredictions
-from monitors.freshness import Freshness
-from monitors.join import KeyedJoin
-from monitors.labels import LabelJoin, LabelledPair, PendingPrediction
-from monitors.lifecycle import AlertLifecycle
-from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceResult, PerformanceWindows
-from monitors.segments import SegmentBuckets
-from monitors.watch import DriftWatch, WindowJob
+from monitors.alerting.alerts import Alert, Observation
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.intake.duplicates import SeenPredictions
+from monitors.intake.freshness import Freshness
+from monitors.intake.join import KeyedJoin
+from monitors.labels.estimates import Calibration, CBPEConditions, Estimate, reconcile
+from monitors.labels.join import LabelJoin, LabelledPair, PendingPrediction
+from monitors.labels.performance import PerformanceConditions, PerformanceJob, PerformanceResult, PerformanceWindows
+from monitors.online.challenger import Challenger
+from monitors.online.detectors import ErrorStream
+from monitors.windows.segments import SegmentBuckets
+from monitors.windows.watch import DriftWatch, WindowJob
 
 __all__ = [
     "UNTRUSTWORTHY_KINDS",

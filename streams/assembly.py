@@ -1,8 +1,8 @@
 """Every monitor, built from its settings section.
 
 This is the one place where a setting's name meets a monitor's argument: the
-analysis (:mod:`streams.analysis`) and a partition's state
-(:func:`streams.worker_state.new_state`) ask for their monitors here instead of
+analysis (:mod:`streams.worker.analysis`) and a partition's state
+(:func:`streams.worker.state.new_state`) ask for their monitors here instead of
 copying values out of the settings. The monitors keep plain constructor
 arguments (they never see a settings object); where a monitor still has a
 default of its own for a library user, a test checks that it is the
@@ -16,22 +16,22 @@ from typing import Any
 
 import pandas as pd
 
-from monitors._evidently import Kind
-from monitors.alerts import Observation
-from monitors.cbpe import CBPEConditions
-from monitors.challenger import Challenger
-from monitors.conditions import DriftConditions
-from monitors.detectors import ErrorStream
-from monitors.drift import DriftMonitor
-from monitors.duplicates import SeenPredictions
-from monitors.freshness import Freshness
-from monitors.labels import LabelJoin
-from monitors.lifecycle import AlertLifecycle
-from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.alerting.alerts import Observation
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.drift.conditions import DriftConditions
+from monitors.drift.monitor import DriftMonitor
+from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.evidently.reports import Kind
+from monitors.intake.duplicates import SeenPredictions
+from monitors.intake.freshness import Freshness
+from monitors.labels.estimates import CBPEConditions
+from monitors.labels.join import LabelJoin
+from monitors.labels.performance import PerformanceConditions
+from monitors.online.challenger import Challenger
+from monitors.online.detectors import ErrorStream
 from monitors.partition import PartitionRules
-from monitors.performance import PerformanceConditions
-from monitors.quality import DataQualityMonitor, ReferenceProfile
-from monitors.watch import DriftWatch
+from monitors.quality.monitor import DataQualityMonitor, ReferenceProfile
+from monitors.windows.watch import DriftWatch
 from streams.events import PREDICTION_COLUMN
 from streams.settings import (
     ConditionSettings,
@@ -139,7 +139,7 @@ def multivariate_condition(
     return multivariate_observation(model, result, annotations, critical_factor=conditions.critical_distance_factor)
 
 
-# -- a partition's monitors (streams.worker_state) ---------------------------------
+# -- a partition's monitors (streams.worker.state) ---------------------------------
 
 
 def drift_watch(settings: Settings, reference: list[dict[str, Any]] | None) -> DriftWatch:

@@ -43,11 +43,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from monitors.matchers import parse_matchers
-from monitors.retention import Retention
-from monitors.routing import Route, RouteConfig
+from monitors.alerting.matchers import parse_matchers
+from monitors.alerting.routing import Route, RouteConfig
+from monitors.workspace.retention import Retention
+from streams.alerting.receivers import ReceiverConfig
 from streams.errors import ConfigError
-from streams.receivers import ReceiverConfig
 
 ENV_PREFIX = "STREAMMON_"
 CONFIG_ENV = "STREAMMON_CONFIG"
@@ -440,7 +440,7 @@ class PerformanceSettings(_Section):
 
     @model_validator(mode="after")
     def _known(self) -> PerformanceSettings:
-        from monitors.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+        from monitors.labels.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
         known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
         for name in ("minimum", "maximum", "max_drop"):
@@ -448,7 +448,7 @@ class PerformanceSettings(_Section):
             if unknown:
                 raise ValueError(f"{name}: unknown metrics {unknown}; choose from {sorted(known)}")
         if self.detector is not None:
-            from monitors.detectors import build_detector
+            from monitors.online.detectors import build_detector
 
             build_detector(self.detector, self.detector_params)
         return self
@@ -467,7 +467,7 @@ class OnlineSettings(_Section):
     pause_below_coverage: float = Field(default=0.2, ge=0, le=1, description="pause learning below this label coverage")
     pause_on_quality_alerts: bool = True
     batch_size: int = Field(
-        default=1,  # monitors.challenger.DEFAULT_BATCH_SIZE (a test keeps them equal), not imported: River is slow to import
+        default=1,  # monitors.online.challenger.DEFAULT_BATCH_SIZE (a test keeps them equal), not imported: River is slow to import
         ge=1,
         description="linear models: learn a model's labelled predictions in mini-batches of this many, each scored first "
         "by the model as it was before its batch; a batch waits until full (the model lags by at most this many - 1); "
@@ -476,7 +476,7 @@ class OnlineSettings(_Section):
 
     @model_validator(mode="after")
     def _buildable(self) -> OnlineSettings:
-        from monitors.challenger import build_model
+        from monitors.online.challenger import build_model
 
         build_model(self.model, self.params)
         return self

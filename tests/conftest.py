@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from streams.admin import admin_client, delete_topics_under, ensure_topics
-from streams.alertmanager import (
+from streams.errors import BrokerError
+from streams.local.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,
     find_alertmanager,
 )
-from streams.errors import BrokerError
-from streams.runner import spawn_worker
 from streams.settings import KafkaSettings, Settings, receiver_topics
+from streams.worker.runner import spawn_worker
 from tests.helpers import EvidentlyUI, RunningWorker, TopicReader, free_port
 
 BOOTSTRAP = os.environ.get("STREAMMON_TEST_BOOTSTRAP", "127.0.0.1:9092")

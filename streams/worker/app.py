@@ -1,7 +1,7 @@
 """The stream worker: a Faust app whose tasks and timers drive ingestion, partitions and results.
 
 Faust runs the worker (its tasks, timers, producer and shutdown); the inputs are
-read by :class:`~streams.inputs.InputConsumer` in the consumer group itself. What
+read by :class:`~streams.worker.inputs.InputConsumer` in the consumer group itself. What
 the worker does is split by concern: :mod:`~streams.worker.ingestion` reads and
 applies input batches, :mod:`~streams.worker.partitions` keeps each input
 partition's state, :mod:`~streams.worker.results` analyses and publishes, and
@@ -18,9 +18,9 @@ from typing import Any
 
 import faust
 
-from monitors.silences import Silence
+from monitors.alerting.silences import Silence
 from streams import metrics
-from streams.alerting import AlertService
+from streams.alerting.service import AlertService
 from streams.assembly import partition_rules
 from streams.clock import utc_now
 from streams.kafka_clients import faust_credentials
@@ -30,7 +30,7 @@ from streams.worker.learning import Learning
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
 from streams.worker.results import Results
-from streams.worker_state import WorkerState
+from streams.worker.state import WorkerState
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ as are labels; what the monitor says they caused is carried out here (alert
 observations, pairs for the challengers, metrics) and the results it made due
 go to the analyses. Invalid messages go to the dead-letter topic with their
 error and coordinates; nothing is dropped silently. A join that is full holds
-its input (see :mod:`monitors.backpressure`) instead of evicting what it has
+its input (see :mod:`monitors.intake.backpressure`) instead of evicting what it has
 not processed.
 """
 
@@ -22,26 +22,26 @@ from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 
-from monitors.backpressure import Admission, admit
-from monitors.duplicates import Repeat
+from monitors.intake.backpressure import Admission, admit
+from monitors.intake.duplicates import Repeat
+from monitors.labels.performance import PerformanceJob
 from monitors.partition import Effects
-from monitors.performance import PerformanceJob
-from monitors.watch import WindowJob
+from monitors.windows.watch import WindowJob
 from streams import metrics
-from streams.alerting import AlertService
-from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN
+from streams.alerting.service import AlertService
 from streams.clock import utc_now
 from streams.codec import kept_json
 from streams.errors import DecodeError
 from streams.events import PREDICTION_COLUMN
-from streams.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
-from streams.inputs import InputConsumer
 from streams.settings import Settings
+from streams.worker.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, VERSION_COLUMN
+from streams.worker.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
+from streams.worker.inputs import InputConsumer
 from streams.worker.learning import Learning
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
 from streams.worker.results import Results
-from streams.worker_state import WorkerState
+from streams.worker.state import WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ Due = list[tuple[WorkerState, str, WindowJob | PerformanceJob]]
 
 
 class Held:
-    """A message not applied: its input waits until a full join has room (see :mod:`monitors.backpressure`)."""
+    """A message not applied: its input waits until a full join has room (see :mod:`monitors.intake.backpressure`)."""
 
 
 HELD = Held()
@@ -115,7 +115,7 @@ class Ingestion:
                         continue
                     taken = await self._take(state, inputs, record, effects)
                     if taken is HELD:
-                        # Read again from this message once the join has room (see monitors.backpressure).
+                        # Read again from this message once the join has room (see monitors.intake.backpressure).
                         inputs.hold(tp, record.offset)
                         break
                     state.consumed(record.topic, record.partition, record.offset)

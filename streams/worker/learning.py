@@ -1,6 +1,6 @@
 """Online learning: the challengers learn labelled pairs in a process of their own, and what that causes comes back.
 
-The learner's process (:mod:`streams.learner`) starts with the first labelled
+The learner's process (:mod:`streams.worker.learner`) starts with the first labelled
 pair, so a worker that gets no labels never pays for it. A promotion (a
 challenger that beats the deployed model) is announced on the model-updates
 topic; a pair the challenger cannot use is counted and logged.
@@ -12,17 +12,17 @@ import functools
 import logging
 import os
 
-from monitors.challenger import Challenger, Promotion
-from monitors.labels import LabelledPair
+from monitors.labels.join import LabelledPair
+from monitors.online.challenger import Challenger, Promotion
 from streams import metrics
-from streams.analysis import follow_parent
 from streams.clock import utc_now
 from streams.codec import encode
 from streams.events import PromotionEvent
-from streams.learner import Learner, Outcome, Rejected
 from streams.settings import Settings
+from streams.worker.analysis import follow_parent
+from streams.worker.learner import Learner, Outcome, Rejected
 from streams.worker.output import Output
-from streams.worker_state import WorkerState
+from streams.worker.state import WorkerState
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from streams.codec import dead_letter, encode, encode_dead_letter, record_bytes
 from streams.errors import MessageTooLargeError
 from streams.events import PerformanceReport, WindowReport
 from streams.settings import Settings
-from streams.worker_state import WorkerState
+from streams.worker.state import WorkerState
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The input partitions a worker owns: their states restored when assigned, checkpointed then committed, handed over when revoked.
 
 Input offsets are committed only once a checkpoint reflects them (see
-:mod:`streams.checkpoint`); messages below the restored state's offsets are
+:mod:`streams.worker.checkpoint`); messages below the restored state's offsets are
 skipped, so each has exactly one effect on the state.
 
 Every change to a partition's state holds :attr:`Partitions.lock` (changes span
@@ -20,21 +20,21 @@ from typing import Any, cast
 import orjson
 from aiokafka.errors import KafkaError
 
+from monitors.labels.performance import PerformanceJob
 from monitors.partition import PartitionRules
-from monitors.performance import PerformanceJob
-from monitors.watch import WindowJob
+from monitors.windows.watch import WindowJob
 from streams import metrics
-from streams.alerting import AlertService, load_alert_states
-from streams.checkpoint import StateKeys, pack, partition_checkpoint, read_checkpoints, snapshot
+from streams.alerting.service import AlertService, load_alert_states
 from streams.clock import utc_now
 from streams.codec import encode
 from streams.compacted import follow_topic
 from streams.events import ChallengerOut, ModelStatus
-from streams.inputs import InputConsumer
 from streams.settings import Settings
+from streams.worker.checkpoint import StateKeys, pack, partition_checkpoint, read_checkpoints, snapshot
+from streams.worker.inputs import InputConsumer
 from streams.worker.learning import Learning
 from streams.worker.output import Output
-from streams.worker_state import WorkerState, new_state
+from streams.worker.state import WorkerState, new_state
 
 log = logging.getLogger(__name__)
 

@@ -24,14 +24,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from monitors.alerts import Alert
-from monitors.cbpe import Calibration, Estimate
-from monitors.full_reports import FullReportPolicy
-from monitors.performance import PerformanceJob
-from monitors.watch import WindowJob
+from monitors.alerting.alerts import Alert
+from monitors.labels.estimates import Calibration, Estimate
+from monitors.labels.performance import PerformanceJob
+from monitors.windows.watch import WindowJob
+from monitors.workspace.full_reports import FullReportPolicy
 from streams import metrics
-from streams.alerting import AlertService
-from streams.analysis import (
+from streams.alerting.service import AlertService
+from streams.events import PerformanceReport, SnapshotRef, WindowReport
+from streams.settings import Settings
+from streams.worker.analysis import (
     AnalysisSpec,
     PerformanceOutcome,
     ReferenceRows,
@@ -44,12 +46,10 @@ from streams.analysis import (
     full_performance_report,
     full_report,
 )
-from streams.events import PerformanceReport, SnapshotRef, WindowReport
-from streams.runs import alert_notes
-from streams.settings import Settings
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
-from streams.worker_state import WorkerState
+from streams.worker.state import WorkerState
+from streams.workspace.runs import alert_notes
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from kafka import KafkaProducer
 
+from streams.alerting.silences import create_silence, list_silences
 from streams.events import AlertEvent, WindowReport
 from streams.settings import Settings
-from streams.silences import create_silence, list_silences
 from tests.helpers import RunningWorker, TopicReader, free_port, metric, wait_until
 
 pytestmark = pytest.mark.integration

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from monitors.alerts import Alert
-from monitors.dispatch import Notification
-from streams.alertmanager import (
+from monitors.alerting.alerts import Alert
+from monitors.alerting.dispatch import Notification
+from streams.alerting.receivers import AlertmanagerReceiver, Deliveries
+from streams.local.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,
 )
-from streams.receivers import AlertmanagerReceiver, Deliveries
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration

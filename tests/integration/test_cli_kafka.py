@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from monitors.fingerprint import fingerprint
+from monitors.alerting.fingerprint import fingerprint
 from streams.admin import ensure_topics
 from streams.codec import encode
 from streams.events import AlertEvent, Window
-from streams.runner import spawn_worker, stop_worker
 from streams.settings import Settings
+from streams.worker.runner import spawn_worker, stop_worker
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.demo import run_demo
+from streams.cli.demo import run_demo
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

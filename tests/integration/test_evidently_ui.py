@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.dashboard import model_panels
 from streams.events import AlertEvent, PerformanceReport, WindowReport
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
+from streams.workspace.dashboard import model_panels
 from tests.helpers import produce, wait_until
 
 pytestmark = pytest.mark.integration

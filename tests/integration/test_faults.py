@@ -30,15 +30,15 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 
-from monitors.labels import PendingPrediction
-from monitors.performance import PerformanceJob
-from streams.broker import KafkaBroker
-from streams.checkpoint import partition_checkpoint
+from monitors.labels.join import PendingPrediction
+from monitors.labels.performance import PerformanceJob
 from streams.events import AlertEvent, DeadLetter, WindowReport
+from streams.local.broker import KafkaBroker
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
-from streams.worker import StreamWorker
-from streams.worker_state import new_state
+from streams.worker.app import StreamWorker
+from streams.worker.checkpoint import partition_checkpoint
+from streams.worker.state import new_state
 from tests.helpers import RunningWorker, TopicReader, free_ports, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration

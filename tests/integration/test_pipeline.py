@@ -10,10 +10,10 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from monitors.fingerprint import fingerprint
+from monitors.alerting.fingerprint import fingerprint
 from streams.events import AlertEvent, DeadLetter, WindowReport
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.integration

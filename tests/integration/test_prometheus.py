@@ -15,8 +15,8 @@ import orjson
 import pytest
 import yaml
 
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
 from tests.helpers import RunningWorker, free_port, produce
 
 pytestmark = pytest.mark.integration

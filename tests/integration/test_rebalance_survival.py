@@ -25,8 +25,8 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.events import ModelStatus, WindowReport
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
 from tests.helpers import RunningWorker, TopicReader, analysis_processes, free_port, metric_so_far, wait_until
 
 pytestmark = pytest.mark.integration

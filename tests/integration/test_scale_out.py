@@ -18,8 +18,8 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.events import AlertEvent, WindowReport
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
 from tests.helpers import RunningWorker, TopicReader, free_port, metric, wait_until
 
 pytestmark = pytest.mark.integration

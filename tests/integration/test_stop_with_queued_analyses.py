@@ -19,8 +19,8 @@ import orjson
 import pytest
 
 from streams.events import WindowReport
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
 from tests.helpers import RunningWorker, TopicReader, analysis_processes, metric_so_far, produce, wait_until
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,12 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from streams.checkpoint import StateKeys, dump, pack, partition_checkpoint
 from streams.compacted import read_latest
 from streams.events import ModelStatus
-from streams.runner import stop_worker
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
+from streams.worker.checkpoint import StateKeys, dump, pack, partition_checkpoint
+from streams.worker.runner import stop_worker
 from tests.helpers import RunningWorker, TopicReader, free_port, metric, produce, wait_until
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 from streams.events import WindowReport
-from streams.runner import stop_worker
+from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
-from streams.synthetic import synthetic_stream
+from streams.worker.runner import stop_worker
 from tests.helpers import RunningWorker, TopicReader, produce
 
 pytestmark = pytest.mark.integration

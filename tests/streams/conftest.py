@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams import analysis
+from streams.worker import analysis
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from monitors.cbpe import Calibration
-from monitors.performance import PerformanceJob
-from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse, evaluate_performance
+from monitors.labels.estimates import Calibration
+from monitors.labels.performance import PerformanceJob
+from monitors.windows.watch import DriftWatch, WindowJob
 from streams.settings import DriftSettings, PerformanceSettings
+from streams.worker.analysis import EVENT_TIME_COLUMN, SCORE_COLUMN, AnalysisSpec, WindowOutcome, analyse, evaluate_performance
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = AnalysisSpec()

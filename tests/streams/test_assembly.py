@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel
 
-from monitors.conditions import DriftConditions
-from monitors.drift import DriftMonitor
-from monitors.lifecycle import AlertLifecycle
-from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
-from monitors.performance import PerformanceConditions
-from monitors.quality import DataQualityMonitor, ReferenceProfile
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.drift.conditions import DriftConditions
+from monitors.drift.monitor import DriftMonitor
+from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.labels.performance import PerformanceConditions
+from monitors.quality.monitor import DataQualityMonitor, ReferenceProfile
 from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
 from streams.events import PREDICTION_COLUMN
 from streams.settings import ConditionSettings, DriftSettings, PerformanceSettings, QualitySettings

@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-from streams.broker import KAFKA_VERSION, KafkaBroker
 from streams.errors import BrokerError
+from streams.local.broker import KAFKA_VERSION, KafkaBroker
 from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streams.calibrate import calibrate
+from streams.cli.calibrate import calibrate
 from streams.settings import Settings
 
 SETTINGS = Settings(window={"size": 200, "duration_s": 3600}, reference={"size": 400})
@@ -54,7 +54,7 @@ def test_too_small_a_table_is_a_usage_error_naming_the_settings(tmp_path: Path) 
 
 @pytest.mark.parametrize("levels", [[], [0.5]])
 def test_alarm_levels_edge_cases(levels: list[float]) -> None:
-    from streams.calibrate import Calibration
+    from streams.cli.calibrate import Calibration
 
     calibration = Calibration(len(levels), 100, {}, tuple(levels), 0.01, "bh", 0.001)
     assert calibration.proposed_alpha == 0.001 and calibration.windows_between_alarms is None

@@ -9,10 +9,10 @@ import zlib
 
 import pytest
 
-from streams import checkpoint
-from streams.checkpoint import CHUNK_BYTES, StateKeys, dump, load_checkpoints, pack, snapshot
 from streams.errors import CheckpointRefused
 from streams.settings import KafkaSettings
+from streams.worker import checkpoint
+from streams.worker.checkpoint import CHUNK_BYTES, StateKeys, dump, load_checkpoints, pack, snapshot
 
 KEY = StateKeys((b"the signing key, 32 characters..",))
 

@@ -1,16 +1,17 @@
 """A checkpoint written by an earlier release is restored by this one, and goes on.
 
-``fixtures/checkpoint-0546abf.bin`` is the payload (:func:`streams.checkpoint.dump`)
+``fixtures/checkpoint-0546abf.bin`` is the payload (:func:`streams.worker.checkpoint.dump`)
 of partition 0's state as the worker of commit 0546abf left it: 1,200 predictions
 of bench/event_path.py's default scenario (10 models, 20 features, the ``region``
 segment) and their labels, with windows of 40 and references of 60, the online
 challengers off. It was pickled before the partition's rules moved to
-``monitors.partition``; a change that this test cannot absorb must raise
-:data:`streams.checkpoint.FORMAT` and say what to do (see that module).
+``monitors.partition`` and before the modules moved to concept subpackages; a change that this test cannot absorb must raise
+:data:`streams.worker.checkpoint.FORMAT` and say what to do (see that module).
 """
 
 from __future__ import annotations
 
+import importlib
 import pickle
 import zlib
 from datetime import timedelta
@@ -20,16 +21,16 @@ from types import SimpleNamespace
 import pytest
 
 from streams.assembly import partition_rules
-from streams.checkpoint import dump
 from streams.settings import Settings
-from streams.worker_state import WorkerState
+from streams.worker.checkpoint import MOVED_MODULES, dump, load
+from streams.worker.state import WorkerState
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0546abf.bin"
 
 
 @pytest.fixture()
 def restored() -> WorkerState:
-    state = pickle.loads(zlib.decompress(FIXTURE.read_bytes()))
+    state = load(FIXTURE.read_bytes())
     assert isinstance(state, WorkerState)
     state.configure(partition_rules(Settings(segments={"keys": ["region"]}, window={"size": 40}, reference={"size": 60})))
     return state
@@ -61,5 +62,15 @@ def test_the_restored_state_takes_events_and_saves_again(restored: WorkerState) 
     restored.observe(prediction, {"x": 1.0}, b'{"x":1.0}')
     effects = restored.label("after-restore", 1, at, model)
     assert effects.joined == [model]
-    again = pickle.loads(zlib.decompress(dump(restored)))
+    again = load(dump(restored))
     assert again.labels.counts(model).joined == 121
+
+
+def test_classes_that_moved_module_are_found_where_they_are_now() -> None:
+    raw = zlib.decompress(FIXTURE.read_bytes())
+    assert b"monitors.watch" in raw and b"streams.worker_state" in raw  # the layout before the concept subpackages
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(raw)
+    assert isinstance(load(FIXTURE.read_bytes()), WorkerState)
+    for module in MOVED_MODULES.values():
+        importlib.import_module(module)

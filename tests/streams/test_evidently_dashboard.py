@@ -11,11 +11,11 @@ from uuid import UUID
 
 import numpy as np
 
-from monitors.performance import PerformanceJob
-from monitors.watch import DriftWatch, WindowJob
-from streams.analysis import SCORE_COLUMN, AnalysisSpec, analyse, evaluate_performance, full_report
-from streams.dashboard import OVERVIEW_TAB, model_tab
+from monitors.labels.performance import PerformanceJob
+from monitors.windows.watch import DriftWatch, WindowJob
 from streams.settings import DriftSettings
+from streams.worker.analysis import SCORE_COLUMN, AnalysisSpec, analyse, evaluate_performance, full_report
+from streams.workspace.dashboard import OVERVIEW_TAB, model_tab
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
@@ -127,8 +127,8 @@ def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_w
 
 
 def test_a_tab_another_process_wrote_over_comes_back(tmp_path: Path) -> None:
-    from streams.runs import RunNotes
-    from streams.workspace import EvidentlyWorkspace
+    from streams.workspace.runs import RunNotes
+    from streams.workspace.store import EvidentlyWorkspace
     from tests.streams.test_workspace import snapshot
 
     workspace = EvidentlyWorkspace(tmp_path, "streammon", rescan_interval_s=0.0)

@@ -15,7 +15,7 @@ from test_codec_fuzz import FUZZ, json_values, near_valid, valid_events
 from streams.codec import decode
 from streams.errors import DecodeError
 from streams.events import FeatureEvent, LabelEvent, PredictionEvent
-from streams.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
+from streams.worker.input_events import FeaturesIn, LabelIn, PredictionIn, read_input
 
 PAIRS = ((PredictionIn, PredictionEvent), (FeaturesIn, FeatureEvent), (LabelIn, LabelEvent))
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from streams.admin import admin_client, ensure_topics
-from streams.broker import KafkaBroker
-from streams.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
+from streams.alerting.silences import create_silence, list_silences
+from streams.cli.models import model_statuses
 from streams.compacted import follow_topic, read_latest
 from streams.errors import BrokerError
-from streams.models_view import model_statuses
+from streams.local.broker import KafkaBroker
 from streams.publish import Publisher
-from streams.runner import spawn_worker, stop_worker
 from streams.settings import BrokerSettings, KafkaSettings, Settings
-from streams.silences import create_silence, list_silences
+from streams.worker.checkpoint import StateKeys, load_checkpoints, partition_checkpoint
+from streams.worker.runner import spawn_worker, stop_worker
 from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,10 @@ from cryptography.x509.oid import NameOID
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from streams import runner
 from streams.errors import ConfigError
 from streams.kafka_clients import client_options, faust_credentials, ssl_context
 from streams.settings import KafkaSettings, Settings, load_settings
+from streams.worker import runner
 
 PASSWORD = "pw-9f3c1e77"
 URL = "https://hooks.slack.example.com/services/T0/B0/tok-5a1d9e"

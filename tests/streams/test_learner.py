@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from monitors.challenger import Challenger, Promotion
-from streams.learner import Learner, Rejected, _learn
+from monitors.online.challenger import Challenger, Promotion
+from streams.worker.learner import Learner, Rejected, _learn
 
 
 def pairs(n: int, seed: int) -> Iterator[tuple[dict[str, float | str], int, int]]:

@@ -14,11 +14,9 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
-from monitors.alerts import Alert
-from monitors.dispatch import Notification
-from streams.codec import record_bytes
-from streams.errors import ConfigError, MessageTooLargeError, NotifyError
-from streams.receivers import (
+from monitors.alerting.alerts import Alert
+from monitors.alerting.dispatch import Notification
+from streams.alerting.receivers import (
     AlertmanagerReceiver,
     Deliveries,
     KafkaReceiver,
@@ -26,6 +24,8 @@ from streams.receivers import (
     WebhookReceiver,
     build_receivers,
 )
+from streams.codec import record_bytes
+from streams.errors import ConfigError, MessageTooLargeError, NotifyError
 from tests.helpers import free_port
 
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from streams.inputs import _refusals_as_warnings
+from streams.worker.inputs import _refusals_as_warnings
 
 _REFUSED = "OffsetCommit failed for group %s due to group error (%s), will rejoin"
 

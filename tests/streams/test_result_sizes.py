@@ -11,8 +11,8 @@ import pytest
 from streams import metrics
 from streams.events import FeatureDriftOut, Window, WindowReport
 from streams.settings import Settings
-from streams.worker import StreamWorker
-from streams.worker_state import new_state
+from streams.worker.app import StreamWorker
+from streams.worker.state import new_state
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

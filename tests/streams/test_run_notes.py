@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from monitors.alerts import Alert
-from monitors.performance import PerformanceJob
-from monitors.watch import DriftWatch, Segment, WindowJob
-from streams.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse, annotate_run, evaluate_performance
-from streams.runs import alert_notes
-from streams.workspace import EvidentlyWorkspace
+from monitors.alerting.alerts import Alert
+from monitors.labels.performance import PerformanceJob
+from monitors.windows.watch import DriftWatch, Segment, WindowJob
+from streams.worker.analysis import VERSION_COLUMN, AnalysisSpec, WindowOutcome, analyse, annotate_run, evaluate_performance
+from streams.workspace.runs import alert_notes
+from streams.workspace.store import EvidentlyWorkspace
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def page(run: object) -> list[tuple[str, str]]:
 
 
 def test_a_report_opens_with_streammons_decision_and_not_evidentlys_dataset_verdict(tmp_path: Path) -> None:
-    from streams.analysis import full_report
+    from streams.worker.analysis import full_report
 
     spec = AnalysisSpec().stored_in(tmp_path)
     report = drift_outcome(spec).report

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from streams.errors import ConfigError
-from streams.runner import load_reference
 from streams.settings import Settings
+from streams.worker.runner import load_reference
 
 
 def test_reference_file_rows_keep_features_and_prediction_only(tmp_path: Path) -> None:

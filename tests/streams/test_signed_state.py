@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams import checkpoint
-from streams.checkpoint import StateKeys, dump, pack, read_checkpoints
 from streams.errors import CheckpointRefused, ConfigError
 from streams.settings import KafkaSettings, Settings, load_settings
+from streams.worker import checkpoint
+from streams.worker.checkpoint import StateKeys, dump, pack, read_checkpoints
 
 NEW = b"new key - signs from now on......"
 OLD = b"old key - verifies until rotated."

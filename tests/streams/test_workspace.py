@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitors._evidently import DataDefinition, Dataset, Report, Snapshot
-from monitors.retention import Retention
+from monitors.evidently.reports import DataDefinition, Dataset, Report, Snapshot
+from monitors.workspace.retention import Retention
 from streams.settings import WorkspaceSettings
-from streams.workspace import EvidentlyWorkspace
+from streams.workspace.store import EvidentlyWorkspace
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
@@ -154,9 +154,9 @@ def test_bounds_are_checked_when_settings_load(bounds: dict[str, object]) -> Non
 
 
 def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path: Path) -> None:
-    import streams.analysis
-    from streams.analysis import AnalysisSpec, annotate_run
-    from streams.runs import alert_notes
+    import streams.worker.analysis
+    from streams.worker.analysis import AnalysisSpec, annotate_run
+    from streams.workspace.runs import alert_notes
     from tests.streams.test_run_notes import alert, drift_outcome
 
     spec = AnalysisSpec().stored_in(tmp_path)
@@ -164,7 +164,7 @@ def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path:
     assert first.snapshot is not None
     raised = alert("a", "warning")
     annotate_run(spec, first.snapshot, alert_notes(first.model, [raised]))
-    streams.analysis._workspaces.clear()  # a restarted worker's analysis process
+    streams.worker.analysis._workspaces.clear()  # a restarted worker's analysis process
     again = drift_outcome(spec).report  # recomputed: its alert was raised already, nothing changes now
 
     assert again.snapshot == first.snapshot

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.backpressure import Admission, admit, ahead
-from monitors.labels import LabelJoin, PendingPrediction
+from monitors.intake.backpressure import Admission, admit, ahead
+from monitors.labels.join import LabelJoin, PendingPrediction
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitors.cbpe import (
+from monitors.labels.estimates import (
     Calibration,
     CBPEConditions,
     Estimate,

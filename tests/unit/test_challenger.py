@@ -11,7 +11,7 @@ import pytest
 from river import optim, utils
 from river.datasets import synth
 
-from monitors.challenger import (
+from monitors.online.challenger import (
     DEFAULT_BATCH_SIZE,
     METRICS,
     MINI_BATCH_MODELS,

@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.columns import Columns
+from monitors.windows.columns import Columns
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-1e6, 1e6), st.sampled_from(["a", "b", "c"]))
 rows = st.lists(

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from monitors.conditions import DriftConditions
-from monitors.drift import DriftResult, FeatureDrift
+from monitors.drift.conditions import DriftConditions
+from monitors.drift.monitor import DriftResult, FeatureDrift
 
 
 def result(*features: FeatureDrift, prediction: FeatureDrift | None = None) -> DriftResult:

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from river import base
 
-from monitors.detectors import (
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.online.detectors import (
     BINARY,
     DEFAULT_PARAMS,
     DETECTORS,
@@ -13,7 +14,6 @@ from monitors.detectors import (
     ErrorStream,
     build_detector,
 )
-from monitors.lifecycle import AlertLifecycle
 
 
 def errors(rate: float, n: int, rng: random.Random) -> list[bool]:

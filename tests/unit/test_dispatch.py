@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.alerts import Alert
-from monitors.dispatch import Dispatcher, Notification
-from monitors.matchers import parse_matchers
-from monitors.routing import Route, RouteConfig
+from monitors.alerting.alerts import Alert
+from monitors.alerting.dispatch import Dispatcher, Notification
+from monitors.alerting.matchers import parse_matchers
+from monitors.alerting.routing import Route, RouteConfig
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT, INTERVAL, REPEAT = 30.0, 300.0, 3600.0

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.drift import DriftMonitor, DriftResult
+from monitors.drift.monitor import DriftMonitor, DriftResult
 
 Window = Callable[[np.random.Generator, int], pd.DataFrame]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from monitors.fingerprint import fingerprint
+from monitors.alerting.fingerprint import fingerprint
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.freshness import Freshness
-from monitors.lifecycle import AlertLifecycle
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.intake.freshness import Freshness
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

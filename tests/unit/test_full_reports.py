@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.full_reports import FullReportPolicy
+from monitors.workspace.full_reports import FullReportPolicy
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.alerts import Observation
-from monitors.inhibition import Inhibitor, InhibitRule
-from monitors.lifecycle import AlertLifecycle
-from monitors.matchers import parse_matchers
+from monitors.alerting.alerts import Observation
+from monitors.alerting.inhibition import Inhibitor, InhibitRule
+from monitors.alerting.lifecycle import AlertLifecycle
+from monitors.alerting.matchers import parse_matchers
 
 CRIT_MUTES_WARN = InhibitRule(
     parse_matchers(['severity="critical"']), parse_matchers(['severity="warning"']), ("model", "feature")

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.labels import JoinStats, LabelJoin, LabelledPair, PendingPrediction
+from monitors.labels.join import JoinStats, LabelJoin, LabelledPair, PendingPrediction
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

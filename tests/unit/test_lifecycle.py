@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.alerts import Alert, Observation
-from monitors.fingerprint import fingerprint
-from monitors.lifecycle import AlertLifecycle
+from monitors.alerting.alerts import Alert, Observation
+from monitors.alerting.fingerprint import fingerprint
+from monitors.alerting.lifecycle import AlertLifecycle
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AGE = {"model": "churn", "kind": "data_drift", "feature": "age"}
@@ -367,7 +367,7 @@ def test_fires_exactly_when_for_windows_consecutive_active_windows_are_reached(f
 
 
 def test_annotations_are_bounded_whatever_the_observation_quotes() -> None:
-    from monitors.lifecycle import MAX_ANNOTATION_CHARS
+    from monitors.alerting.lifecycle import MAX_ANNOTATION_CHARS
 
     lifecycle = AlertLifecycle(for_windows=1)
     [alert] = lifecycle.observe([obs(9.0, summary="s" * 990_000, method="ks")], at(0))

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from river import compose, linear_model, optim, preprocessing, tree
 
-from monitors.challenger import MINI_BATCH_MODELS, _without_prepare, build_model
-from monitors.minibatch import Rows, learn_many, predict_many, supports_mini_batches
+from monitors.online.challenger import MINI_BATCH_MODELS, _without_prepare, build_model
+from monitors.online.minibatch import Rows, learn_many, predict_many, supports_mini_batches
 
 MODELS = [linear_model.LogisticRegression, linear_model.LinearRegression]
 

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
-from monitors.multiple_testing import CORRECTIONS, Correction, Decision, correct
+from monitors.drift.multiple_testing import CORRECTIONS, Correction, Decision, correct
 
 STATSMODELS_METHOD = {"bh": "fdr_bh", "bonferroni": "bonferroni"}
 
@@ -179,7 +179,7 @@ def test_accepts_numpy_p_values() -> None:
     st.sampled_from(["bh", "bonferroni", "none"]),
 )
 def test_alarm_level_is_the_smallest_alpha_that_rejects(p_values: list[float], alpha: float, correction: str) -> None:
-    from monitors.multiple_testing import alarm_level
+    from monitors.drift.multiple_testing import alarm_level
 
     level = alarm_level(p_values, correction)  # type: ignore[arg-type]
     rejects = any(correct(p_values, alpha, correction).rejected)  # type: ignore[arg-type]

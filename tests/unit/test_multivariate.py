@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.drift import DriftMonitor
-from monitors.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.drift.monitor import DriftMonitor
+from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
 
 
 def correlated(rng: np.random.Generator, n: int, rho: float = 0.9) -> pd.DataFrame:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from monitors.alerts import Alert
-from monitors.cbpe import CBPEConditions, Estimate
-from monitors.challenger import Challenger
-from monitors.detectors import ErrorStream
+from monitors.alerting.alerts import Alert
+from monitors.labels.estimates import CBPEConditions, Estimate
+from monitors.labels.performance import PerformanceConditions, PerformanceJob, PerformanceResult
+from monitors.online.challenger import Challenger
+from monitors.online.detectors import ErrorStream
 from monitors.partition import KEPT_ESTIMATES, Effects, PartitionMonitor, PartitionRules, untrusted_models
-from monitors.performance import PerformanceConditions, PerformanceJob, PerformanceResult
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MODEL = "churn"

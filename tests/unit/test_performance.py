@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from monitors._evidently import (
+from monitors.evidently.reports import (
     classification_quality,
     positive_label,
     regression_quality,
 )
-from monitors.labels import LabelledPair, PendingPrediction
-from monitors.performance import (
+from monitors.labels.join import LabelledPair, PendingPrediction
+from monitors.labels.performance import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     PerformanceConditions,

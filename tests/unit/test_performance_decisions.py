@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitors._evidently import classification_quality
+from monitors.evidently.reports import classification_quality
 
 
 def corpus() -> dict[str, tuple[list[Any], list[Any], list[float] | None]]:

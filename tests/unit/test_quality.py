@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.quality import (
+from monitors.quality.monitor import (
     CHECKS,
     DataQualityMonitor,
     QualityFinding,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitors.quoting import MAX_QUOTED_CHARS, clip, quote
+from monitors.alerting.quoting import MAX_QUOTED_CHARS, clip, quote
 
 
 def test_a_value_as_long_as_a_message_is_quoted_in_a_few_characters() -> None:

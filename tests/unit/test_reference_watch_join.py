@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.join import KeyedJoin
-from monitors.reference import SealedRows, StreamReference
-from monitors.watch import DriftWatch
+from monitors.intake.join import KeyedJoin
+from monitors.windows.reference import SealedRows, StreamReference
+from monitors.windows.watch import DriftWatch
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.retention import Retention, StoredRun
+from monitors.workspace.retention import Retention, StoredRun
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)
 DAY = 86400.0

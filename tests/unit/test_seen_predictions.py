@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.duplicates import Repeat, Repeats, SeenPredictions
+from monitors.intake.duplicates import Repeat, Repeats, SeenPredictions
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

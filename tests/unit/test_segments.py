@@ -1,6 +1,6 @@
 import pytest
 
-from monitors.segments import MISSING, OTHER, SegmentBuckets
+from monitors.windows.segments import MISSING, OTHER, SegmentBuckets
 
 
 def test_top_values_keep_their_bucket_and_the_rest_is_other() -> None:

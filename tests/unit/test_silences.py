@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.matchers import Matcher, parse_matchers
-from monitors.silences import Silence, Silences, silence_from_dict, silence_to_dict
+from monitors.alerting.matchers import Matcher, parse_matchers
+from monitors.alerting.silences import Silence, Silences, silence_from_dict, silence_to_dict
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)

@@ -1,8 +1,8 @@
 """The two-sample tests with the reference's share done once give scipy's p-values, bit for bit.
 
-:func:`monitors._stattests.ks_p_value` against ``scipy.stats.ks_2samp`` on pandas
+:func:`monitors.evidently.stattests.ks_p_value` against ``scipy.stats.ks_2samp`` on pandas
 Series (as Evidently calls it), remembered p-values included; and
-:func:`monitors._stattests.homogeneity_p_value` against
+:func:`monitors.evidently.stattests.homogeneity_p_value` against
 ``scipy.stats.chi2_contingency``, on random samples with ties, integers and
 floats together, and categories rare enough to be pooled.
 """
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, ks_2samp
 
-from monitors._stattests import homogeneity_p_value, homogeneity_table, ks_p_value
+from monitors.evidently.stattests import homogeneity_p_value, homogeneity_table, ks_p_value
 
 SAMPLES = st.one_of(
     st.lists(st.integers(-5, 5), min_size=1, max_size=300),  # many ties

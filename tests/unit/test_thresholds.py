@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors._evidently import DriftReport, Kind, check_method, distance
-from monitors.thresholds import EPSILON, DistanceThreshold, calibrate_distance
+from monitors.drift.thresholds import EPSILON, DistanceThreshold, calibrate_distance
+from monitors.evidently.reports import DriftReport, Kind, check_method, distance
 
 WASSERSTEIN = check_method("wasserstein", "numerical")
 JENSEN_SHANNON = check_method("jensenshannon", "categorical")

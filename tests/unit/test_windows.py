@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.windows import TumblingWindows
+from monitors.windows.tumbling import TumblingWindows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
