@@ -46,8 +46,8 @@ from monitors.evidently.reports import Snapshot, SnapshotModel, annotated, strea
 from monitors.labels.performance import Task
 from monitors.workspace.retention import Retention, StoredRun
 from streams.events import SnapshotRef
-from streams.workspace.runs import ALERT_METADATA, ALERT_TAGS, RunNotes, headline
 from streams.workspace import dashboard
+from streams.workspace.runs import ALERT_METADATA, ALERT_TAGS, RunNotes, headline
 
 # Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/evidently/reports.py).
 with warnings.catch_warnings():
