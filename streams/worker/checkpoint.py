@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import lz4.frame
 import orjson
 
 from streams.compacted import read_latest
@@ -83,6 +84,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 512 * 1024
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
 # Where the classes a checkpoint holds lived before the concept subpackages
 # (commit 0eab9b1 and earlier): old module to new. Only the state's classes are pickled.
@@ -191,16 +193,22 @@ def load(payload: bytes) -> Any:
     >>> load(dump({"offsets": 7}))
     {'offsets': 7}
     """
-    return _Unpickler(io.BytesIO(zlib.decompress(payload))).load()
+    # Payloads before LZ4 are zlib streams; an LZ4 frame opens with its magic number.
+    raw = lz4.frame.decompress(payload) if payload.startswith(_LZ4_MAGIC) else zlib.decompress(payload)
+    return _Unpickler(io.BytesIO(raw)).load()
 
 
 def dump(state: object) -> bytes:
-    """The checkpoint payload of a state: pickled, compressed.
+    """The checkpoint payload of a state: pickled, compressed as an LZ4 frame.
 
-    >>> pickle.loads(zlib.decompress(dump({"offsets": 7})))
+    LZ4, not zlib: for a partition of 100,000 waiting predictions (28.5 MB pickled)
+    zlib at level 1 took 0.33 s of the checkpoint child's CPU and LZ4 0.03 s, for a
+    payload of 18.6 MB instead of 15.5 (``bench/checkpoint.py``).
+
+    >>> pickle.loads(lz4.frame.decompress(dump({"offsets": 7})))
     {'offsets': 7}
     """
-    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), level=1)
+    return bytes(lz4.frame.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)))
 
 
 class Snapshot:

@@ -232,6 +232,28 @@ def test_waiting_predictions_survive_a_pickle_exactly(pendings: list[PendingPred
         assert pair is not None and pair.prediction == pending
 
 
+_steps = st.lists(
+    st.tuples(st.sampled_from(["prediction", "label"]), st.integers(0, 30), st.integers(0, 300)), min_size=1, max_size=60
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_steps, st.integers(0, 400))
+def test_a_restored_join_expires_as_the_original_does(steps: list[tuple[str, int, int]], then: int) -> None:
+    # The deadline heap is not pickled but rebuilt: whatever expires after a round trip
+    # must be what expires without one, in the same order, with the same counts.
+    join = LabelJoin(ttl_s=60, capacity=20, per_model_ttl_s={"m": 120})
+    for kind, pid, second in steps:
+        if kind == "prediction":
+            join.add_prediction(f"p{pid}", prediction(second))
+        else:
+            join.add_label(f"p{pid}", True, at(second), model="m")
+    restored: LabelJoin = pickle.loads(pickle.dumps(join))
+    for now in (then, then + 100, then + 400):
+        assert restored.expire(at(now)) == join.expire(at(now))
+        assert restored.stats("m") == join.stats("m") and len(restored) == len(join)
+
+
 def test_a_join_pickled_before_the_columns_still_loads() -> None:
     join = LabelJoin(ttl_s=60, capacity=10)
     join.add_prediction("p1", prediction(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,3 +66,15 @@ def test_each_id_is_first_once_within_the_horizon(events: list[tuple[str, bytes]
     assert sorted(firsts) == sorted(set(pid for pid, _ in events))
     counts = seen.counts("m")
     assert counts.resent + counts.conflicting == len(events) - len(firsts)
+
+
+def test_a_restored_record_of_ids_tells_repeats_and_expires_as_the_original() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    seen = SeenPredictions(horizon_s=60, capacity=3)
+    for i in range(4):  # the first is forgotten past the capacity
+        seen.check("m", f"p{i}", b"a", t0 + timedelta(seconds=i))
+    restored: SeenPredictions = pickle.loads(pickle.dumps(seen))
+    assert [restored.check("m", f"p{i}", b"a", t0).value for i in (3, 2, 1, 0)] == ["resent", "resent", "resent", "first"]
+    restored.expire(t0 + timedelta(seconds=62))
+    assert len(restored) == 2 and restored.counts("m") == Repeats(resent=3)
+
