@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from load import DEFAULT_MODELS, prediction_values  # noqa: E402
 
 from monitors.online import minibatch  # noqa: E402
-from monitors.online.challenger import METRICS, Challenger, _without_prepare, build_model, prepare  # noqa: E402
+from monitors.online.challenger import METRICS, Challenger, _without_prepare  # noqa: E402
+from monitors.online.models import build_model, prepare  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.worker.learner import Learner, _learn  # noqa: E402
 from streams.worker.state import new_state  # noqa: E402

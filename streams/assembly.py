@@ -21,7 +21,7 @@ from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.drift.conditions import DriftConditions
 from monitors.drift.monitor import DriftMonitor
 from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
-from monitors.evidently.reports import Kind
+from monitors.evidently.methods import Kind
 from monitors.intake.duplicates import SeenPredictions
 from monitors.intake.freshness import Freshness
 from monitors.labels.estimates import CBPEConditions

@@ -476,7 +476,7 @@ class OnlineSettings(_Section):
 
     @model_validator(mode="after")
     def _buildable(self) -> OnlineSettings:
-        from monitors.online.challenger import build_model
+        from monitors.online.models import build_model
 
         build_model(self.model, self.params)
         return self

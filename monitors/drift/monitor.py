@@ -44,18 +44,9 @@ import pandas as pd
 
 from monitors.drift.multiple_testing import CORRECTIONS, Correction, correct
 from monitors.drift.thresholds import DistanceThreshold, calibrate_distance, calibration_rows
-from monitors.evidently.reports import (
-    P_VALUE_DISPLAY_NAMES,
-    ColumnDrift,
-    DriftReport,
-    Kind,
-    Method,
-    Snapshot,
-    check_method,
-    drift_scores_snapshot,
-    resolve_method,
-    usable_values,
-)
+from monitors.evidently.drift_report import ColumnDrift, DriftReport, drift_scores_snapshot
+from monitors.evidently.library import Snapshot
+from monitors.evidently.methods import P_VALUE_DISPLAY_NAMES, Kind, Method, check_method, resolve_method, usable_values
 
 __all__ = ["DriftMonitor", "DriftResult", "FeatureDrift"]
 
@@ -523,7 +514,7 @@ class DriftMonitor:
         """Compare one window with the reference, in milliseconds.
 
         Each column is scored by the test Evidently's report would run on it
-        (:meth:`~monitors.evidently.reports.DriftReport.scores`), so the result is the
+        (:meth:`~monitors.evidently.drift_report.DriftReport.scores`), so the result is the
         one :meth:`report` gives; the snapshot holds the scores alone, without
         the report's plots.
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from monitors.evidently.reports import Kind, Method, distance, usable_values
+from monitors.evidently.methods import Kind, Method, distance, usable_values
 
 __all__ = ["DistanceThreshold", "EPSILON", "Rule", "calibrate_distance", "calibration_rows", "prediction_bound"]
 
@@ -202,7 +202,7 @@ def calibrate_distance(
     kind
         How Evidently treats the column: ``"numerical"`` or ``"categorical"``.
     method
-        A distance method (:func:`monitors.evidently.reports.check_method`).
+        A distance method (:func:`monitors.evidently.methods.check_method`).
     window_rows
         Rows of the windows the threshold is for.
     level
@@ -227,7 +227,7 @@ def calibrate_distance(
     Each of the ``draws`` splits puts ``min(window_rows, len(reference) // 2)``
     random rows of the reference in a pseudo-window and scores it against the
     other rows with the method, through Evidently's own implementation
-    (:func:`monitors.evidently.reports.distance`): the scores are draws of the distance
+    (:func:`monitors.evidently.methods.distance`): the scores are draws of the distance
     when nothing changed, the column's own window-to-window variability.
 
     The threshold is far in their tail (``level`` is ``alpha / m``, 0.001 for
@@ -308,7 +308,7 @@ def calibrate_distance(
 
     Examples
     --------
-    >>> from monitors.evidently.reports import check_method
+    >>> from monitors.evidently.methods import check_method
     >>> rng = np.random.default_rng(3)
     >>> reference = pd.Series(rng.normal(size=5000))
     >>> wasserstein = check_method("wasserstein", "numerical")

@@ -26,7 +26,8 @@ from typing import Any, Literal
 import numpy as np
 
 from monitors.alerting.alerts import Observation
-from monitors.evidently.reports import Snapshot, classification_quality, regression_quality
+from monitors.evidently.library import Snapshot
+from monitors.evidently.quality_report import classification_quality, regression_quality
 from monitors.labels.join import LabelledPair
 from monitors.labels.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
@@ -286,7 +287,7 @@ class PerformanceResult:
     metrics
         Metric name (from :data:`CLASSIFICATION_METRICS` or
         :data:`REGRESSION_METRICS`) to value; a metric that is undefined for the
-        window is absent (see :func:`monitors.evidently.reports.classification_quality`).
+        window is absent (see :func:`monitors.evidently.quality_report.classification_quality`).
     labelled
         Labelled pairs evaluated.
     coverage
@@ -320,7 +321,7 @@ def evaluate(
     Pairs whose prediction or label is missing (None or NaN) are skipped. For a
     classifier, a pair's score is its prediction's score for the positive class
     (``pos_label``; None chooses ``True``, ``1``, or the larger class, see
-    :func:`monitors.evidently.reports.positive_label`). For a regressor, predictions
+    :func:`monitors.evidently.quality_report.positive_label`). For a regressor, predictions
     and labels must be numbers.
 
     Cost (2 cores, Evidently 0.7.23), for 1,000 pairs, with Evidently's report:

@@ -9,8 +9,8 @@ the challenger leads the deployed model on the rolling metric by a margin, a
 :class:`Promotion` carries the evidence; it is reported once, and again only after the
 challenger has fallen behind in between.
 
-The linear models (:data:`MINI_BATCH_MODELS`) learn in mini-batches of a fixed size,
-``batch_size`` pairs of one deployed model: a pair is scored on arrival, by the model as it
+The linear models (:data:`~monitors.online.models.MINI_BATCH_MODELS`) learn in mini-batches of
+a fixed size, ``batch_size`` pairs of one deployed model: a pair is scored on arrival, by the model as it
 was before its batch, and waits in that model's batch until the batch is full, then the
 batch is learned in one step (:mod:`monitors.online.minibatch`). Batches are cut by counting a
 model's pairs, so what a challenger learns depends only on the order of its pairs, never on
@@ -18,132 +18,43 @@ how they were handed over (one by one or in chunks, :meth:`Challenger.learn` or
 :meth:`Challenger.learn_many`, with a checkpoint in between: the waiting pairs are part of
 the pickle). The trees learn pair by pair.
 
-Models come from :data:`ONLINE_MODELS`; every pipeline starts with :func:`prepare`, which
-turns a feature mapping into River-ready floats. Everything here pickles (the worker
+Models come from :mod:`monitors.online.models`; every pipeline starts with its
+:func:`~monitors.online.models.prepare`, which turns a feature mapping into River-ready
+floats. Everything here pickles (the worker
 checkpoints challengers next to its Kafka offsets) and a model keeps learning after a
 round trip.
 """
 
+# Over 500 lines on purpose: the challenger and the track it keeps per deployed model
+# (scores, the waiting batch, what a checkpoint holds of it) are one piece of state, read
+# best together; the models it learns with are in monitors.online.models.
+
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Real
-from typing import Any, Literal
+from typing import Any
 
-from river import compose, linear_model, metrics, preprocessing, tree
+from river import compose, metrics
 
 from monitors.online import minibatch
+from monitors.online.models import MINI_BATCH_MODELS, MODEL_TASKS, Task, build_model, prepare
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "METRICS",
-    "MINI_BATCH_MODELS",
-    "MODEL_TASKS",
-    "ONLINE_MODELS",
     "Challenger",
     "ChallengerState",
     "Labelled",
     "Promotion",
-    "Task",
-    "build_model",
-    "prepare",
 ]
-
-Task = Literal["classification", "regression"]
 
 Labelled = tuple[str, Mapping[str, Any], Any, Any, bool]
 """A labelled pair for :meth:`Challenger.learn_many`: model, features, deployed prediction, label, learn."""
 
-
-def prepare(features: Mapping[str, Any]) -> dict[str, float]:
-    """River-ready features: numbers as floats, booleans as 0/1, strings one-hot.
-
-    A string feature ``name`` with value ``v`` becomes ``{"name=v": 1.0}``; None and
-    non-finite numbers are dropped (River models read a missing key as absent, while one
-    NaN would poison a scaler's running statistics for good).
-
-    Raises
-    ------
-    ValueError
-        For a value of any other type (a list, a mapping...), naming the feature.
-
-    Examples
-    --------
-    >>> prepare({"age": 42, "vip": True, "plan": "gold", "score": None, "ratio": float("nan")})
-    {'age': 42.0, 'vip': 1.0, 'plan=gold': 1.0}
-    """
-    prepared: dict[str, float] = {}
-    for name, value in features.items():
-        # By exact type first: features decoded from JSON are floats, strings, ints,
-        # booleans and None, and an isinstance check against the Real ABC costs several
-        # times a type comparison. Subclasses (NumPy numbers...) go the long way.
-        kind = type(value)
-        if kind is float:
-            if math.isfinite(value):
-                prepared[name] = value
-        elif kind is str:
-            prepared[f"{name}={value}"] = 1.0
-        elif kind is int:
-            prepared[name] = float(value)  # always finite: an int too large for a float raises
-        elif kind is bool:
-            prepared[name] = 1.0 if value else 0.0
-        elif value is None:
-            continue
-        elif isinstance(value, Real):  # bool has no subclasses, so it was handled above
-            number = float(value)
-            if math.isfinite(number):
-                prepared[name] = number
-        elif isinstance(value, str):
-            prepared[f"{name}={value}"] = 1.0
-        else:
-            raise ValueError(f"feature {name!r}: cannot use a {type(value).__name__} ({value!r}) as a River feature")
-    return prepared
-
-
-def _logistic_regression(**params: Any) -> compose.Pipeline:
-    return compose.Pipeline(
-        compose.FuncTransformer(prepare), preprocessing.StandardScaler(), linear_model.LogisticRegression(**params)
-    )
-
-
-def _linear_regression(**params: Any) -> compose.Pipeline:
-    return compose.Pipeline(
-        compose.FuncTransformer(prepare), preprocessing.StandardScaler(), linear_model.LinearRegression(**params)
-    )
-
-
-def _hoeffding_adaptive_tree(**params: Any) -> compose.Pipeline:
-    # A fixed seed: the tree's bootstrap draws would otherwise make a replay learn differently.
-    return compose.Pipeline(compose.FuncTransformer(prepare), tree.HoeffdingAdaptiveTreeClassifier(**{"seed": 0, **params}))
-
-
-def _hoeffding_adaptive_tree_regressor(**params: Any) -> compose.Pipeline:
-    return compose.Pipeline(compose.FuncTransformer(prepare), tree.HoeffdingAdaptiveTreeRegressor(**{"seed": 0, **params}))
-
-
-ONLINE_MODELS: Mapping[str, Callable[..., compose.Pipeline]] = {
-    "logistic_regression": _logistic_regression,
-    "hoeffding_adaptive_tree": _hoeffding_adaptive_tree,
-    "linear_regression": _linear_regression,
-    "hoeffding_adaptive_tree_regressor": _hoeffding_adaptive_tree_regressor,
-}
-"""Online model names and their builders: keyword arguments go to the River model."""
-
-MODEL_TASKS: Mapping[str, Task] = {
-    "logistic_regression": "classification",
-    "hoeffding_adaptive_tree": "classification",
-    "linear_regression": "regression",
-    "hoeffding_adaptive_tree_regressor": "regression",
-}
-"""The task of each online model. Logistic regression is binary: labels 0/1 or booleans."""
-
-MINI_BATCH_MODELS: frozenset[str] = frozenset({"logistic_regression", "linear_regression"})
-"""The online models that :meth:`Challenger.learn_many` scores and trains per batch (:mod:`monitors.online.minibatch`)."""
 
 METRICS: Mapping[str, tuple[Task, type[metrics.base.Metric]]] = {
     "accuracy": ("classification", metrics.Accuracy),
@@ -163,34 +74,6 @@ DEFAULT_BATCH_SIZE = 1
 Mini-batches cost less CPU per pair only from about 32 pairs, and a model taking one step a
 batch follows a change of concept far more slowly (``bench/learner.py --sizes``, BENCHMARKS.md).
 """
-
-
-def build_model(name: str, params: Mapping[str, Any] | None = None) -> compose.Pipeline:
-    """A fresh online model by name: :func:`prepare`, then (linear models) scaling, then the model.
-
-    Raises
-    ------
-    ValueError
-        For an unknown name or parameters River rejects.
-
-    Examples
-    --------
-    >>> model = build_model("logistic_regression", {"l2": 0.001})
-    >>> list(model.steps)
-    ['prepare', 'StandardScaler', 'LogisticRegression']
-    >>> build_model("xgboost")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown online model 'xgboost'; choose one of logistic_regression, hoeffding_adaptive_tree, linear_regression, hoeffding_adaptive_tree_regressor
-    """
-    if name not in ONLINE_MODELS:
-        raise ValueError(f"unknown online model {name!r}; choose one of {', '.join(ONLINE_MODELS)}")
-    try:
-        # A copy: a parameter such as an optimizer holds state, which models must not share.
-        return ONLINE_MODELS[name](**copy.deepcopy(dict(params or {})))
-    except (TypeError, ValueError) as exc:
-        # River reports an unknown argument as a TypeError and a bad value as a ValueError.
-        raise ValueError(f"bad parameters for online model {name!r} {dict(params or {})}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -328,7 +211,7 @@ class Challenger:
     Parameters
     ----------
     model_name
-        One of :data:`ONLINE_MODELS`; its task must be ``task``.
+        One of :data:`~monitors.online.models.ONLINE_MODELS`; its task must be ``task``.
     params
         Parameters of the River model.
     task
@@ -346,7 +229,7 @@ class Challenger:
         Pairs both must have been scored on before any promotion.
     batch_size
         Pairs of one deployed model per mini-batch of the linear models
-        (:data:`MINI_BATCH_MODELS`); 1 learns pair by pair, through River's own ``learn_one``.
+        (:data:`~monitors.online.models.MINI_BATCH_MODELS`); 1 learns pair by pair, through River's own ``learn_one``.
         A pair is scored when it comes, by the model as it was before its batch, and waits,
         learned with the rest of its batch once the batch is full: the model lags behind
         the pairs scored by at most ``batch_size - 1`` pairs, and a deployed model with

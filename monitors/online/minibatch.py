@@ -1,7 +1,7 @@
 """Mini-batches for River's linear pipelines: a standard scaler, then a linear model.
 
 A mini-batch is a :class:`Rows`: prepared rows (feature name to float, as
-:func:`monitors.online.challenger.prepare` makes them) in one matrix, built once for both uses.
+:func:`monitors.online.models.prepare` makes them) in one matrix, built once for both uses.
 :func:`predict_many` predicts every row with the model as it is; :func:`learn_many` updates it
 with all the rows and their labels at once, as River's own ``learn_many`` does:
 the scaler's running statistics take in the batch, the batch is scaled with them, and the linear

@@ -21,7 +21,7 @@ import numpy as np
 from rich.progress import Progress
 
 from monitors.drift.multiple_testing import alarm_level
-from monitors.evidently.reports import P_VALUE_DISPLAY_NAMES
+from monitors.evidently.methods import P_VALUE_DISPLAY_NAMES
 from monitors.windows.watch import DriftWatch
 from streams.errors import ConfigError
 from streams.settings import Settings

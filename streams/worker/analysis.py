@@ -25,7 +25,7 @@ import pandas as pd
 from monitors.alerting.alerts import Observation
 from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
 from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult
-from monitors.evidently.reports import Snapshot
+from monitors.evidently.library import Snapshot
 from monitors.labels.estimates import Calibration, fit_calibration, window_estimate
 from monitors.labels.performance import PerformanceJob, PerformanceResult, evaluate
 from monitors.quality.monitor import DataQualityMonitor, QualityFinding, ReferenceProfile

@@ -28,7 +28,7 @@ import os
 import warnings
 from pathlib import Path
 
-from monitors.evidently.reports import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS
+from monitors.evidently.annotations import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS
 from monitors.labels.performance import Task
 
 with warnings.catch_warnings():

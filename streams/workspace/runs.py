@@ -17,14 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitors.alerting.alerts import Alert
-from monitors.evidently.reports import (
-    DRIFTED_FEATURES,
-    ESTIMATED_ACCURACY,
-    LABEL_COVERAGE,
-    P_VALUE_DISPLAY_NAMES,
-    QUALITY_FINDINGS,
-    RunValue,
-)
+from monitors.evidently.annotations import DRIFTED_FEATURES, ESTIMATED_ACCURACY, LABEL_COVERAGE, QUALITY_FINDINGS, RunValue
+from monitors.evidently.methods import P_VALUE_DISPLAY_NAMES
 from monitors.quality.monitor import CHECKS
 from streams.events import EstimateOut, FeatureDriftOut, PerformanceReport, WindowReport
 

@@ -42,14 +42,15 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from monitors.evidently.reports import Snapshot, SnapshotModel, annotated, streammon_values
+from monitors.evidently.annotations import annotated, streammon_values
+from monitors.evidently.library import Snapshot, SnapshotModel
 from monitors.labels.performance import Task
 from monitors.workspace.retention import Retention, StoredRun
 from streams.events import SnapshotRef
 from streams.workspace import dashboard
 from streams.workspace.runs import ALERT_METADATA, ALERT_TAGS, RunNotes, headline
 
-# Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/evidently/reports.py).
+# Importing Evidently's UI code emits DeprecationWarnings that are not ours (see monitors/evidently/library.py).
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
     from evidently.legacy.core import new_id

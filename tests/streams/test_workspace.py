@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitors.evidently.reports import DataDefinition, Dataset, Report, Snapshot
+from monitors.evidently.library import DataDefinition, Dataset, Report, Snapshot
 from monitors.workspace.retention import Retention
 from streams.settings import WorkspaceSettings
 from streams.workspace.store import EvidentlyWorkspace

@@ -11,17 +11,8 @@ import pytest
 from river import optim, utils
 from river.datasets import synth
 
-from monitors.online.challenger import (
-    DEFAULT_BATCH_SIZE,
-    METRICS,
-    MINI_BATCH_MODELS,
-    MODEL_TASKS,
-    ONLINE_MODELS,
-    Challenger,
-    Promotion,
-    build_model,
-    prepare,
-)
+from monitors.online.challenger import DEFAULT_BATCH_SIZE, METRICS, Challenger, Promotion
+from monitors.online.models import MINI_BATCH_MODELS, MODEL_TASKS, ONLINE_MODELS, build_model, prepare
 
 
 def degraded(seed: int, n: int, flip: float = 0.3) -> Iterator[tuple[dict[str, Any], int, int]]:

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
-from monitors.evidently.reports import Kind, Snapshot, parse_value_drift
+from monitors.evidently.drift_report import parse_value_drift
+from monitors.evidently.library import Snapshot
+from monitors.evidently.methods import Kind
 
 NUMERICAL = [f"x{i}" for i in range(10)]
 CATEGORICAL = ["c0", "c1"]
@@ -360,7 +362,7 @@ def test_chi2_homogeneity_false_alarm_rate_is_bounded(seed: int) -> None:
 def test_chi2_homogeneity_is_scipys_contingency_test_with_rare_categories_pooled() -> None:
     from scipy.stats import chi2_contingency
 
-    from monitors.evidently.reports import chi2_homogeneity_p_value
+    from monitors.evidently.methods import chi2_homogeneity_p_value
 
     reference = pd.Series(["a"] * 300 + ["b"] * 200 + ["c"] * 100 + ["rare1"] * 3 + ["rare2"] * 2)
     current = pd.Series(["a"] * 120 + ["b"] * 130 + ["c"] * 40 + ["rare1"] * 1 + ["rare3"] * 2)

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from river import compose, linear_model, optim, preprocessing, tree
 
-from monitors.online.challenger import MINI_BATCH_MODELS, _without_prepare, build_model
+from monitors.online.challenger import _without_prepare
 from monitors.online.minibatch import Rows, learn_many, predict_many, supports_mini_batches
+from monitors.online.models import MINI_BATCH_MODELS, build_model
 
 MODELS = [linear_model.LogisticRegression, linear_model.LinearRegression]
 

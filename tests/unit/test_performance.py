@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as sk
 
-from monitors.evidently.reports import (
+from monitors.evidently.quality_report import (
     classification_quality,
     positive_label,
     regression_quality,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitors.evidently.reports import classification_quality
+from monitors.evidently.quality_report import classification_quality
 
 
 def corpus() -> dict[str, tuple[list[Any], list[Any], list[float] | None]]:

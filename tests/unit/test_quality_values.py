@@ -26,7 +26,7 @@ from scipy.stats import rankdata
 from sklearn import metrics as sk
 from sklearn.exceptions import UndefinedMetricWarning
 
-from monitors.evidently.reports import classification_quality, positive_label, regression_quality
+from monitors.evidently.quality_report import classification_quality, positive_label, regression_quality
 
 TOLERANCE = 1e-12
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from monitors.drift.thresholds import EPSILON, DistanceThreshold, calibrate_distance
-from monitors.evidently.reports import DriftReport, Kind, check_method, distance
+from monitors.evidently.drift_report import DriftReport
+from monitors.evidently.methods import Kind, check_method, distance
 
 WASSERSTEIN = check_method("wasserstein", "numerical")
 JENSEN_SHANNON = check_method("jensenshannon", "categorical")
