@@ -77,4 +77,3 @@ def test_a_restored_record_of_ids_tells_repeats_and_expires_as_the_original() ->
     assert [restored.check("m", f"p{i}", b"a", t0).value for i in (3, 2, 1, 0)] == ["resent", "resent", "resent", "first"]
     restored.expire(t0 + timedelta(seconds=62))
     assert len(restored) == 2 and restored.counts("m") == Repeats(resent=3)
-
