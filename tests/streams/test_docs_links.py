@@ -160,15 +160,23 @@ def command_problems(text: str) -> list[str]:
 
 
 def check_command(rest: str) -> list[str]:
+    """What is wrong with ``streammon <rest>``: commands and options that do not exist."""
+    return walk_command(rest)[0]
+
+
+def walk_command(rest: str) -> tuple[list[str], list[str]]:
     """Walk ``streammon <rest>`` as click would: options of each command, subcommands of each group.
 
     Square brackets (optional parts) are read through; ``a | b`` after a subcommand names
-    alternatives of the same group (``broker start | stop | status``).
+    alternatives of the same group (``broker start | stop | status``). Returns what is
+    wrong and the commands named (``streammon broker start``, ``streammon broker stop``…).
     """
     tokens = [token.strip("[]") for token in rest.replace("\\|", " | ").split()]
     tokens = [token for token in tokens if token]
     said = f"streammon {rest.strip()}"
     command = cli()
+    path = ["streammon"]
+    named: list[str] = []
     parent = None
     problems = []
     i = 0
@@ -177,6 +185,7 @@ def check_command(rest: str) -> list[str]:
         if token == "|" and parent is not None and i + 1 < len(tokens):
             if tokens[i + 1] not in parent.commands:
                 problems.append(f"{said}: no command {tokens[i + 1]!r} in {parent.name!r}")
+            named.append(" ".join([*path[:-1], tokens[i + 1]]))
             i += 2
             continue
         if token.startswith("-") and token != "-":
@@ -189,13 +198,14 @@ def check_command(rest: str) -> list[str]:
         if is_group(command) and re.fullmatch(r"[A-Za-z][\w-]*", token):
             if token not in command.commands:
                 problems.append(f"{said}: no command {token!r} in {command.name!r}")
-                return problems
+                return problems, named
             parent, command = command, command.commands[token]
+            path.append(token)
             i += 1
             continue
         parent = None  # an argument: what follows are its command's options and arguments
         i += 1
-    return problems
+    return problems, [" ".join(path), *named]
 
 
 @cache
