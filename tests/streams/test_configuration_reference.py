@@ -1,4 +1,4 @@
-"""The README's configuration block is the file with every default: it must name every setting and nothing else, at its default."""
+"""The configuration reference's block is the file with every default: it must name every setting and nothing else, at its default."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ from pydantic import BaseModel
 
 from streams.settings import Settings, load_settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "configuration.md"
 
 
-def readme_block() -> str:
-    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
-    assert len(blocks) == 1, "the Configuration section holds one YAML block: the file with every default"
+def defaults_block() -> str:
+    blocks = re.findall(r"```yaml\n(.*?)```", PAGE.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert len(blocks) == 1, "the configuration page holds one YAML block: the file with every default"
     return blocks[0]
 
 
@@ -38,10 +37,10 @@ def yaml_paths(value: Any, model: type[BaseModel], prefix: str = "") -> set[str]
 
 
 def test_the_block_names_every_setting_and_no_other() -> None:
-    written = yaml_paths(yaml.safe_load(readme_block()), Settings)
+    written = yaml_paths(yaml.safe_load(defaults_block()), Settings)
     defaults = yaml_paths(Settings().model_dump(mode="json", by_alias=True), Settings)
-    assert sorted(defaults - written) == [], "settings missing from the README's configuration block"
-    assert sorted(written - defaults) == [], "the README's configuration block names settings that do not exist"
+    assert sorted(defaults - written) == [], "settings missing from the configuration page's block"
+    assert sorted(written - defaults) == [], "the configuration page's block names settings that do not exist"
 
 
 def test_the_block_is_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,5 +48,5 @@ def test_the_block_is_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if name.startswith("STREAMMON_"):
             monkeypatch.delenv(name)
     config = tmp_path / "defaults.yaml"
-    config.write_text(readme_block(), encoding="utf-8")
+    config.write_text(defaults_block(), encoding="utf-8")
     assert load_settings(config) == Settings()
