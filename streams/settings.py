@@ -538,7 +538,7 @@ class WorkerSettings(_Section):
     ``state_keys`` sign the checkpoints (HMAC-SHA256): the first signs, any of
     them verifies, so a key is rotated by adding the new one after the old,
     then putting it first, then dropping the old one once every checkpoint has
-    been rewritten (the README's state section). Secrets: from the environment
+    been rewritten (docs/operations/state-and-scaling.md). Secrets: from the environment
     (``STREAMMON_WORKER__STATE_KEYS``, comma-separated) or ``${NAME}``
     references in the file.
     """

@@ -45,7 +45,7 @@ def run_worker(settings: Settings, log_format: LogFormat = "text") -> None:
         # no one else writes; a shared cluster gets the risk spelled out in every worker's log.
         log.warning(
             "%s is not set: checkpoints on %s are written unsigned and restored without verification, so whoever "
-            "can write to that topic can run code in this worker; set a key (see the README, state and restarts)",
+            "can write to that topic can run code in this worker; set a key (see docs/operations/state-and-scaling.md, Signed state)",
             KEYS_SETTING,
             kafka.state_topic,
         )
