@@ -20,7 +20,7 @@ and written into a snapshot of values alone (:mod:`.snapshots`).
 """
 
 # Over 500 lines on purpose: the report and its values without the report are one
-# contract (tests/unit/test_quality_values.py holds them equal to 1e-12), written
+# contract (tests/monitors/evidently/test_quality_values.py holds them equal to 1e-12), written
 # against the notes below on what Evidently does; apart, each half would need the
 # other's private metric names and class names, and a change to one would miss the other.
 
@@ -112,7 +112,7 @@ __all__ = ["classification_quality", "parse_quality", "positive_label", "regress
 # ties counted half, as scikit-learn's ROC curve joins tied points), errors
 # for regression. scikit-learn's input validation was most of the cost of
 # calling it (about 20 ms for 1,000 binary pairs with scores); this takes
-# under a millisecond. tests/unit/test_quality_values.py holds both to 1e-12.
+# under a millisecond. tests/monitors/evidently/test_quality_values.py holds both to 1e-12.
 
 _LABELS_TASK = "labels"
 _MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1")

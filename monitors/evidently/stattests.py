@@ -6,7 +6,7 @@ test, its category counts for the chi-square test) is computed once per
 reference, not once per window. The p-values are the ones the library calls
 give (``scipy.stats.ks_2samp`` as Evidently's ``ks`` test calls it;
 ``scipy.stats.chi2_contingency`` as :func:`monitors.evidently.methods.chi2_homogeneity_p_value`
-calls it), which ``tests/unit/test_drift_decisions.py`` checks against
+calls it), which ``tests/monitors/drift/test_drift_decisions.py`` checks against
 Evidently's report.
 """
 

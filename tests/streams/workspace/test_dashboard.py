@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 import streams.metrics  # noqa: F401  (registers the worker's metrics)
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "streammon-worker.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "grafana" / "streammon-worker.json"
 _SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
 
 

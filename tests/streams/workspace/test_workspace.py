@@ -157,7 +157,7 @@ def test_a_window_computed_again_replaces_its_run_and_keeps_its_alerts(tmp_path:
     import streams.worker.analysis
     from streams.worker.analysis import AnalysisSpec, annotate_run
     from streams.workspace.runs import alert_notes
-    from tests.streams.test_run_notes import alert, drift_outcome
+    from tests.streams.workspace.test_run_notes import alert, drift_outcome
 
     spec = AnalysisSpec().stored_in(tmp_path)
     first = drift_outcome(spec).report

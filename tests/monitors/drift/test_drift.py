@@ -385,7 +385,7 @@ def test_distance_methods_get_calibrated_thresholds_and_stationary_windows_pass(
     accuracy of the calibration, the rest the luck of a few references), more
     than 1 of 30 for 4 references; the shifted feature was flagged for all 35,
     with one other feature once. This seed: none. Evidently's constant (0.1)
-    happens to suit windows of this size; tests/unit/test_thresholds.py shows
+    happens to suit windows of this size; tests/monitors/drift/test_thresholds.py shows
     sizes where it does not.
     """
     rng = np.random.default_rng(41)

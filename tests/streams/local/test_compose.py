@@ -23,7 +23,7 @@ import yaml
 
 from streams.settings import CONFIG_ENV, Settings, load_settings, route_tree
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
 AMTOOL = Path("/usr/bin/amtool")
 

@@ -129,7 +129,7 @@ def test_a_columns_drift_is_one_series_and_a_windows_quality_is_plotted_at_the_w
 def test_a_tab_another_process_wrote_over_comes_back(tmp_path: Path) -> None:
     from streams.workspace.runs import RunNotes
     from streams.workspace.store import EvidentlyWorkspace
-    from tests.streams.test_workspace import snapshot
+    from tests.streams.workspace.test_workspace import snapshot
 
     workspace = EvidentlyWorkspace(tmp_path, "streammon", rescan_interval_s=0.0)
     workspace.add(snapshot(T0), "churn window 0", RunNotes("churn"))
