@@ -46,7 +46,7 @@ from pydantic_settings import (
 from monitors.alerting.matchers import parse_matchers
 from monitors.alerting.routing import Route, RouteConfig
 from monitors.workspace.retention import Retention
-from streams.alerting.receivers import ReceiverConfig
+from streams.alerting.receivers.config import ReceiverConfig
 from streams.errors import ConfigError
 
 ENV_PREFIX = "STREAMMON_"

@@ -25,7 +25,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from streams.admin import ensure_topics
-from streams.alerting.receivers import ReceiverConfig
+from streams.alerting.receivers.config import ReceiverConfig
 from streams.alerting.view import render_alert
 from streams.events import (
     AlertEvent,
