@@ -35,7 +35,7 @@ from streams.events import (
     WindowReport,
 )
 from streams.kafka_clients import client_options
-from streams.local.broker import KafkaBroker
+from streams.local.broker.process import KafkaBroker
 from streams.local.synthetic import synthetic_stream
 from streams.publish import Publisher
 from streams.settings import KafkaSettings, Settings, receiver_topics

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from monitors.alerting.matchers import Matcher, matches_all, parse_matchers
 from streams.errors import ConfigError, StreammonError
-from streams.local.broker import KafkaBroker
+from streams.local.broker.process import KafkaBroker
 from streams.logs import LogFormat, configure_logging
 from streams.settings import Settings, load_settings
 
