@@ -854,7 +854,9 @@ def profile_summary(raw: Path, top: int = 18) -> list[tuple[float, str]]:
         for frame in frames:
             name, _, where = frame.partition(" (")
             ours = any(part in where for part in ("streams/", "monitors/", "river/", "aiokafka/"))
-            entry = name == "<module>" or any(part in where for part in ("streams/cli/main.py", "streams/worker/runner.py"))
+            entry = name == "<module>" or any(
+                part in where for part in ("streams/cli/main.py", "streams/cli/commands/worker.py", "streams/worker/runner.py")
+            )
             if ours and not entry and name not in seen:
                 seen.add(name)
                 inclusive[name] = inclusive.get(name, 0) + int(count)

@@ -7,7 +7,8 @@
 - :mod:`streams.cli`: the ``streammon`` command;
 - :mod:`streams.local`: a local Kafka broker, Alertmanager and synthetic stream.
 
-Shared by them: :mod:`.settings` (the one configuration object) and
+Shared by them: :mod:`.settings` (the one configuration object, read by
+:mod:`.config_file`) and
 :mod:`.assembly` (every monitor built from it), :mod:`.events` (the event
 contract) and :mod:`.codec`, :mod:`.kafka_clients`, :mod:`.admin`,
 :mod:`.compacted`, :mod:`.publish`, :mod:`.metrics`, :mod:`.logs`,
@@ -22,6 +23,7 @@ __all__ = [
     "clock",
     "codec",
     "compacted",
+    "config_file",
     "errors",
     "events",
     "kafka_clients",

@@ -42,11 +42,9 @@ from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.alerting.matchers import parse_matchers
 from monitors.alerting.silences import Silence, Silences, silence_from_dict
 from streams import metrics
-from streams.alerting.receivers import (
-    AlertmanagerReceiver,
-    Deliveries,
-    build_receivers,
-)
+from streams.alerting.receivers.alertmanager import AlertmanagerReceiver
+from streams.alerting.receivers.build import build_receivers
+from streams.alerting.receivers.deliveries import Deliveries
 from streams.clock import utc_now
 from streams.codec import encode
 from streams.compacted import follow_topic, read_latest

@@ -25,7 +25,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from streams.admin import ensure_topics
-from streams.alerting.receivers import ReceiverConfig
+from streams.alerting.receivers.config import ReceiverConfig
 from streams.alerting.view import render_alert
 from streams.events import (
     AlertEvent,
@@ -35,7 +35,7 @@ from streams.events import (
     WindowReport,
 )
 from streams.kafka_clients import client_options
-from streams.local.broker import KafkaBroker
+from streams.local.broker.process import KafkaBroker
 from streams.local.synthetic import synthetic_stream
 from streams.publish import Publisher
 from streams.settings import KafkaSettings, Settings, receiver_topics

@@ -13,7 +13,8 @@ import pytest
 
 from monitors.alerting.alerts import Alert
 from monitors.alerting.dispatch import Notification
-from streams.alerting.receivers import AlertmanagerReceiver, Deliveries
+from streams.alerting.receivers.alertmanager import AlertmanagerReceiver
+from streams.alerting.receivers.deliveries import Deliveries
 from streams.local.alertmanager import (
     ALERTMANAGER_PACKAGE,
     LocalAlertmanager,

@@ -33,7 +33,7 @@ from kafka.errors import KafkaTimeoutError
 from monitors.labels.join import PendingPrediction
 from monitors.labels.performance import PerformanceJob
 from streams.events import AlertEvent, DeadLetter, WindowReport
-from streams.local.broker import KafkaBroker
+from streams.local.broker.process import KafkaBroker
 from streams.local.synthetic import synthetic_stream
 from streams.settings import Settings
 from streams.worker.app import StreamWorker

@@ -22,7 +22,7 @@ from streams.alerting.silences import create_silence, list_silences
 from streams.cli.models import model_statuses
 from streams.compacted import follow_topic, read_latest
 from streams.errors import BrokerError
-from streams.local.broker import KafkaBroker
+from streams.local.broker.process import KafkaBroker
 from streams.publish import Publisher
 from streams.settings import BrokerSettings, KafkaSettings, Settings
 from streams.worker.checkpoint import StateKeys, load_checkpoints, partition_checkpoint

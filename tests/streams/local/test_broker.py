@@ -14,7 +14,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from streams.errors import BrokerError
-from streams.local.broker import KAFKA_VERSION, KafkaBroker
+from streams.local.broker.install import KAFKA_VERSION
+from streams.local.broker.process import KafkaBroker
 from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration

@@ -1,46 +1,19 @@
-"""A local single-node Apache Kafka broker, without Docker.
+"""The broker's process: started detached, awaited until it answers, reported on, stopped.
 
-streammon's integration tests, demo and benchmarks run against a real broker. Where
-Docker is not available, :class:`KafkaBroker` provisions one from Maven Central: Maven
-copies the runtime jars of ``org.apache.kafka:kafka_2.13`` (plus a log4j2 binding, or
-the broker logs nothing) into a cache, and the JVM runs ``kafka.Kafka`` in KRaft
-combined mode (``process.roles=broker,controller``) on loopback.
-
-Layout under ``home``::
-
-    kafka-<version>/libs/     jars, fetched once and shared by every port
-    run-<port>/server.properties
-    run-<port>/log4j2.yaml
-    run-<port>/data/          the log directory, formatted once
-    run-<port>/broker.log     the JVM's stdout and stderr, truncated at each start
-    run-<port>/broker.pid
-
-Data lives per port, so brokers on different ports coexist. The broker runs detached:
-it outlives the Python process that started it until :meth:`KafkaBroker.stop`.
-
-Usage::
-
-    broker = KafkaBroker(Path.home() / ".cache" / "streammon")
-    broker.start()                       # seconds until the broker answered
-    broker.status().bootstrap_servers    # "127.0.0.1:9092"
-    broker.stop()
+:class:`KafkaBroker` is the local broker as a whole (see :mod:`streams.local.broker`):
+its :meth:`~KafkaBroker.start` installs the jars (:mod:`.install`), writes the
+configuration and formats the storage (:mod:`.config`) before it launches the JVM.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-import uuid
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,70 +21,16 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from streams.errors import BrokerError, ConfigError
+from streams.local.broker.config import format_storage, server_properties, write_config
+from streams.local.broker.install import KAFKA_VERSION, install_jars, require, tail
 
-__all__ = ["KAFKA_VERSION", "BrokerStatus", "KafkaBroker"]
-
-KAFKA_VERSION = "4.1.1"
+__all__ = ["BrokerStatus", "KafkaBroker"]
 
 logger = logging.getLogger(__name__)
 
-_INSTALL_HINT = "install it with `apt-get install openjdk-17-jre-headless maven`"
-_SLF4J_VERSION = "2.0.16"
-_LOG4J_VERSION = "2.24.3"
-_MVN_TIMEOUT = 900.0
-_FORMAT_TIMEOUT = 120.0
 _KILL_TIMEOUT = 10.0
 _POLL_INTERVAL = 0.2
-_LOG_TAIL_LINES = 20
 _PROC = Path("/proc")
-# Maven 3.8 writes colour resets even in batch mode; they would garble error messages.
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-
-_POM = """\
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>streammon</groupId>
-  <artifactId>kafka-broker</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>{kafka}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.slf4j</groupId>
-      <artifactId>slf4j-api</artifactId>
-      <version>{slf4j}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j2-impl</artifactId>
-      <version>{log4j}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>{log4j}</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
-
-_LOG4J2_YAML = """\
-Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: STDOUT
-"""
 
 
 @dataclass(frozen=True)
@@ -148,7 +67,7 @@ class KafkaBroker:
     Parameters
     ----------
     home : Path
-        Directory for the configuration, data, log and pid file (see the module docstring).
+        Directory for the configuration, data, log and pid file (see :mod:`streams.local.broker`).
     host : str
         Address the broker binds to and advertises to clients.
     port : int
@@ -228,40 +147,7 @@ class KafkaBroker:
         BrokerError
             If ``java`` or ``mvn`` is missing, or Maven fails.
         """
-        marker = self._libs / f"kafka_2.13-{self.version}.jar"
-        if marker.is_file():
-            return self._libs
-        _require("java")
-        mvn = _require("mvn")
-        self._libs.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("installing Kafka %s jars into %s", self.version, self._libs)
-        # Maven copies into a private directory that is renamed into place only when
-        # complete, so an interrupted or concurrent install never leaves a partial libs/.
-        with tempfile.TemporaryDirectory(dir=self._libs.parent, prefix="install-") as build:
-            pom = Path(build) / "pom.xml"
-            pom.write_text(_POM.format(kafka=self.version, slf4j=_SLF4J_VERSION, log4j=_LOG4J_VERSION))
-            staged = Path(build) / "libs"
-            command = [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={staged}",
-                "-DincludeScope=runtime",
-            ]
-            what = f"mvn fetching Kafka {self.version} jars"
-            output = _run(command, timeout=_MVN_TIMEOUT, what=what)
-            if not (staged / marker.name).is_file():
-                raise BrokerError(f"mvn did not produce {marker.name}:\n{_tail(output.splitlines())}")
-            try:
-                staged.rename(self._libs)
-            except OSError as exc:
-                # Another process installed the same version meanwhile; its jars serve as well.
-                if not marker.is_file():
-                    raise BrokerError(f"cannot move the Kafka jars into {self._libs}: {exc}") from exc
-        return self._libs
+        return install_jars(self._libs, self.version)
 
     def start(self, timeout: float = 60.0) -> float:
         """Start the broker, or reuse the one already running for this home and port.
@@ -293,10 +179,10 @@ class KafkaBroker:
         if pid is None:
             self._pid_file.unlink(missing_ok=True)
             self._check_ports_free()
-            java = _require("java")
+            java = require("java")
             libs = self.install()
             self._write_config()
-            self._format_storage(java, libs)
+            format_storage(java, libs, self._data, self._properties)
             pid = self._launch(java, libs)
             reused = False
         else:
@@ -429,65 +315,15 @@ class KafkaBroker:
 
     def _write_config(self) -> None:
         self._data.mkdir(parents=True, exist_ok=True)
-        sasl = f"SASL_PLAINTEXT://{self.host}:{self.sasl_port}" if self.sasl_port is not None else None
-        # Rewritten at every start so that a changed host or port takes effect.
-        self._properties.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-                    f"listeners=PLAINTEXT://{self.host}:{self.port},"
-                    f"CONTROLLER://{self.host}:{self.controller_port}" + (f",{sasl}" if sasl else ""),
-                    f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}" + (f",{sasl}" if sasl else ""),
-                    "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-                    + (",SASL_PLAINTEXT:SASL_PLAINTEXT" if sasl else ""),
-                    *self._sasl_properties(),
-                    f"log.dirs={self._data}",
-                    "num.partitions=1",
-                    # One node: internal topics cannot have more replicas than brokers.
-                    "offsets.topic.replication.factor=1",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
-                    # Consumer groups form at once instead of after 3 s.
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=true",
-                ]
-            )
-            + "\n"
+        properties = server_properties(
+            host=self.host,
+            port=self.port,
+            controller_port=self.controller_port,
+            data=self._data,
+            sasl_port=self.sasl_port,
+            sasl_users=self.sasl_users,
         )
-        self._log4j.write_text(_LOG4J2_YAML)
-
-    def _sasl_properties(self) -> list[str]:
-        if self.sasl_port is None:
-            return []
-        # The broker's side of PLAIN: one user_<name>="<password>" option per user.
-        users = " ".join(f'user_{name}="{password}"' for name, password in self.sasl_users.items())
-        return [
-            "sasl.enabled.mechanisms=PLAIN",
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
-        ]
-
-    def _format_storage(self, java: str, libs: Path) -> None:
-        if (self._data / "meta.properties").is_file():
-            return
-        command = [
-            java,
-            "-cp",
-            str(libs / "*"),
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            _cluster_id(),
-            "-c",
-            str(self._properties),
-        ]
-        _run(command, timeout=_FORMAT_TIMEOUT, what=f"formatting the Kafka storage in {self._data}")
+        write_config(self._properties, self._log4j, properties)
 
     def _launch(self, java: str, libs: Path) -> int:
         command = [
@@ -579,31 +415,9 @@ class KafkaBroker:
     def _log_tail(self) -> str:
         try:
             with self._log_file.open(encoding="utf-8", errors="replace") as log:
-                return _tail(log)
+                return tail(log)
         except FileNotFoundError:
             return "(no log written)"
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise BrokerError(f"`{tool}` is not on PATH; the local Kafka broker needs it: {_INSTALL_HINT}")
-    return path
-
-
-def _run(command: list[str], *, timeout: float, what: str) -> str:
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise BrokerError(f"{what} took longer than {timeout:.0f} s") from exc
-    output = _ANSI_ESCAPE.sub("", result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise BrokerError(f"{what} failed (exit {result.returncode}):\n{_tail(output.splitlines())}")
-    return output
-
-
-def _tail(lines: Iterable[str]) -> str:
-    return "\n".join(line.rstrip("\n") for line in deque(lines, maxlen=_LOG_TAIL_LINES))
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
@@ -612,12 +426,3 @@ def _signal(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-
-
-def _cluster_id() -> str:
-    # Kafka's cluster ids are 16 random bytes in unpadded base64url. Like Kafka's own
-    # Uuid.randomUuid, skip ids starting with "-": the storage tool would read one as an option.
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not cluster_id.startswith("-"):
-            return cluster_id
