@@ -2,7 +2,7 @@
 
 :mod:`.join` meets predictions with their late, out-of-order labels in event
 time; :mod:`.performance` computes each window's model quality as its labels
-land and decides its conditions; :mod:`.estimates` estimates a classifier's
+land and judges it (its rule); :mod:`.estimates` estimates a classifier's
 accuracy from its scores before any label (confidence-based estimation) and
 reconciles the estimate with the realized value. :mod:`.metric_names` names the
 metrics without loading the code that computes them.

@@ -10,7 +10,7 @@ come any more (the join's ttl has passed), the window's last version is marked
 ``final`` and the window is forgotten.
 
 :func:`evaluate` turns a job into a :class:`PerformanceResult` with Evidently
-(heavy: run it off the event loop), and :class:`PerformanceConditions` turns a
+(heavy: run it off the event loop), and :class:`PerformanceRule` turns a
 window's result, compared with fixed bounds and with the reference period's
 result, into alert observations.
 """
@@ -32,7 +32,7 @@ from monitors.labels.metric_names import CLASSIFICATION_METRICS, REGRESSION_METR
 
 __all__ = [
     "CLASSIFICATION_METRICS",
-    "PerformanceConditions",
+    "PerformanceRule",
     "PerformanceJob",
     "PerformanceResult",
     "PerformanceWindows",
@@ -396,8 +396,8 @@ def _check_metrics(argument: str, mapping: Mapping[str, float]) -> dict[str, flo
     return dict(mapping)
 
 
-class PerformanceConditions:
-    """Turn a window's model quality into observations for the alert lifecycle.
+class PerformanceRule:
+    """Turn a window's model quality into observations for the alert lifecycle (a :class:`~monitors.alerting.rule.Rule`).
 
     One observation per metric that has a bound, labelled ``model``,
     ``kind="performance"`` and ``feature=<metric>``. The bound of a metric is the
@@ -432,10 +432,10 @@ class PerformanceConditions:
 
     Examples
     --------
-    >>> conditions = PerformanceConditions(minimum={"accuracy": 0.80}, max_drop={"accuracy": 0.05})
+    >>> rule = PerformanceRule(minimum={"accuracy": 0.80}, max_drop={"accuracy": 0.05})
     >>> reference = PerformanceResult({"accuracy": 0.90}, labelled=5000, coverage=0.9)
     >>> window = PerformanceResult({"accuracy": 0.71, "f1": 0.6}, labelled=812, coverage=0.8)
-    >>> (obs,) = conditions.observe("churn", window, reference)
+    >>> (obs,) = rule.evaluate("churn", window, reference=reference)
     >>> obs.labels["feature"], round(obs.value, 2), round(obs.warning_at, 2), round(obs.critical_at, 2)
     ('accuracy', 0.29, 0.15, 0.3)
     >>> obs.level(None, 0.1), obs.annotations["summary"]
@@ -469,25 +469,35 @@ class PerformanceConditions:
         self.min_labelled = min_labelled
         self.critical_factor = critical_factor
 
-    def observe(
+    def __repr__(self) -> str:
+        return (
+            f"PerformanceRule(minimum={self.minimum!r}, max_drop={self.max_drop!r}, maximum={self.maximum!r}, "
+            f"min_labelled={self.min_labelled!r}, critical_factor={self.critical_factor!r})"
+        )
+
+    def evaluate(
         self,
         model: str,
-        window_result: PerformanceResult,
-        reference: PerformanceResult | None,
+        result: PerformanceResult,
         context: Mapping[str, str] | None = None,
+        *,
+        reference: PerformanceResult | None = None,
     ) -> list[Observation]:
-        """One observation per metric of the window that has a bound, with shared annotations ``context``."""
-        if window_result.labelled < self.min_labelled:
+        """One observation per metric of the window that has a bound, with shared annotations ``context``.
+
+        ``reference`` is the reference period's quality, for the bounds relative to it (none without it).
+        """
+        if result.labelled < self.min_labelled:
             return []
         usable_reference = reference if reference is not None and reference.labelled >= self.min_labelled else None
         observations = []
         for name in _METRICS:
-            value = window_result.metrics.get(name)
+            value = result.metrics.get(name)
             if value is None:
                 continue
             bound = self._bound(name, usable_reference)
             if bound is not None:
-                observations.append(self._observation(model, name, value, *bound, window_result, context or {}))
+                observations.append(self._observation(model, name, value, *bound, result, context or {}))
         return observations
 
     def _bound(self, name: str, reference: PerformanceResult | None) -> tuple[float, str] | None:

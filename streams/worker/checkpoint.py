@@ -36,8 +36,9 @@ keys). A worker with keys refuses unsigned checkpoints unless
 signed state. A change to the pickled classes that old checkpoints cannot load
 into must raise the format; a checkpoint that fails to unpickle is refused
 with what to do, never half-restored. A class that only moved to another
-module is found at its new place (:data:`MOVED_MODULES`), so a move needs no new
-format.
+module is found at its new place (:data:`MOVED_MODULES`), and a class that was
+only renamed under its new name (:data:`RENAMED_CLASSES`), so neither needs a
+new format.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ __all__ = [
     "Snapshot",
     "StateKeys",
     "MOVED_MODULES",
+    "RENAMED_CLASSES",
     "dump",
     "load",
     "load_checkpoints",
@@ -104,7 +106,7 @@ MOVED_MODULES: dict[str, str] = {
     "monitors.watch": "monitors.windows.watch",
     "monitors.segments": "monitors.windows.segments",
     "monitors.drift": "monitors.drift.monitor",
-    "monitors.conditions": "monitors.drift.conditions",
+    "monitors.conditions": "monitors.drift.rules",
     "monitors.multiple_testing": "monitors.drift.multiple_testing",
     "monitors.multivariate": "monitors.drift.multivariate",
     "monitors.thresholds": "monitors.drift.thresholds",
@@ -123,6 +125,14 @@ MOVED_MODULES: dict[str, str] = {
     "monitors.full_reports": "monitors.workspace.full_reports",
     "monitors.retention": "monitors.workspace.retention",
     "streams.worker_state": "streams.worker.state",
+}
+
+# Classes of the state renamed when monitors and rules got one name per role
+# (after commit c1d2820): (module, old name) to (module, new name), modules as
+# they are after MOVED_MODULES. Their pickled attributes load as they were.
+RENAMED_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
+    ("monitors.online.detectors", "ErrorStream"): ("monitors.online.detectors", "ErrorMonitor"),
+    ("monitors.intake.freshness", "Freshness"): ("monitors.intake.freshness", "FreshnessMonitor"),
 }
 
 FORMAT = 2
@@ -179,10 +189,11 @@ def _mac(key: bytes, name: str, generation: int, payload: bytes) -> str:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Pickle's loader, finding classes that moved module since the checkpoint was written."""
+    """Pickle's loader, finding classes that moved module or were renamed since the checkpoint was written."""
 
     def find_class(self, module: str, name: str) -> Any:
-        return super().find_class(MOVED_MODULES.get(module, module), name)
+        moved = MOVED_MODULES.get(module, module)
+        return super().find_class(*RENAMED_CLASSES.get((moved, name), (moved, name)))
 
 
 def load(payload: bytes) -> Any:

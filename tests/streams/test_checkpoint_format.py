@@ -20,9 +20,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from monitors.intake.freshness import FreshnessMonitor
+from monitors.online.detectors import ErrorMonitor
 from streams.assembly import partition_rules
 from streams.settings import Settings
-from streams.worker.checkpoint import MOVED_MODULES, dump, load
+from streams.worker.checkpoint import MOVED_MODULES, RENAMED_CLASSES, dump, load
 from streams.worker.state import WorkerState
 
 FIXTURE = Path(__file__).parent / "fixtures" / "checkpoint-0546abf.bin"
@@ -74,3 +76,15 @@ def test_classes_that_moved_module_are_found_where_they_are_now() -> None:
     assert isinstance(load(FIXTURE.read_bytes()), WorkerState)
     for module in MOVED_MODULES.values():
         importlib.import_module(module)
+
+
+def test_classes_that_were_renamed_are_found_under_their_new_names(restored: WorkerState) -> None:
+    assert isinstance(restored.errors, ErrorMonitor) and isinstance(restored.freshness, FreshnessMonitor)
+    model = restored.labels.models[0]
+    assert restored.errors.close(model) is not None  # the detector's pending state came through
+    assert restored.event_time is not None
+    assert model in restored.freshness.silences(restored.event_time)
+    # A checkpoint of the releases between the concept subpackages and the renames names them at their new modules.
+    for (module, old), (new_module, new) in RENAMED_CLASSES.items():
+        found = load(zlib.compress(f"c{module}\n{old}\n.".encode()))
+        assert found is getattr(importlib.import_module(new_module), new)
