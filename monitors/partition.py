@@ -15,7 +15,7 @@ data between Kafka, this monitor, the analysis processes and the alert service:
 
 * learning pauses while a model's labels look untrustworthy (:meth:`PartitionMonitor.may_learn`);
 * a concept-drift alert resolves after a window's worth of labelled predictions
-  without a new rise (:meth:`PartitionMonitor.label`, :meth:`PartitionMonitor.observe`);
+  without a new rise (:meth:`PartitionMonitor.label`, :meth:`PartitionMonitor.update`);
 * a model's segment buckets freeze once they have seen as many events as a
   reference holds (:meth:`PartitionMonitor.segments`);
 * a window's score-based estimate is kept until its labels land, and judged
@@ -43,7 +43,7 @@ Examples
 ...         self.event_time = t0 + timedelta(seconds=i)
 >>> closed = []
 >>> for i in range(7):
-...     closed += monitor.observe(Prediction(i), {"age": 40 + i}, b"{}").windows
+...     closed += monitor.update(Prediction(i), {"age": 40 + i}, b"{}").windows
 >>> [job.window.index for job in closed]  # three to the reference, then a window of three
 [0]
 >>> effects = monitor.label("p4", True, t0 + timedelta(seconds=9), None)
@@ -238,6 +238,13 @@ class PartitionMonitor:
             lifecycle=AlertLifecycle(),
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(models={list(self.labels.models)!r}, event_time={self.event_time!r}, "
+            f"label_time={self.label_time!r}, detector={self.errors!r}, challenger={self.challenger is not None}, "
+            f"freshness={self.freshness!r}, firing={len(self.lifecycle.firing())})"
+        )
+
     def __getstate__(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if name not in ("rules", "untrusted")}
 
@@ -253,7 +260,7 @@ class PartitionMonitor:
 
     # -- events -------------------------------------------------------------
 
-    def observe(
+    def update(
         self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes, into: Effects | None = None
     ) -> Effects:
         """Count a prediction (its features joined) in its model's windows and the label join.
@@ -289,7 +296,7 @@ class PartitionMonitor:
     def label(
         self, prediction_id: str, label: Any, event_time: datetime, model: str | None, into: Effects | None = None
     ) -> Effects:
-        """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`observe`)."""
+        """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`update`)."""
         effects = Effects() if into is None else into
         self.advance_labels(event_time)
         pair = self.labels.add_label(prediction_id, label, event_time, model)
@@ -298,7 +305,7 @@ class PartitionMonitor:
         return effects
 
     def expire(self, into: Effects | None = None) -> Effects:
-        """Settle the label waits that the event time read so far has passed (added to ``into``, as in :meth:`observe`).
+        """Settle the label waits that the event time read so far has passed (added to ``into``, as in :meth:`update`).
 
         A label is late against the label stream's own clock, and it cannot be
         expected before its prediction was made: the earlier clock decides.

@@ -292,6 +292,12 @@ class MultivariateDriftMonitor:
         self._baseline: Array = (held_out**2).mean(axis=0)
         self._thresholds: dict[int, DistanceThreshold] = {}
 
+    def __repr__(self) -> str:
+        return (
+            f"MultivariateDriftMonitor({len(self.features)} features, {len(self.reference)} reference rows, "
+            f"{self.components} components, level={self.level!r}, explained_variance={self.explained_variance!r})"
+        )
+
     @property
     def features(self) -> tuple[str, ...]:
         """The columns the PCA sees: numerical ones, then categorical ones."""

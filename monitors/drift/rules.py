@@ -65,6 +65,8 @@ class DriftRule:
             raise ValueError(f"critical_p_factor must be above 1, got {critical_p_factor}")
         if critical_distance_factor <= 1:
             raise ValueError(f"critical_distance_factor must be above 1, got {critical_distance_factor}")
+        if not isinstance(prediction_drift, bool):
+            raise TypeError(f"prediction_drift must be True or False, got {prediction_drift!r}")
         self.critical_p_factor = critical_p_factor
         self.critical_distance_factor = critical_distance_factor
         self.prediction_drift = prediction_drift

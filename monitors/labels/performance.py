@@ -387,6 +387,8 @@ _METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
 
 
 def _check_metrics(argument: str, mapping: Mapping[str, float]) -> dict[str, float]:
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"{argument} must map metric names to bounds, got {mapping!r}")
     unknown = sorted(set(mapping) - set(_METRICS))
     if unknown:
         raise ValueError(f"{argument} names unknown metrics {unknown}; known: {list(_METRICS)}")

@@ -38,7 +38,7 @@ __all__ = ["WorkerState", "new_state"]
 TopicPartition = tuple[str, int]
 
 
-@dataclass
+@dataclass(repr=False)  # the monitor's summary, not every part's default repr
 class WorkerState(PartitionMonitor):
     """A partition's monitor, with the input offsets it reflects and the results it made but did not publish yet.
 

@@ -61,7 +61,7 @@ def test_the_restored_state_takes_events_and_saves_again(restored: WorkerState) 
         segment={"region": "eu"},
         event_time=at,
     )
-    restored.observe(prediction, {"x": 1.0}, b'{"x":1.0}')
+    restored.update(prediction, {"x": 1.0}, b'{"x":1.0}')
     effects = restored.label("after-restore", 1, at, model)
     assert effects.joined == [model]
     again = load(dump(restored))

@@ -57,7 +57,7 @@ def feed(made: PartitionMonitor, n: int, start: int = 0, label: Any = None, righ
     effects = Effects()
     for i in range(start, start + n):
         at = T0 + timedelta(seconds=i)
-        effects += made.observe(Prediction(f"p{i}", True, at), {"x": float(i % 7)}, b'{"x": 1.0}')
+        effects += made.update(Prediction(f"p{i}", True, at), {"x": float(i % 7)}, b'{"x": 1.0}')
         if label is not None:
             effects += made.label(f"p{i}", label if right else not label, at + timedelta(milliseconds=1), MODEL)
     return effects
@@ -71,7 +71,7 @@ def test_a_prediction_counts_in_its_models_windows_and_its_segments_once_the_buc
     effects = Effects()
     for i in range(RULES.window_size * 3):
         at = T0 + timedelta(seconds=i)
-        effects += made.observe(Prediction(f"p{i}", True, at, segment={"region": "eu"}), {"x": 1.0}, b"{}")
+        effects += made.update(Prediction(f"p{i}", True, at, segment={"region": "eu"}), {"x": 1.0}, b"{}")
         effects += made.label(f"p{i}", True, at, MODEL)
     assert [job.window.index for job in effects.windows if job.segment is None] == [0, 1]
     # The segment's reference fills from the 6th event on (its bucket froze after 5), so one window fewer.
