@@ -71,13 +71,8 @@ from river.datasets import synth
 from monitors.alerting.alerts import Alert, Observation
 from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.labels.join import LabelledPair, PendingPrediction
-from monitors.labels.performance import (
-    PerformanceJob,
-    PerformanceResult,
-    PerformanceRule,
-    PerformanceWindows,
-    evaluate,
-)
+from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows, evaluate
+from monitors.labels.rules import PerformanceRule
 from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets
 from monitors.windows.watch import DriftWatch, WindowJob

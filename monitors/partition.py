@@ -29,8 +29,7 @@ and never checkpointed, so a changed setting applies from the next start.
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
->>> from monitors.labels.estimates import EstimateRule
->>> from monitors.labels.performance import PerformanceRule
+>>> from monitors.labels.rules import EstimateRule, PerformanceRule
 >>> rules = PartitionRules(window_size=3, segment_keys=(), segment_top_k=5, segment_learn=3,
 ...                        pause_on_quality_alerts=True, learn_min_labelled=200, pause_below_coverage=0.5,
 ...                        performance=PerformanceRule(), estimate=EstimateRule())
@@ -63,9 +62,10 @@ from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.intake.duplicates import SeenPredictions
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
 from monitors.intake.join import KeyedJoin
-from monitors.labels.estimates import Calibration, Estimate, EstimateRule, reconcile
+from monitors.labels.estimates import Calibration, Estimate, reconcile
 from monitors.labels.join import LabelJoin, LabelledPair, PendingPrediction
-from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceRule, PerformanceWindows
+from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
 from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets

@@ -23,9 +23,8 @@ from monitors.drift.rules import DriftRule, MultivariateRule
 from monitors.evidently.reports import Kind
 from monitors.intake.duplicates import SeenPredictions
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
-from monitors.labels.estimates import EstimateRule
 from monitors.labels.join import LabelJoin
-from monitors.labels.performance import PerformanceRule
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
 from monitors.online.detectors import ErrorMonitor
 from monitors.partition import PartitionRules

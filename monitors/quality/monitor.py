@@ -12,7 +12,7 @@ a few numbers per column, JSON-able to store next to a model);
 :class:`QualityFinding` per check and feature, *also when all is well* (value
 0 or below its threshold): the alert lifecycle keeps the state of conditions
 it does not observe, so only a clear finding resolves an alert
-(:class:`~monitors.quality.rule.QualityRule` turns findings into observations).
+(:class:`~monitors.quality.rules.QualityRule` turns findings into observations).
 
 Types
     A value's type is its JSON type: ``bool`` (Python or NumPy booleans),

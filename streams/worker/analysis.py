@@ -30,7 +30,7 @@ from monitors.labels.estimates import Calibration, fit_calibration, window_estim
 from monitors.labels.performance import PerformanceJob, PerformanceResult, evaluate
 from monitors.quality.monitor import DataQualityMonitor, QualityFinding
 from monitors.quality.profile import ReferenceProfile
-from monitors.quality.rule import QualityRule
+from monitors.quality.rules import QualityRule
 from monitors.windows.watch import WindowJob
 from streams.assembly import drift_monitor, drift_rule, multivariate_monitor, multivariate_rule, quality_monitor
 from streams.events import (

@@ -15,7 +15,7 @@ from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.drift.monitor import DriftMonitor
 from monitors.drift.multivariate import MultivariateDriftMonitor
 from monitors.drift.rules import DriftRule, MultivariateRule
-from monitors.labels.performance import PerformanceRule
+from monitors.labels.rules import PerformanceRule
 from monitors.quality.monitor import DataQualityMonitor
 from monitors.quality.profile import ReferenceProfile
 from streams.assembly import drift_monitor, drift_rule, multivariate_monitor, multivariate_rule, quality_monitor

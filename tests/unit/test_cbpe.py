@@ -5,14 +5,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitors.labels.estimates import (
-    Calibration,
-    Estimate,
-    EstimateRule,
-    estimate_accuracy,
-    expected_calibration_error,
-    reconcile,
-)
+from monitors.labels.estimates import Calibration, Estimate, estimate_accuracy, expected_calibration_error, reconcile
+from monitors.labels.rules import EstimateRule
 
 WINDOWS, ROWS = 400, 500
 

@@ -37,13 +37,14 @@ from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
 from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult
 from monitors.drift.rules import DriftRule, MultivariateRule
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
-from monitors.labels.estimates import Estimate, EstimateRule
-from monitors.labels.performance import PerformanceResult, PerformanceRule
+from monitors.labels.estimates import Estimate
+from monitors.labels.performance import PerformanceResult
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.detectors import ConceptDriftRule, Detection, Detections, ErrorMonitor
 from monitors.partition import PartitionMonitor, PartitionRules
 from monitors.quality.monitor import DataQualityMonitor, QualityFinding
 from monitors.quality.profile import ReferenceProfile
-from monitors.quality.rule import QualityRule
+from monitors.quality.rules import QualityRule
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CONTEXT = {"window": "w7"}

@@ -11,8 +11,9 @@ import pytest
 
 from monitors.alerting.alerts import Alert
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
-from monitors.labels.estimates import Estimate, EstimateRule
-from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceRule
+from monitors.labels.estimates import Estimate
+from monitors.labels.performance import PerformanceJob, PerformanceResult
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
 from monitors.online.detectors import ErrorMonitor
 from monitors.partition import KEPT_ESTIMATES, Effects, PartitionMonitor, PartitionRules, untrusted_models

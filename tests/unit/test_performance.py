@@ -21,10 +21,10 @@ from monitors.labels.performance import (
     REGRESSION_METRICS,
     PerformanceJob,
     PerformanceResult,
-    PerformanceRule,
     PerformanceWindows,
     evaluate,
 )
+from monitors.labels.rules import PerformanceRule
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import pytest
 
 from monitors.quality.monitor import CHECKS, DataQualityMonitor, QualityFinding
 from monitors.quality.profile import ReferenceProfile, robust_rate
-from monitors.quality.rule import QualityRule
+from monitors.quality.rules import QualityRule
 
 PLANS = ["basic", "plus", "pro"]
 
