@@ -105,7 +105,7 @@ def measure(spec: AnalysisSpec, windows: list[WindowJob]) -> dict[str, Any]:
         monitor = prepared.monitors.multivariate()
         assert monitor is not None
         parts["multivariate"].append(timed(lambda: monitor.run(prepared.conformed)))
-        parts["quality"].append(timed(lambda: prepared.monitors.quality.check(prepared.current, window_seconds=1.0)))
+        parts["quality"].append(timed(lambda: prepared.monitors.quality.run(prepared.current, window_seconds=1.0)))
         snapshot = result[0][1]
         notes = RunNotes("model")
         parts["store"].append(timed(lambda: analysis._store(snapshot, prepared.name, spec, notes, f"bench/{job.window.index}")))

@@ -8,11 +8,11 @@ Each stream runs through the code the worker runs, without Kafka:
   for drift* when a ``data_drift``, ``prediction_drift`` or ``multivariate_drift``
   observation reaches a level; data-quality kinds (schema, missing values, out of range, unseen categories, constant,
   volume) are counted apart;
-* labels: every prediction is labelled at once. ``monitors.online.detectors.ErrorStream`` (the
+* labels: every prediction is labelled at once. ``monitors.online.detectors.ErrorMonitor`` (the
   default ADWIN) sees every (prediction, label) pair, and a detection in which the error
   rose is an alarm at that event; ``monitors.labels.performance.PerformanceWindows`` collects the
   pairs per drift window, closed and made due as the worker does at each model-level
-  window close, ``evaluate`` scores them and the default ``PerformanceConditions``
+  window close, ``evaluate`` scores them and the default ``PerformanceRule``
   (accuracy 0.05 below the reference period's) turn them into observations: one at a
   level is an alarm at that window.
 
@@ -71,14 +71,9 @@ from river.datasets import synth
 from monitors.alerting.alerts import Alert, Observation
 from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.labels.join import LabelledPair, PendingPrediction
-from monitors.labels.performance import (
-    PerformanceConditions,
-    PerformanceJob,
-    PerformanceResult,
-    PerformanceWindows,
-    evaluate,
-)
-from monitors.online.detectors import ErrorStream
+from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows, evaluate
+from monitors.labels.rules import PerformanceRule
+from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets
 from monitors.windows.watch import DriftWatch, WindowJob
 from streams.events import PREDICTION_COLUMN
@@ -108,6 +103,12 @@ Event = tuple[dict[str, Any], int, dict[str, str]]  # features, label, segment v
 
 
 @dataclass(frozen=True)
+def concept_drift(errors: ErrorMonitor, model: str) -> tuple[Observation, ...]:
+    """The concept-drift observation of ``model`` at a window close, as the worker makes it."""
+    detections = errors.close(model)
+    return () if detections is None else tuple(ConceptDriftRule().evaluate(model, detections))
+
+
 class StreamSpec:
     """One monitored stream; event indices count monitored events (the training events come before)."""
 
@@ -470,7 +471,7 @@ class Runner:
         settings = Settings()
         perf = settings.performance
         self.settings = settings
-        self.conditions = PerformanceConditions(
+        self.performance_rule = PerformanceRule(
             minimum=dict(perf.minimum),
             max_drop=dict(perf.max_drop),
             maximum=dict(perf.maximum),
@@ -501,7 +502,7 @@ class Runner:
         watch = DriftWatch(window_size=spec.window, window_duration_s=1e9, reference_size=spec.reference)
         performance = PerformanceWindows()
         perf = self.settings.performance
-        errors = ErrorStream(perf.detector or "adwin", dict(perf.detector_params), warmup=perf.detector_warmup)
+        errors = ErrorMonitor(perf.detector or "adwin", dict(perf.detector_params), warmup=perf.detector_warmup)
         buckets = SegmentBuckets([SEGMENT_KEY], self.settings.segments.top_k) if spec.segments else None
         reference_result: PerformanceResult | None = None
         detected_in: int | None = None  # the worker's state.detections[model]
@@ -530,7 +531,7 @@ class Runner:
             if detection is not None and detection.worsened:
                 result.detector_alarms.append(i)
                 detected_in = watch.window_index(name) or 0
-                result.timeline.append((i + 1, tuple(errors.observe(name))))
+                result.timeline.append((i + 1, concept_drift(errors, name)))
             for job in jobs:
                 result.window_ends[(job.segment, job.window.index)] = i + 1
                 self.submit(job, result)
@@ -543,7 +544,7 @@ class Runner:
                     # window's worth of labelled predictions without a new rise: the same span with a label per prediction).
                     if detected_in is None or detected_in < job.window.index:
                         detected_in = None
-                        result.timeline.append((i + 1, tuple(errors.observe(name))))
+                        result.timeline.append((i + 1, concept_drift(errors, name)))
             if i % 1000 == 999:
                 self.progress.advance(self.events_task, 1000)
         self.progress.advance(self.events_task, spec.events % 1000)
@@ -556,7 +557,7 @@ class Runner:
         outcome, _ = evaluate(job, self.spec.performance.task)
         if job.window is None:
             return outcome
-        observations = self.conditions.observe(job.model, outcome, reference)
+        observations = self.performance_rule.evaluate(job.model, outcome, reference=reference)
         result.timeline.append((end, tuple(observations)))
         result.accuracy_windows += 1
         for obs in observations:
@@ -779,8 +780,8 @@ def report(
         "",
         (
             "Each stream runs through the worker's own code without Kafka: `DriftWatch` windows analysed by "
-            "`streams.worker.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorStream()` on every "
-            "labelled prediction, `PerformanceWindows` + `evaluate` + the default `PerformanceConditions` at every "
+            "`streams.worker.analysis.analyse` with `analysis_spec(Settings())` (no workspace), `ErrorMonitor()` on every "
+            "labelled prediction, `PerformanceWindows` + `evaluate` + the default `PerformanceRule` at every "
             "window close. Defaults in force: drift tests "
             f"{drift.num_method} / {drift.cat_method}, alpha {drift.alpha}, correction {drift.correction}; multivariate "
             f"drift (PCA reconstruction error) {'on, level ' + str(drift.multivariate_level) if drift.multivariate else 'off'}; "

@@ -1,7 +1,7 @@
 """False alarms and detection delay of the error-stream change detectors, measured offline.
 
 Feeds synthetic 0/1 error streams (Bernoulli, numpy-seeded) through
-``monitors.online.detectors.ErrorStream`` (warm-up 100 pairs, a fresh detector after each
+``monitors.online.detectors.ErrorMonitor`` (warm-up 100 pairs, a fresh detector after each
 detection), for every detector with streammon's calibrated defaults
 (``DEFAULT_PARAMS``) and with River's own defaults, plus a sweep of ADWIN's ``delta``:
 
@@ -40,7 +40,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 
-from monitors.online.detectors import DEFAULT_PARAMS, DETECTORS, ErrorStream, build_detector
+from monitors.online.detectors import DEFAULT_PARAMS, DETECTORS, ErrorMonitor, build_detector
 
 RESULTS = Path(__file__).parent / "results" / "detectors.md"
 STATIONARY_RATES = (0.1, 0.3)
@@ -102,9 +102,9 @@ def configs() -> list[Config]:
 
 
 def run(task: Task, before: int) -> Outcome:
-    """Feed one synthetic error stream through an ErrorStream."""
+    """Feed one synthetic error stream through an ErrorMonitor."""
     rng = np.random.default_rng([task.seed, int(task.p0 * 1000), int((task.p1 or 0) * 1000)])
-    errors = ErrorStream(task.config.detector, task.config.params)
+    errors = ErrorMonitor(task.config.detector, task.config.params)
     if task.p1 is None:
         stream = (rng.random(task.pairs) < task.p0).tolist()
     else:
@@ -179,7 +179,7 @@ def table(rows: list[Config], outcomes: list[Outcome]) -> list[str]:
 
 
 def choice(rows: list[Config], outcomes: list[Outcome]) -> str:
-    """One sentence on ErrorStream's default (streammon's ADWIN row), from this run's figures."""
+    """One sentence on ErrorMonitor's default (streammon's ADWIN row), from this run's figures."""
     row = next(i for i, c in enumerate(rows) if c.detector == "adwin" and c.label == "streammon")
     done = [o for o in outcomes if o.task.row == row]
     stationary = [o for o in done if o.task.p1 is None]
@@ -190,7 +190,7 @@ def choice(rows: list[Config], outcomes: list[Outcome]) -> str:
         median = f"median {statistics.median(found):.0f} pairs" if found else "never"
         parts.append(f"0.1→{p1} detected in {median}, {runs - len(found)} of {runs} missed")
     return (
-        f"ErrorStream's default, ADWIN with {fmt_params(rows[row].params)}: "
+        f"ErrorMonitor's default, ADWIN with {fmt_params(rows[row].params)}: "
         f"{sum(o.alarms for o in stationary)} false alarms in {sum(o.pairs_run for o in stationary):,} stationary pairs "
         f"and {sum(o.alarms for o in done if o.task.p1 is not None)} before a change; " + "; ".join(parts) + "."
     )
@@ -234,13 +234,13 @@ def main() -> None:
         f"Command: `{command}`; {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{args.jobs} worker processes; {elapsed:.0f} s.",
         "",
-        f"Synthetic 0/1 errors through `ErrorStream` (warm-up 100 pairs, a fresh detector after each detection). "
+        f"Synthetic 0/1 errors through `ErrorMonitor` (warm-up 100 pairs, a fresh detector after each detection). "
         f"Stationary: {args.seeds} streams of {args.pairs:,} pairs per error rate "
         f"(KSWIN: {args.slow_seeds} of {args.slow_pairs:,}). Changes: {args.before:,} pairs at 0.1, then up to "
         f"{args.after:,} pairs at the new rate, {args.change_seeds} seeds per change (KSWIN: {args.slow_seeds}); "
         f"a change not detected within {args.after:,} pairs is missed. Delays in labelled pairs after the change. "
         "**Bold**: streammon's default parameters for that detector (`DEFAULT_PARAMS`); River: the library's "
-        "defaults (KSWIN with seed=1). ErrorStream's default detector is ADWIN.",
+        "defaults (KSWIN with seed=1). ErrorMonitor's default detector is ADWIN.",
         "",
         *table(rows, outcomes),
         "",

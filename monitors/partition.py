@@ -15,7 +15,7 @@ data between Kafka, this monitor, the analysis processes and the alert service:
 
 * learning pauses while a model's labels look untrustworthy (:meth:`PartitionMonitor.may_learn`);
 * a concept-drift alert resolves after a window's worth of labelled predictions
-  without a new rise (:meth:`PartitionMonitor.label`, :meth:`PartitionMonitor.observe`);
+  without a new rise (:meth:`PartitionMonitor.label`, :meth:`PartitionMonitor.update`);
 * a model's segment buckets freeze once they have seen as many events as a
   reference holds (:meth:`PartitionMonitor.segments`);
 * a window's score-based estimate is kept until its labels land, and judged
@@ -29,11 +29,10 @@ and never checkpointed, so a changed setting applies from the next start.
 Examples
 --------
 >>> from datetime import datetime, timedelta, timezone
->>> from monitors.labels.estimates import CBPEConditions
->>> from monitors.labels.performance import PerformanceConditions
+>>> from monitors.labels.rules import EstimateRule, PerformanceRule
 >>> rules = PartitionRules(window_size=3, segment_keys=(), segment_top_k=5, segment_learn=3,
 ...                        pause_on_quality_alerts=True, learn_min_labelled=200, pause_below_coverage=0.5,
-...                        performance=PerformanceConditions(), estimate=CBPEConditions())
+...                        performance=PerformanceRule(), estimate=EstimateRule())
 >>> monitor = PartitionMonitor.fresh(rules, reference_size=3)
 >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 >>> class Prediction:  # what a decoded prediction event offers
@@ -43,7 +42,7 @@ Examples
 ...         self.event_time = t0 + timedelta(seconds=i)
 >>> closed = []
 >>> for i in range(7):
-...     closed += monitor.observe(Prediction(i), {"age": 40 + i}, b"{}").windows
+...     closed += monitor.update(Prediction(i), {"age": 40 + i}, b"{}").windows
 >>> [job.window.index for job in closed]  # three to the reference, then a window of three
 [0]
 >>> effects = monitor.label("p4", True, t0 + timedelta(seconds=9), None)
@@ -61,13 +60,14 @@ from typing import Any, Protocol
 from monitors.alerting.alerts import Alert, Observation
 from monitors.alerting.lifecycle import AlertLifecycle
 from monitors.intake.duplicates import SeenPredictions
-from monitors.intake.freshness import Freshness
+from monitors.intake.freshness import FreshnessMonitor, NoDataRule
 from monitors.intake.join import KeyedJoin
-from monitors.labels.estimates import Calibration, CBPEConditions, Estimate, reconcile
+from monitors.labels.estimates import Calibration, Estimate, reconcile
 from monitors.labels.join import LabelJoin, LabelledPair, PendingPrediction
-from monitors.labels.performance import PerformanceConditions, PerformanceJob, PerformanceResult, PerformanceWindows
+from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
-from monitors.online.detectors import ErrorStream
+from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets
 from monitors.windows.watch import DriftWatch, WindowJob
 
@@ -126,7 +126,11 @@ class PartitionRules:
         ``learn_min_labelled`` predictions are settled and fewer than
         ``pause_below_coverage`` of them found their label.
     performance, estimate
-        The conditions that turn a window's measured and estimated quality into observations.
+        The rules that turn a window's measured and estimated quality into observations.
+    concept_drift
+        The rule that turns a model's error detections into observations.
+    no_data
+        The rule that turns a model's silence into observations; None: silence is no alert.
     """
 
     window_size: int
@@ -136,8 +140,10 @@ class PartitionRules:
     pause_on_quality_alerts: bool
     learn_min_labelled: int
     pause_below_coverage: float
-    performance: PerformanceConditions
-    estimate: CBPEConditions
+    performance: PerformanceRule
+    estimate: EstimateRule
+    concept_drift: ConceptDriftRule = field(default_factory=ConceptDriftRule)
+    no_data: NoDataRule | None = None
 
 
 @dataclass
@@ -203,10 +209,10 @@ class PartitionMonitor:
     labels: LabelJoin
     seen: SeenPredictions
     performance: PerformanceWindows
-    errors: ErrorStream | None
+    errors: ErrorMonitor | None
     challenger: Challenger | None
     lifecycle: AlertLifecycle
-    freshness: Freshness | None = None
+    freshness: FreshnessMonitor | None = None
     buckets: dict[str, SegmentBuckets] = field(default_factory=dict)
     reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
     last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
@@ -232,6 +238,13 @@ class PartitionMonitor:
             lifecycle=AlertLifecycle(),
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(models={list(self.labels.models)!r}, event_time={self.event_time!r}, "
+            f"label_time={self.label_time!r}, detector={self.errors!r}, challenger={self.challenger is not None}, "
+            f"freshness={self.freshness!r}, firing={len(self.lifecycle.firing())})"
+        )
+
     def __getstate__(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if name not in ("rules", "untrusted")}
 
@@ -247,7 +260,7 @@ class PartitionMonitor:
 
     # -- events -------------------------------------------------------------
 
-    def observe(
+    def update(
         self, prediction: Prediction, row: Mapping[str, Any], features_json: bytes, into: Effects | None = None
     ) -> Effects:
         """Count a prediction (its features joined) in its model's windows and the label join.
@@ -283,7 +296,7 @@ class PartitionMonitor:
     def label(
         self, prediction_id: str, label: Any, event_time: datetime, model: str | None, into: Effects | None = None
     ) -> Effects:
-        """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`observe`)."""
+        """Join a label with its prediction, if that was seen; what the pair causes (added to ``into``, as in :meth:`update`)."""
         effects = Effects() if into is None else into
         self.advance_labels(event_time)
         pair = self.labels.add_label(prediction_id, label, event_time, model)
@@ -292,7 +305,7 @@ class PartitionMonitor:
         return effects
 
     def expire(self, into: Effects | None = None) -> Effects:
-        """Settle the label waits that the event time read so far has passed (added to ``into``, as in :meth:`observe`).
+        """Settle the label waits that the event time read so far has passed (added to ``into``, as in :meth:`update`).
 
         A label is late against the label stream's own clock, and it cannot be
         expected before its prediction was made: the earlier clock decides.
@@ -363,11 +376,17 @@ class PartitionMonitor:
         for stale in sorted(self.estimates)[: max(0, len(self.estimates) - KEPT_ESTIMATES)]:
             del self.estimates[stale]
         reference = self.reference_results.get(job.model)
+        # None until the reference period's labels are in: nothing to compare with, no observation.
         accuracy = reference.metrics.get("accuracy") if reference is not None else None
-        if accuracy is None:
-            return []  # nothing to compare with until the reference period's labels are in
         context = {"window": f"{job.name} (estimated from scores, before labels)"}
-        return self.rules.estimate.observe(job.model, estimate, accuracy, context)
+        return self.rules.estimate.evaluate(job.model, estimate, context, reference_accuracy=accuracy)
+
+    def silences(self, now: datetime) -> list[Observation]:
+        """Each model's ``no_data`` observation at ``now`` (none when silence is no alert)."""
+        rule = self.rules.no_data
+        if self.freshness is None or rule is None:
+            return []
+        return [obs for model, silent_s in self.freshness.silences(now).items() for obs in rule.evaluate(model, silent_s)]
 
     def calibrated(self, model: str, calibration: Calibration) -> None:
         """Keep the score calibration fitted on a model's reference period."""
@@ -388,7 +407,8 @@ class PartitionMonitor:
             if latest is None or job.window >= latest[0]:
                 self.last_results[job.model] = (job.window, result)
                 context = {"window": f"{job.model} window {job.window} (version {job.version})"}
-                observations = self.rules.performance.observe(job.model, result, self.reference_results.get(job.model), context)
+                reference = self.reference_results.get(job.model)
+                observations = self.rules.performance.evaluate(job.model, result, context, reference=reference)
         reference = self.reference_results.get(job.model)
         return Measured(observations, reconciled, dict(reference.metrics) if reference is not None else {})
 
@@ -434,8 +454,13 @@ class PartitionMonitor:
         joined = self.labels.counts(model).joined
         if detection is not None and detection.worsened:
             self.detections[model] = joined
-            return self.errors.observe(model)
+            return self._concept_drift(model)
         if model in self.detections and joined - self.detections[model] >= self.rules.window_size:
             del self.detections[model]
-            return self.errors.observe(model)
+            return self._concept_drift(model)
         return []
+
+    def _concept_drift(self, model: str) -> list[Observation]:
+        assert self.errors is not None
+        detections = self.errors.close(model)
+        return [] if detections is None else self.rules.concept_drift.evaluate(model, detections)

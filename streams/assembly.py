@@ -16,21 +16,20 @@ from typing import Any
 
 import pandas as pd
 
-from monitors.alerting.alerts import Observation
 from monitors.alerting.lifecycle import AlertLifecycle
-from monitors.drift.conditions import DriftConditions
 from monitors.drift.monitor import DriftMonitor
-from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.drift.multivariate import MultivariateDriftMonitor
+from monitors.drift.rules import DriftRule, MultivariateRule
 from monitors.evidently.methods import Kind
 from monitors.intake.duplicates import SeenPredictions
-from monitors.intake.freshness import Freshness
-from monitors.labels.estimates import CBPEConditions
+from monitors.intake.freshness import FreshnessMonitor, NoDataRule
 from monitors.labels.join import LabelJoin
-from monitors.labels.performance import PerformanceConditions
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
-from monitors.online.detectors import ErrorStream
+from monitors.online.detectors import ErrorMonitor
 from monitors.partition import PartitionRules
-from monitors.quality.monitor import DataQualityMonitor, ReferenceProfile
+from monitors.quality.monitor import DataQualityMonitor
+from monitors.quality.profile import ReferenceProfile
 from monitors.windows.watch import DriftWatch
 from streams.events import PREDICTION_COLUMN
 from streams.settings import (
@@ -47,17 +46,18 @@ from streams.settings import (
 __all__ = [
     "alert_lifecycle",
     "challenger",
-    "drift_conditions",
     "drift_monitor",
+    "drift_rule",
     "drift_watch",
-    "error_stream",
-    "estimate_conditions",
-    "freshness",
+    "error_monitor",
+    "estimate_rule",
+    "freshness_monitor",
     "label_join",
-    "multivariate_condition",
     "multivariate_monitor",
+    "multivariate_rule",
+    "no_data_rule",
     "partition_rules",
-    "performance_conditions",
+    "performance_rule",
     "quality_monitor",
     "seen_predictions",
 ]
@@ -123,20 +123,18 @@ def quality_monitor(quality: QualitySettings, profile: ReferenceProfile) -> Data
     )
 
 
-def drift_conditions(conditions: ConditionSettings) -> DriftConditions:
-    """What turns a window's drift result into alert conditions."""
-    return DriftConditions(
+def drift_rule(conditions: ConditionSettings) -> DriftRule:
+    """What turns a window's drift result into alert observations."""
+    return DriftRule(
         critical_p_factor=conditions.critical_p_factor,
         critical_distance_factor=conditions.critical_distance_factor,
         prediction_drift=conditions.prediction_drift,
     )
 
 
-def multivariate_condition(
-    conditions: ConditionSettings, model: str, result: MultivariateResult, annotations: Mapping[str, str]
-) -> Observation:
-    """A window's multivariate drift as an alert condition: critical, as a distance is, at ``critical_distance_factor``."""
-    return multivariate_observation(model, result, annotations, critical_factor=conditions.critical_distance_factor)
+def multivariate_rule(conditions: ConditionSettings) -> MultivariateRule:
+    """What turns a window's multivariate drift into its alert observation: critical, as a distance is, at ``critical_distance_factor``."""
+    return MultivariateRule(critical_factor=conditions.critical_distance_factor)
 
 
 # -- a partition's monitors (streams.worker.state) ---------------------------------
@@ -167,11 +165,11 @@ def seen_predictions(ttl_s: float, per_model_ttl_s: Mapping[str, float], capacit
     return SeenPredictions(max([ttl_s, *per_model_ttl_s.values()]), capacity)
 
 
-def error_stream(performance: PerformanceSettings) -> ErrorStream | None:
+def error_monitor(performance: PerformanceSettings) -> ErrorMonitor | None:
     """The error-rate detector per model, or None when ``performance.detector`` is off."""
     if performance.detector is None:
         return None
-    return ErrorStream(
+    return ErrorMonitor(
         performance.detector, dict(performance.detector_params), task=performance.task, warmup=performance.detector_warmup
     )
 
@@ -199,14 +197,19 @@ def alert_lifecycle(conditions: ConditionSettings) -> AlertLifecycle:
     )
 
 
-def freshness(quality: QualitySettings) -> Freshness | None:
-    """The no-data condition per model, or None when ``quality.no_data_after`` is off."""
-    return Freshness(quality.no_data_after) if quality.no_data_after else None
+def freshness_monitor(quality: QualitySettings) -> FreshnessMonitor | None:
+    """The time since each model's last event, or None when ``quality.no_data_after`` is off."""
+    return FreshnessMonitor() if quality.no_data_after else None
 
 
-def performance_conditions(performance: PerformanceSettings) -> PerformanceConditions:
+def no_data_rule(quality: QualitySettings) -> NoDataRule | None:
+    """What turns a model's silence into its ``no_data`` observation, or None when ``quality.no_data_after`` is off."""
+    return NoDataRule(quality.no_data_after) if quality.no_data_after else None
+
+
+def performance_rule(performance: PerformanceSettings) -> PerformanceRule:
     """The bounds on a window's measured quality."""
-    return PerformanceConditions(
+    return PerformanceRule(
         minimum=dict(performance.minimum),
         max_drop=dict(performance.max_drop),
         maximum=dict(performance.maximum),
@@ -214,13 +217,13 @@ def performance_conditions(performance: PerformanceSettings) -> PerformanceCondi
     )
 
 
-def estimate_conditions(performance: PerformanceSettings) -> CBPEConditions:
+def estimate_rule(performance: PerformanceSettings) -> EstimateRule:
     """The bound on a window's accuracy as its scores estimate it: the measured accuracy's drop bound (none set: CBPE's default)."""
     bound = performance.max_drop.get("accuracy")
     return (
-        CBPEConditions(min_rows=performance.min_labelled)
+        EstimateRule(min_rows=performance.min_labelled)
         if bound is None
-        else CBPEConditions(max_drop=bound, min_rows=performance.min_labelled)
+        else EstimateRule(max_drop=bound, min_rows=performance.min_labelled)
     )
 
 
@@ -236,6 +239,7 @@ def partition_rules(settings: Settings) -> PartitionRules:
         pause_on_quality_alerts=online.pause_on_quality_alerts,
         learn_min_labelled=online.min_labelled,
         pause_below_coverage=online.pause_below_coverage,
-        performance=performance_conditions(settings.performance),
-        estimate=estimate_conditions(settings.performance),
+        performance=performance_rule(settings.performance),
+        estimate=estimate_rule(settings.performance),
+        no_data=no_data_rule(settings.quality),
     )

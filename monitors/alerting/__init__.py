@@ -1,7 +1,8 @@
 """Alert handling, as Prometheus Alertmanager does it, on the observations monitors make.
 
 A monitor's verdict on one condition in one window is an
-:class:`~monitors.alerting.alerts.Observation`. The :mod:`.lifecycle` turns a
+:class:`~monitors.alerting.alerts.Observation`, which a :mod:`.rule` makes from
+the monitor's result. The :mod:`.lifecycle` turns a
 condition's observations into alert state changes (pending, firing, resolved),
 with ``for`` and hysteresis; an :class:`~monitors.alerting.alerts.Alert` has a
 stable :mod:`.fingerprint` of its labels. What happens to a firing alert is
@@ -15,4 +16,4 @@ Every other concept imports this one; it imports none of them.
 """
 
 # The modules, not their names: importing a subpackage loads none of them (some load Evidently, which takes seconds).
-__all__ = ["alerts", "dispatch", "fingerprint", "inhibition", "lifecycle", "matchers", "quoting", "routing", "silences"]
+__all__ = ["alerts", "dispatch", "fingerprint", "inhibition", "lifecycle", "matchers", "quoting", "routing", "rule", "silences"]

@@ -485,6 +485,13 @@ class DriftMonitor:
                 raise ValueError(f"per_feature_threshold[{column!r}] must be a positive number, got {threshold!r}")
         return {c: float(t) for c, t in thresholds.items()}
 
+    def __repr__(self) -> str:
+        return (
+            f"DriftMonitor({len(self._features)} features, {len(self._reference)} reference rows, "
+            f"prediction={self.prediction!r}, num_method={self.num_method!r}, cat_method={self.cat_method!r}, "
+            f"alpha={self.alpha!r}, correction={self.correction!r})"
+        )
+
     @property
     def distance_thresholds(self) -> Mapping[tuple[str, str, int], DistanceThreshold]:
         """The calibrated thresholds so far, by column, Evidently method id and pseudo-window rows (read-only)."""

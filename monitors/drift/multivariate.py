@@ -32,7 +32,7 @@ references (measured below).
 
 :class:`MultivariateResult` also names the features whose reconstruction
 worsened most (their share of the rise in mean squared residual), for an
-alert to say where to look, and :func:`multivariate_observation` turns it into
+alert to say where to look, and :class:`~monitors.drift.rules.MultivariateRule` turns it into
 an :class:`~monitors.alerting.alerts.Observation` of kind ``multivariate_drift``, whose
 value is the error's excess over the stationary mean.
 """
@@ -48,10 +48,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from monitors.alerting.alerts import Observation
 from monitors.drift.thresholds import DistanceThreshold, calibration_rows, prediction_bound
 
-__all__ = ["MultivariateDriftMonitor", "MultivariateResult", "multivariate_observation"]
+__all__ = ["METHOD", "MultivariateDriftMonitor", "MultivariateResult"]
 
 METHOD = "PCA reconstruction error"
 
@@ -293,6 +292,12 @@ class MultivariateDriftMonitor:
         self._baseline: Array = (held_out**2).mean(axis=0)
         self._thresholds: dict[int, DistanceThreshold] = {}
 
+    def __repr__(self) -> str:
+        return (
+            f"MultivariateDriftMonitor({len(self.features)} features, {len(self.reference)} reference rows, "
+            f"{self.components} components, level={self.level!r}, explained_variance={self.explained_variance!r})"
+        )
+
     @property
     def features(self) -> tuple[str, ...]:
         """The columns the PCA sees: numerical ones, then categorical ones."""
@@ -410,53 +415,3 @@ class MultivariateDriftMonitor:
             n_current=len(frame),
             threshold_source=threshold.describe(),
         )
-
-
-def multivariate_observation(
-    model: str,
-    result: MultivariateResult,
-    annotations: Mapping[str, str] | None = None,
-    critical_factor: float = 2.0,
-) -> Observation:
-    """The window's reconstruction error as an alert condition of kind ``multivariate_drift``.
-
-    The observation's value is the error's excess over what a stationary window
-    scores on average (``null_mean``): warning at the threshold's excess,
-    critical at ``critical_factor`` times it. The error itself sits far from 0
-    (about 2.5 on 20 independent features) and varies little from window to
-    window (about 1 %): the alert lifecycle's hysteresis, a fraction of the
-    threshold, would otherwise hold every chance warning through the next
-    window and make it fire. The annotations give the error and threshold
-    themselves.
-
-    Examples
-    --------
-    >>> result = MultivariateResult(2.5, 2.4, True, 2.2, (("x1", 0.6), ("x0", 0.3)), 4, 1000, "calibrated")
-    >>> obs = multivariate_observation("churn", result)
-    >>> obs.labels["kind"], obs.level(None, 0.1), round(obs.value, 2), round(obs.warning_at, 2), round(obs.critical_at, 2)
-    ('multivariate_drift', 'warning', 0.3, 0.2, 0.4)
-    >>> obs.annotations["top_features"]
-    'x1 (60%), x0 (30%)'
-    """
-    if critical_factor <= 1:
-        raise ValueError(f"critical_factor must be above 1, got {critical_factor}")
-    top = ", ".join(f"{name} ({share:.0%})" for name, share in result.top_features) or "-"
-    verb = "drifted" if result.drifted else "is within its reference"
-    return Observation(
-        labels={"model": model, "kind": "multivariate_drift", "feature": "*"},
-        value=result.error - result.null_mean,
-        warning_at=result.threshold - result.null_mean,
-        critical_at=critical_factor * (result.threshold - result.null_mean),
-        annotations={
-            **(annotations or {}),
-            "summary": (
-                f"{model}: the features' joint structure {verb} ({METHOD} {result.error:.3g}, "
-                f"threshold {result.threshold:.3g}); most changed: {top}"
-            ),
-            "value": f"{result.error:.6g}",
-            "threshold": f"{result.threshold:.6g}",
-            "threshold_source": result.threshold_source,
-            "method": METHOD,
-            "top_features": top,
-        },
-    )

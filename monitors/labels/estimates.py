@@ -18,7 +18,7 @@ The estimate is only as good as two assumptions:
   A covariate shift, which moves the scores, is tracked; a concept shift, which
   changes what a score means, is not, and only the labels will show it.
 
-:class:`CBPEConditions` turns a window's estimate into an alert observation
+:class:`~monitors.labels.rules.EstimateRule` turns a window's estimate into an alert observation
 long before the labels come; :func:`reconcile` compares the estimate with the
 realized accuracy once they have come.
 """
@@ -26,7 +26,7 @@ realized accuracy once they have come.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression
 
-from monitors.alerting.alerts import Observation
-
 __all__ = [
-    "CBPEConditions",
     "Calibration",
     "Estimate",
     "estimate_accuracy",
@@ -314,80 +311,6 @@ class Calibration:
         if self._x is None or self._y is None:
             return [float(v) for v in s]
         return [float(v) for v in np.interp(s, self._x, self._y)]
-
-
-class CBPEConditions:
-    """Turn a window's estimate into an observation before its labels arrive.
-
-    The bound is ``reference_accuracy - max_drop``. The observation's value is
-    ``1 - estimate.high`` (higher is worse), at warning from ``1 - bound``: it
-    fires only when even the optimistic end of the 95% interval is at or
-    below the bound, so a window that is merely unlucky does not. It is never
-    critical: an estimate is not evidence enough for that; the labels, once
-    they come, are (see :class:`monitors.labels.performance.PerformanceConditions`).
-    A window of fewer than ``min_rows`` predictions gives no observation.
-
-    Parameters
-    ----------
-    max_drop
-        How far the estimated accuracy may fall below the reference period's.
-    min_rows
-        Predictions a window needs to be judged.
-
-    Examples
-    --------
-    >>> conditions = CBPEConditions(max_drop=0.05)
-    >>> estimate = Estimate(accuracy=0.78, low=0.75, high=0.81, n=800)
-    >>> (obs,) = conditions.observe("churn", estimate, reference_accuracy=0.9)
-    >>> obs.labels["kind"], round(obs.value, 2), round(obs.warning_at, 2), obs.level(None, 0.1)
-    ('estimated_performance', 0.19, 0.15, 'warning')
-    >>> obs.annotations["summary"]
-    'churn: accuracy estimated from scores 0.78 (95% interval 0.75-0.81) below 0.85 (reference 0.9 - 0.05) over 800 predictions'
-    """
-
-    def __init__(self, max_drop: float = 0.05, min_rows: int = 100) -> None:
-        if not (math.isfinite(max_drop) and max_drop >= 0.0):
-            raise ValueError(f"max_drop must be a finite number at least 0, got {max_drop}")
-        if min_rows < 1:
-            raise ValueError(f"min_rows must be at least 1, got {min_rows}")
-        self.max_drop = max_drop
-        self.min_rows = min_rows
-
-    def observe(
-        self,
-        model: str,
-        estimate: Estimate,
-        reference_accuracy: float,
-        context: Mapping[str, str] | None = None,
-    ) -> list[Observation]:
-        """The window's observation (none below ``min_rows``), with shared annotations ``context``."""
-        if not 0.0 <= reference_accuracy <= 1.0:
-            raise ValueError(f"reference_accuracy must be in [0, 1], got {reference_accuracy}")
-        if estimate.n < self.min_rows:
-            return []
-        bound = reference_accuracy - self.max_drop
-        verb = "below" if estimate.high <= bound else "above"
-        summary = (
-            f"{model}: accuracy estimated from scores {estimate.accuracy:.3g}"
-            f" (95% interval {estimate.low:.3g}-{estimate.high:.3g}) {verb} {bound:.3g}"
-            f" (reference {reference_accuracy:.3g} - {self.max_drop:.3g}) over {estimate.n} predictions"
-        )
-        return [
-            Observation(
-                labels={"model": model, "kind": "estimated_performance", "feature": "accuracy"},
-                value=1.0 - estimate.high,
-                warning_at=1.0 - bound,
-                critical_at=None,
-                annotations={
-                    **(context or {}),
-                    "summary": summary,
-                    "value": f"{estimate.accuracy:.6g}",
-                    "threshold": f"{bound:.6g}",
-                    "interval": f"{estimate.low:.6g}-{estimate.high:.6g}",
-                    "rows": str(estimate.n),
-                },
-            )
-        ]
 
 
 def reconcile(estimate: Estimate, realized_accuracy: float, labelled: int) -> dict[str, float]:

@@ -10,9 +10,10 @@ come any more (the join's ttl has passed), the window's last version is marked
 ``final`` and the window is forgotten.
 
 :func:`evaluate` turns a job into a :class:`PerformanceResult` with Evidently
-(heavy: run it off the event loop), and :class:`PerformanceConditions` turns a
-window's result, compared with fixed bounds and with the reference period's
-result, into alert observations.
+(heavy: run it off the event loop), and
+:class:`~monitors.labels.rules.PerformanceRule` turns a window's result,
+compared with fixed bounds and with the reference period's result, into alert
+observations.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from monitors.alerting.alerts import Observation
 from monitors.evidently.library import Snapshot
 from monitors.evidently.quality_report import classification_quality, regression_quality
 from monitors.labels.join import LabelledPair
@@ -33,7 +33,6 @@ from monitors.labels.metric_names import CLASSIFICATION_METRICS, REGRESSION_METR
 
 __all__ = [
     "CLASSIFICATION_METRICS",
-    "PerformanceConditions",
     "PerformanceJob",
     "PerformanceResult",
     "PerformanceWindows",
@@ -375,172 +374,3 @@ def evaluate(
         delay_max_s=float(delays.max()) if len(delays) else None,
     )
     return result, snapshot
-
-
-_HIGHER_IS_BETTER = frozenset(CLASSIFICATION_METRICS)
-
-
-def _first(candidate: tuple[float, str]) -> float:
-    return candidate[0]
-
-
-_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
-
-
-def _check_metrics(argument: str, mapping: Mapping[str, float]) -> dict[str, float]:
-    unknown = sorted(set(mapping) - set(_METRICS))
-    if unknown:
-        raise ValueError(f"{argument} names unknown metrics {unknown}; known: {list(_METRICS)}")
-    for name, value in mapping.items():
-        if not math.isfinite(value):
-            raise ValueError(f"{argument}[{name!r}] must be a finite number, got {value}")
-    return dict(mapping)
-
-
-class PerformanceConditions:
-    """Turn a window's model quality into observations for the alert lifecycle.
-
-    One observation per metric that has a bound, labelled ``model``,
-    ``kind="performance"`` and ``feature=<metric>``. The bound of a metric is the
-    stricter of a fixed one and one relative to the reference period:
-
-    - higher is better (accuracy, precision, recall, f1, roc_auc): at least
-      ``minimum[m]`` and at least ``reference - max_drop[m]``; the observation's
-      value is ``1 - metric`` (higher is worse), at warning from ``1 - bound``
-      (the metric at or below its bound), critical from ``critical_factor`` times
-      that (capped at 1.0, so never when the bound is 0 or the cap does not raise it);
-    - lower is better (mae, rmse, mape): at most ``maximum[m]`` and at most
-      ``reference + max_drop[m]``; the value is the metric, at warning from the
-      bound, critical from ``critical_factor`` times it.
-
-    The reference bound applies only when the reference has at least
-    ``min_labelled`` pairs. A window with fewer than ``min_labelled`` pairs gives
-    no observation at all: too little evidence to fire or to clear.
-
-    Parameters
-    ----------
-    minimum
-        Fixed lower bounds of higher-is-better metrics.
-    max_drop
-        How far a metric may fall (higher is better) or rise (lower is better)
-        from the reference period's value.
-    maximum
-        Fixed upper bounds of lower-is-better metrics.
-    min_labelled
-        Pairs a window (and the reference) needs to be judged.
-    critical_factor
-        Critical at this multiple of the warning threshold.
-
-    Examples
-    --------
-    >>> conditions = PerformanceConditions(minimum={"accuracy": 0.80}, max_drop={"accuracy": 0.05})
-    >>> reference = PerformanceResult({"accuracy": 0.90}, labelled=5000, coverage=0.9)
-    >>> window = PerformanceResult({"accuracy": 0.71, "f1": 0.6}, labelled=812, coverage=0.8)
-    >>> (obs,) = conditions.observe("churn", window, reference)
-    >>> obs.labels["feature"], round(obs.value, 2), round(obs.warning_at, 2), round(obs.critical_at, 2)
-    ('accuracy', 0.29, 0.15, 0.3)
-    >>> obs.level(None, 0.1), obs.annotations["summary"]
-    ('warning', 'churn: accuracy 0.71 below 0.85 (reference 0.9 - 0.05) over 812 labelled predictions')
-    """
-
-    def __init__(
-        self,
-        minimum: Mapping[str, float] | None = None,
-        max_drop: Mapping[str, float] | None = None,
-        maximum: Mapping[str, float] | None = None,
-        min_labelled: int = 100,
-        critical_factor: float = 2.0,
-    ) -> None:
-        self.minimum = _check_metrics("minimum", minimum or {})
-        self.max_drop = _check_metrics("max_drop", max_drop or {})
-        self.maximum = _check_metrics("maximum", maximum or {})
-        lower_is_better = sorted(set(self.minimum) - _HIGHER_IS_BETTER)
-        if lower_is_better:
-            raise ValueError(f"minimum applies to higher-is-better metrics only, not {lower_is_better}: use maximum")
-        higher_is_better = sorted(set(self.maximum) & _HIGHER_IS_BETTER)
-        if higher_is_better:
-            raise ValueError(f"maximum applies to lower-is-better metrics only, not {higher_is_better}: use minimum")
-        negative = sorted(name for name, value in self.max_drop.items() if value < 0)
-        if negative:
-            raise ValueError(f"max_drop must not be negative, got it for {negative}")
-        if min_labelled < 1:
-            raise ValueError(f"min_labelled must be at least 1, got {min_labelled}")
-        if not critical_factor > 1:
-            raise ValueError(f"critical_factor must be above 1, got {critical_factor}")
-        self.min_labelled = min_labelled
-        self.critical_factor = critical_factor
-
-    def observe(
-        self,
-        model: str,
-        window_result: PerformanceResult,
-        reference: PerformanceResult | None,
-        context: Mapping[str, str] | None = None,
-    ) -> list[Observation]:
-        """One observation per metric of the window that has a bound, with shared annotations ``context``."""
-        if window_result.labelled < self.min_labelled:
-            return []
-        usable_reference = reference if reference is not None and reference.labelled >= self.min_labelled else None
-        observations = []
-        for name in _METRICS:
-            value = window_result.metrics.get(name)
-            if value is None:
-                continue
-            bound = self._bound(name, usable_reference)
-            if bound is not None:
-                observations.append(self._observation(model, name, value, *bound, window_result, context or {}))
-        return observations
-
-    def _bound(self, name: str, reference: PerformanceResult | None) -> tuple[float, str] | None:
-        higher = name in _HIGHER_IS_BETTER
-        candidates: list[tuple[float, str]] = []
-        fixed = (self.minimum if higher else self.maximum).get(name)
-        if fixed is not None:
-            candidates.append((fixed, "minimum" if higher else "maximum"))
-        drop = self.max_drop.get(name)
-        ref_value = None if reference is None else reference.metrics.get(name)
-        if drop is not None and ref_value is not None:
-            sign = "-" if higher else "+"
-            candidates.append((ref_value - drop if higher else ref_value + drop, f"reference {ref_value:.3g} {sign} {drop:.3g}"))
-        if not candidates:
-            return None
-        # The stricter bound: the higher floor, or the lower ceiling.
-        return max(candidates, key=_first) if higher else min(candidates, key=_first)
-
-    def _observation(
-        self,
-        model: str,
-        name: str,
-        metric: float,
-        bound: float,
-        origin: str,
-        result: PerformanceResult,
-        context: Mapping[str, str],
-    ) -> Observation:
-        if name in _HIGHER_IS_BETTER:
-            value, warning_at = 1.0 - metric, 1.0 - bound
-            critical: float | None = min(1.0, warning_at * self.critical_factor)
-            breached = metric <= bound
-            verb = "below" if breached else "above"
-        else:
-            value, warning_at = metric, bound
-            critical = warning_at * self.critical_factor
-            breached = metric >= bound
-            verb = "above" if breached else "below"
-        critical_at = critical if critical is not None and critical > warning_at else None
-        return Observation(
-            labels={"model": model, "kind": "performance", "feature": name},
-            value=value,
-            warning_at=warning_at,
-            critical_at=critical_at,
-            annotations={
-                **context,
-                "summary": (
-                    f"{model}: {name} {metric:.3g} {verb} {bound:.3g} ({origin}) over {result.labelled} labelled predictions"
-                ),
-                "value": f"{metric:.6g}",
-                "threshold": f"{bound:.6g}",
-                "labelled": str(result.labelled),
-                "coverage": f"{result.coverage:.3g}",
-            },
-        )

@@ -1,12 +1,13 @@
 """Detectors: has a model's error changed, pair by labelled pair, between window closes?
 
 Window analyses see a model's performance once per window. A change detector sees
-every labelled pair as it is joined: :class:`ErrorStream` turns each
+every labelled pair as it is joined: :class:`ErrorMonitor` turns each
 (prediction, label) pair of a model into an error (0/1 misclassification for
 classification, absolute error for regression) and feeds it to one River drift
 detector per model. A :class:`Detection` is reported when the detector fires; the
-model's detector then starts afresh. At each window close, :meth:`ErrorStream.observe`
-turns what happened since the previous close into a ``concept_drift``
+model's detector then starts afresh. At each window close, :meth:`ErrorMonitor.close`
+gives what happened since the previous close (:class:`Detections`), and
+:class:`ConceptDriftRule` turns that into a ``concept_drift``
 :class:`~monitors.alerting.alerts.Observation`, so an alert fires on a detection in which the
 error rose and resolves at the next close without one.
 
@@ -38,8 +39,10 @@ __all__ = [
     "BINARY",
     "DEFAULT_PARAMS",
     "DETECTORS",
+    "ConceptDriftRule",
     "Detection",
-    "ErrorStream",
+    "Detections",
+    "ErrorMonitor",
     "Task",
     "build_detector",
 ]
@@ -47,7 +50,7 @@ __all__ = [
 Task = Literal["classification", "regression"]
 
 DETECTORS: tuple[str, ...] = ("adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w")
-"""Detector names, as :func:`build_detector` and :class:`ErrorStream` take them."""
+"""Detector names, as :func:`build_detector` and :class:`ErrorMonitor` take them."""
 
 BINARY: frozenset[str] = frozenset({"ddm", "eddm", "hddm_a", "hddm_w"})
 """Detectors that need 0/1 errors, so classification only."""
@@ -172,7 +175,7 @@ class _ModelErrors:
         self.since_start = 0  # pairs fed to the current detector
         self.total_since_start = 0.0
         self.recent: deque[float] = deque(maxlen=_RECENT)
-        self.pending: Detection | None = None  # latest worsening detection since the last observe()
+        self.pending: Detection | None = None  # latest worsening detection since the last close()
         self.pending_count = 0
 
     def restart(self, detector: base.DriftDetector | base.BinaryDriftDetector) -> None:
@@ -182,7 +185,39 @@ class _ModelErrors:
         self.recent.clear()
 
 
-class ErrorStream:
+@dataclass(frozen=True)
+class Detections:
+    """What one model's detector found between two window closes.
+
+    Attributes
+    ----------
+    detector
+        The detector's name.
+    task
+        What the errors were: 0/1 misclassifications, or absolute errors.
+    latest
+        The latest detection in which the error rose, or None.
+    count
+        How many such detections there were.
+
+    Examples
+    --------
+    >>> Detections("adwin", "classification", None, 0).worsened
+    False
+    """
+
+    detector: str
+    task: Task
+    latest: Detection | None
+    count: int
+
+    @property
+    def worsened(self) -> bool:
+        """Whether the error rose at least once."""
+        return self.latest is not None
+
+
+class ErrorMonitor:
     """Change detection on each model's stream of errors.
 
     Parameters
@@ -205,7 +240,7 @@ class ErrorStream:
     --------
     >>> import random
     >>> rng = random.Random(7)
-    >>> errors = ErrorStream()
+    >>> errors = ErrorMonitor()
     >>> # 3,000 pairs at a 10 % error rate, then 30 %
     >>> for i in range(5000):
     ...     wrong = rng.random() < (0.1 if i < 3000 else 0.3)
@@ -213,10 +248,8 @@ class ErrorStream:
     ...     if detection:
     ...         print(detection.at, round(detection.error_before, 2), round(detection.error_after, 2))
     3200 0.11 0.24
-    >>> [(o.labels["kind"], o.value) for o in errors.observe("churn")]
-    [('concept_drift', 1.0)]
-    >>> [(o.labels["kind"], o.value) for o in errors.observe("churn")]  # the next close: resolved
-    [('concept_drift', 0.0)]
+    >>> errors.close("churn").count, errors.close("churn").count  # the next close: none since
+    (1, 0)
     """
 
     def __init__(
@@ -241,6 +274,11 @@ class ErrorStream:
         self.task = task
         self.warmup = warmup
         self._models: dict[str, _ModelErrors] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"ErrorMonitor(detector={self.detector!r}, params={dict(self.params)!r}, task={self.task!r}, warmup={self.warmup!r})"
+        )
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -282,33 +320,17 @@ class ErrorStream:
         state.restart(build_detector(self.detector, self.params))
         return detection
 
-    def observe(self, model: str) -> list[Observation]:
-        """The ``concept_drift`` observation of ``model`` at a window close; [] for an unseen model.
+    def close(self, model: str) -> Detections | None:
+        """What ``model``'s detector found since the previous close, which this call is; None for an unseen model.
 
-        Its value is 1.0 (warning, never critical) when a detection in which the error
-        rose happened since the previous call for this model, else 0.0, so the alert
-        resolves at the next close without one. A detection in which the error fell
-        is no alert: the model got better.
+        Only detections in which the error rose count: a fall is no alert, the model got better.
         """
         state = self._models.get(model)
         if state is None:
-            return []
-        detection, count = state.pending, state.pending_count
+            return None
+        detections = Detections(self.detector, self.task, state.pending, state.pending_count)
         state.pending, state.pending_count = None, 0
-        annotations = {"threshold": "1", "value": "1" if detection else "0", "detector": self.detector}
-        if detection is not None:
-            annotations["summary"] = _summary(detection, self.task, count)
-        return [
-            Observation(
-                labels={"model": model, "kind": "concept_drift", "feature": self.detector},
-                value=1.0 if detection else 0.0,
-                warning_at=1.0,
-                critical_at=None,
-                annotations=annotations,
-                # The detector has already weighed its evidence (calibrated to ~0 false alarms).
-                for_windows=1,
-            )
-        ]
+        return detections
 
     def _error(self, model: str, prediction: Any, label: Any) -> float:
         if self.task == "classification":
@@ -338,3 +360,41 @@ def _summary(detection: Detection, task: Task, count: int) -> str:
         change = f" from {detection.error_before:.3g} to {detection.error_after:.3g}"
     times = f" ({count} detections since the last window)" if count > 1 else ""
     return f"{detection.model}: {what} rose{change} ({detection.detector}, after {detection.at} labelled pairs){times}"
+
+
+class ConceptDriftRule:
+    """Turn a window's :class:`Detections` into its ``concept_drift`` observation (a :class:`~monitors.alerting.rule.Rule`).
+
+    The value is 1.0 (warning, never critical) when the error rose since the
+    previous close, else 0.0, so the alert resolves at the next close without
+    a rise. The observation needs one window to fire: the detector has already
+    weighed its evidence (calibrated to about no false alarm).
+
+    Examples
+    --------
+    >>> rose = Detections("adwin", "classification", Detection("churn", "adwin", 3200, 0.11, 0.24), 1)
+    >>> (obs,) = ConceptDriftRule().evaluate("churn", rose)
+    >>> dict(obs.labels), obs.level(None, 0.0)
+    ({'model': 'churn', 'kind': 'concept_drift', 'feature': 'adwin'}, 'warning')
+    >>> obs.annotations["summary"]
+    'churn: error rate rose from 0.11 to 0.24 (adwin, after 3200 labelled pairs)'
+    """
+
+    def __repr__(self) -> str:
+        return "ConceptDriftRule()"
+
+    def evaluate(self, model: str, result: Detections, context: Mapping[str, str] | None = None) -> list[Observation]:
+        """The window's one observation, with shared annotations ``context``."""
+        annotations = {**(context or {}), "threshold": "1", "value": "1" if result.worsened else "0", "detector": result.detector}
+        if result.latest is not None:
+            annotations["summary"] = _summary(result.latest, result.task, result.count)
+        return [
+            Observation(
+                labels={"model": model, "kind": "concept_drift", "feature": result.detector},
+                value=1.0 if result.worsened else 0.0,
+                warning_at=1.0,
+                critical_at=None,
+                annotations=annotations,
+                for_windows=1,
+            )
+        ]

@@ -6,12 +6,13 @@ range it always had, takes categories nobody has seen, gets stuck at one value,
 or a stream that falls silent (or floods). These are reported as their own
 alert kinds, so that a broken pipeline is not paged as "drift".
 
-The reference is profiled once (:meth:`ReferenceProfile.of`, a few numbers per
-column, JSON-able to store next to a model); :class:`DataQualityMonitor`
-compares each window with that profile and returns one
+The reference is profiled once (:meth:`~monitors.quality.profile.ReferenceProfile.of`,
+a few numbers per column, JSON-able to store next to a model);
+:class:`DataQualityMonitor` compares each window with that profile and returns one
 :class:`QualityFinding` per check and feature, *also when all is well* (value
 0 or below its threshold): the alert lifecycle keeps the state of conditions
-it does not observe, so only a clear finding resolves an alert.
+it does not observe, so only a clear finding resolves an alert
+(:class:`~monitors.quality.rules.QualityRule` turns findings into observations).
 
 Types
     A value's type is its JSON type: ``bool`` (Python or NumPy booleans),
@@ -109,7 +110,7 @@ Examples
 >>> reference = pd.DataFrame({"age": rng.normal(40, 10, 2000), "plan": rng.choice(["a", "b"], 2000)})
 >>> monitor = DataQualityMonitor(ReferenceProfile.of(reference))
 >>> window = pd.DataFrame({"age": [41.0] * 50 + [None] * 50, "plan": ["a", "c"] * 50})
->>> for f in monitor.check(window):
+>>> for f in monitor.run(window):
 ...     if f.value >= f.warning_at:
 ...         print(f.check, f.feature, round(f.value, 2), f.summary)
 missing_values age 0.5 age: 50.0% missing (reference 0.0%)
@@ -119,506 +120,33 @@ constant age 1.0 age: constant at 41 over 50 values (varies in the reference)
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from numbers import Number, Real
+from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
-from monitors.alerting.alerts import Observation
 from monitors.alerting.quoting import MAX_QUOTED_CHARS, clip, quote
+from monitors.quality.profile import ColumnProfile, ReferenceProfile, robust_rate
+from monitors.quality.values import WindowColumn, as_category, noise_floor, pct, share_of, single_value, split_column
 
-__all__ = [
-    "CHECKS",
-    "ColumnProfile",
-    "DataQualityMonitor",
-    "JsonType",
-    "QualityCheck",
-    "QualityFinding",
-    "ReferenceProfile",
-    "robust_rate",
-]
+__all__ = ["CHECKS", "DataQualityMonitor", "QualityCheck", "QualityFinding"]
 
 QualityCheck = Literal["missing_values", "schema", "out_of_range", "unseen_categories", "constant", "volume"]
-JsonType = Literal["number", "string", "bool"]
-FeatureKind = Literal["numerical", "categorical"]
 
-#: The checks, in the order :meth:`DataQualityMonitor.check` reports them.
+#: The checks, in the order :meth:`DataQualityMonitor.run` reports them.
 CHECKS: tuple[QualityCheck, ...] = ("schema", "missing_values", "out_of_range", "unseen_categories", "constant", "volume")
 
-PROFILE_VERSION = 1
-_JSON_TYPES: tuple[JsonType, ...] = ("number", "string", "bool")
-_KINDS: tuple[FeatureKind, ...] = ("numerical", "categorical")
 _EXAMPLES = 3  # unseen categories and new features named in a summary
-
-
-# --- values ---------------------------------------------------------------------------------
-
-
-def _type_of_class(cls: type) -> JsonType:
-    if issubclass(cls, (bool, np.bool_)):
-        return "bool"
-    if issubclass(cls, Number):
-        return "number"
-    return "string"
-
-
-def _types(values: pd.Series) -> pd.Series:
-    """The JSON type of each value of ``values`` (which holds no null)."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return pd.Series("bool", index=values.index, dtype=object)
-    if pd.api.types.is_numeric_dtype(dtype):
-        return pd.Series("number", index=values.index, dtype=object)
-    classes = values.map(type)
-    return classes.map({cls: _type_of_class(cls) for cls in set(classes)})
-
-
-def _uniform_type(values: pd.Series) -> JsonType | None:
-    """The JSON type of all of ``values`` (which holds no null) when they share one, as :func:`_types` gives it; else None."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    types = {_type_of_class(cls) for cls in set(map(type, values.to_numpy()))}
-    return types.pop() if len(types) == 1 else None
-
-
-def _single_value(values: pd.Series) -> bool:
-    """Whether ``values`` (no nulls: floats, or strings) hold one distinct value, as ``nunique() == 1`` says.
-
-    Each compared with the first, without hashing them all: equal values are
-    one value for both (``0.0`` and ``-0.0`` too).
-    """
-    array = values.to_numpy()
-    return len(array) > 0 and bool((array == array[0]).all())
-
-
-def _category(value: object) -> str:
-    """A value as a category: ``1`` and ``1.0`` are ``"1"``, booleans ``"true"``/``"false"``."""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)
 
 
 def _categories(column: ColumnProfile, values: pd.Series) -> pd.Series:
     """Values of a column's own type as categories (strings are their own category)."""
-    return values if column.dtype == "string" else values.map(_category)
-
-
-@dataclass(frozen=True)
-class _Column:
-    """One feature in one window: its nulls, the types of its values, its values of the expected type."""
-
-    present: bool
-    nulls: int
-    foreign: dict[str, int]  # non-null values of other types than expected, by type
-    own: pd.Series
-
-
-def _split(values: pd.Series | None, rows: int, dtype: JsonType) -> _Column:
-    if values is None:
-        return _Column(False, rows, {}, pd.Series([], dtype=object))
-    known = values.notna()
-    present = values if known.all() else values[known]
-    uniform = _uniform_type(present)
-    if uniform is not None:  # one type throughout: no per-value types to count (most windows)
-        if uniform == dtype or not len(present):
-            return _Column(True, rows - len(present), {}, present)
-        return _Column(True, rows - len(present), {uniform: len(present)}, present.iloc[:0])
-    types = _types(present)
-    own = types == dtype
-    foreign = {str(t): int(n) for t, n in types[~own].value_counts().items()}
-    return _Column(True, rows - len(present), foreign, present[own])
-
-
-def _share(count: float, total: int) -> float:
-    return float(count) / total if total else 0.0
-
-
-def _pct(share: float) -> str:
-    return f"{100 * share:.1f}%"
-
-
-@functools.lru_cache(maxsize=4096)
-def _noise_floor(n: int, rate: float, alpha: float) -> float:
-    """Smallest share of ``n`` draws a stationary window at ``rate`` reaches with probability <= ``alpha``."""
-    if n <= 0:
-        return 0.0
-    quantile = float(binom.isf(alpha, n, min(max(rate, 0.0), 1.0)))  # P(X > quantile) <= alpha
-    return (quantile + 1) / n
-
-
-# --- profile --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ColumnProfile:
-    """What the reference says about one feature.
-
-    Attributes
-    ----------
-    name
-        Feature name.
-    kind
-        ``"numerical"`` (range-checked) or ``"categorical"`` (category-checked).
-    dtype
-        The JSON type of the reference's values: ``"number"``, ``"string"``
-        or ``"bool"``.
-    null_share
-        Share of the reference's rows where the feature is null.
-    low, high
-        Numerical features: the reference's ``range_quantiles``; else None.
-    categories
-        Categorical features: the categories the reference holds, as strings;
-        else None.
-    mode_share
-        Share of the reference's non-null values equal to its most common
-        value (1.0: the feature never varies).
-    expected_share
-        Share of a stationary window's values expected outside ``[low, high]``
-        (numerical) or in unseen categories (categorical, Good-Turing); the
-        rate behind the noise floor of those checks.
-
-    Examples
-    --------
-    >>> ColumnProfile("plan", "categorical", "string", 0.0, None, None, frozenset({"a", "b"}), 0.5, 0.0).kind
-    'categorical'
-    """
-
-    name: str
-    kind: FeatureKind
-    dtype: JsonType
-    null_share: float
-    low: float | None
-    high: float | None
-    categories: frozenset[str] | None
-    mode_share: float = 0.0
-    expected_share: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """This profile as JSON-able values (categories sorted).
-
-        Examples
-        --------
-        >>> ColumnProfile("x", "numerical", "number", 0.0, -1.0, 1.0, None, 0.01, 0.002).to_dict()["low"]
-        -1.0
-        """
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "dtype": self.dtype,
-            "null_share": self.null_share,
-            "low": self.low,
-            "high": self.high,
-            "categories": None if self.categories is None else sorted(self.categories),
-            "mode_share": self.mode_share,
-            "expected_share": self.expected_share,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ColumnProfile:
-        """The profile :meth:`to_dict` gave.
-
-        Examples
-        --------
-        >>> p = ColumnProfile("x", "numerical", "number", 0.0, -1.0, 1.0, None, 0.01, 0.002)
-        >>> ColumnProfile.from_dict(p.to_dict()) == p
-        True
-        """
-        kind, dtype = data["kind"], data["dtype"]
-        if kind not in _KINDS:
-            raise ValueError(f"column {data.get('name')!r}: kind must be one of {_KINDS}, got {kind!r}")
-        if dtype not in _JSON_TYPES:
-            raise ValueError(f"column {data.get('name')!r}: dtype must be one of {_JSON_TYPES}, got {dtype!r}")
-        categories = data["categories"]
-        return cls(
-            name=str(data["name"]),
-            kind=kind,
-            dtype=dtype,
-            null_share=float(data["null_share"]),
-            low=None if data["low"] is None else float(data["low"]),
-            high=None if data["high"] is None else float(data["high"]),
-            categories=None if categories is None else frozenset(str(c) for c in categories),
-            mode_share=float(data.get("mode_share", 0.0)),
-            expected_share=float(data.get("expected_share", 0.0)),
-        )
-
-
-def _column_names(argument: str, names: Iterable[str], reference: pd.DataFrame) -> frozenset[str]:
-    if isinstance(names, str):
-        raise TypeError(f"{argument} must be a sequence of column names, not the string {names!r}")
-    chosen = frozenset(names)
-    unknown = sorted(chosen - {str(c) for c in reference.columns})
-    if unknown:
-        raise ValueError(f"{argument} names columns that are not in the reference: {unknown}")
-    return chosen
-
-
-def _profile_column(name: str, values: pd.Series, categorical: bool, quantiles: tuple[float, float]) -> ColumnProfile | None:
-    present = values[values.notna()]
-    if len(present) == 0:
-        return None
-    counts = _types(present).value_counts()
-    if len(counts) > 1:
-        mix = ", ".join(f"{n} {t}" for t, n in counts.items())
-        raise ValueError(f"reference column {name!r} mixes JSON types ({mix}): cast it or name it in ignore")
-    dtype = _JSON_TYPES[_JSON_TYPES.index(str(counts.index[0]))]
-    null_share = _share(len(values) - len(present), len(values))
-    if dtype == "number" and not categorical:
-        numbers = present.astype(float).to_numpy()
-        if not np.isfinite(numbers).all():
-            raise ValueError(f"reference column {name!r} holds infinite values")
-        low, high = (float(q) for q in np.quantile(numbers, quantiles))
-        outside = float(np.mean((numbers < low) | (numbers > high)))
-        return ColumnProfile(
-            name,
-            "numerical",
-            dtype,
-            null_share,
-            low,
-            high,
-            None,
-            mode_share=float(pd.Series(numbers).value_counts(normalize=True).iloc[0]),
-            expected_share=max(quantiles[0] + 1 - quantiles[1], outside),
-        )
-    frequencies = present.map(_category).value_counts()
-    return ColumnProfile(
-        name,
-        "categorical",
-        dtype,
-        null_share,
-        None,
-        None,
-        frozenset(str(c) for c in frequencies.index),
-        mode_share=float(frequencies.iloc[0]) / len(present),
-        expected_share=float((frequencies == 1).sum()) / len(present),
-    )
-
-
-@dataclass(frozen=True)
-class ReferenceProfile:
-    """The reference, profiled once: per feature, and its event rate.
-
-    Attributes
-    ----------
-    columns
-        Profile of each feature, by name. Columns null throughout the
-        reference are not profiled (it says nothing about them): a window with
-        values for them reports them as new.
-    rows
-        Rows in the reference.
-    events_per_second
-        The reference's event rate, if event times were given.
-    ignored
-        Columns of the reference that are not checked (identifiers, times...);
-        a window may carry them or not.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(1)
-    >>> reference = pd.DataFrame({"age": rng.normal(40, 10, 1000), "plan": rng.choice(["a", "b"], 1000)})
-    >>> profile = ReferenceProfile.of(reference)
-    >>> age = profile.columns["age"]
-    >>> age.kind, age.dtype, round(age.low, 1), round(age.high, 1)
-    ('numerical', 'number', 9.2, 71.0)
-    >>> sorted(profile.columns["plan"].categories)
-    ['a', 'b']
-    """
-
-    columns: dict[str, ColumnProfile]
-    rows: int
-    events_per_second: float | None = None
-    ignored: frozenset[str] = field(default_factory=frozenset)
-
-    def __post_init__(self) -> None:
-        wrong = sorted(name for name, column in self.columns.items() if column.name != name)
-        if wrong:
-            raise ValueError(f"columns maps names to profiles of other columns: {wrong}")
-
-    @classmethod
-    def of(
-        cls,
-        reference: pd.DataFrame,
-        *,
-        event_times: Sequence[datetime] | None = None,
-        range_quantiles: tuple[float, float] = (0.001, 0.999),
-        categorical: Sequence[str] = (),
-        ignore: Sequence[str] = (),
-    ) -> ReferenceProfile:
-        """Profile a reference.
-
-        Parameters
-        ----------
-        reference
-            The reference rows; every column but the ignored ones is a feature.
-        event_times
-            The event time of each reference row, to learn its event rate
-            for the volume check (:func:`robust_rate`: stragglers left out).
-        range_quantiles
-            The quantiles ``(q_low, q_high)`` that bound a numerical feature's
-            range.
-        categorical
-            Numeric columns to treat as categorical (codes, ids of a few values).
-        ignore
-            Columns not to check.
-
-        Raises
-        ------
-        ValueError
-            On a reference without rows or with duplicate column names, a
-            column that mixes JSON types or holds infinite numbers, bad
-            quantiles, unknown names, or event times that do not match the
-            rows or span no time.
-        TypeError
-            When ``categorical`` or ``ignore`` is a string.
-
-        Examples
-        --------
-        >>> from datetime import datetime, timedelta
-        >>> start = datetime(2026, 1, 1)
-        >>> reference = pd.DataFrame({"code": [1, 2, 2, 3], "ok": [True, False, True, None]})
-        >>> profile = ReferenceProfile.of(reference, categorical=["code"],
-        ...     event_times=[start + timedelta(seconds=s) for s in (0, 1, 2, 3)])
-        >>> sorted(profile.columns["code"].categories), profile.columns["ok"].null_share
-        (['1', '2', '3'], 0.25)
-        >>> profile.events_per_second
-        1.0
-        """
-        if not isinstance(reference, pd.DataFrame) or len(reference) == 0:
-            raise ValueError("reference must be a DataFrame with at least one row")
-        names = [str(c) for c in reference.columns]
-        if len(set(names)) != len(names):
-            raise ValueError(f"reference has duplicate column names: {names}")
-        q_low, q_high = range_quantiles
-        if not 0 <= q_low < q_high <= 1:
-            raise ValueError(f"range_quantiles must satisfy 0 <= q_low < q_high <= 1, got {range_quantiles}")
-        categorical_names = _column_names("categorical", categorical, reference)
-        ignored = _column_names("ignore", ignore, reference)
-        both = categorical_names & ignored
-        if both:
-            raise ValueError(f"categorical and ignore both name {sorted(both)}")
-
-        columns: dict[str, ColumnProfile] = {}
-        for column, name in zip(reference.columns, names):
-            if name in ignored:
-                continue
-            profile = _profile_column(name, reference[column], name in categorical_names, (q_low, q_high))
-            if profile is not None:
-                columns[name] = profile
-        return cls(
-            columns=dict(sorted(columns.items())),
-            rows=len(reference),
-            events_per_second=None if event_times is None else _rate(event_times, len(reference)),
-            ignored=ignored,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """This profile as JSON-able values, to store next to a model.
-
-        Examples
-        --------
-        >>> import json
-        >>> profile = ReferenceProfile.of(pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
-        >>> ReferenceProfile.from_dict(json.loads(json.dumps(profile.to_dict()))) == profile
-        True
-        """
-        return {
-            "version": PROFILE_VERSION,
-            "rows": self.rows,
-            "events_per_second": self.events_per_second,
-            "ignored": sorted(self.ignored),
-            "columns": [column.to_dict() for column in self.columns.values()],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
-        """The profile :meth:`to_dict` gave.
-
-        Raises
-        ------
-        ValueError
-            On another version or a malformed profile.
-
-        Examples
-        --------
-        >>> ReferenceProfile.from_dict({"version": 1, "rows": 3, "events_per_second": None,
-        ...                             "ignored": [], "columns": []}).rows
-        3
-        """
-        if data.get("version") != PROFILE_VERSION:
-            raise ValueError(f"profile version must be {PROFILE_VERSION}, got {data.get('version')!r}")
-        try:
-            columns = [ColumnProfile.from_dict(c) for c in data["columns"]]
-            rate = data["events_per_second"]
-            return cls(
-                columns={c.name: c for c in columns},
-                rows=int(data["rows"]),
-                events_per_second=None if rate is None else float(rate),
-                ignored=frozenset(str(c) for c in data.get("ignored", ())),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed profile: {exc!r}") from exc
-
-
-def _rate(event_times: Sequence[datetime], rows: int) -> float:
-    times = list(event_times)
-    if len(times) != rows:
-        raise ValueError(f"event_times must hold one time per reference row ({rows}), got {len(times)}")
-    if rows < 2:
-        raise ValueError("event_times needs at least two events to give a rate")
-    rate = robust_rate(times)
-    if rate is None:
-        raise ValueError("event_times span no time: all events are at the same instant")
-    return rate
-
-
-def robust_rate(event_times: Sequence[datetime], trim_share: float = 0.01, min_trimmed: int = 2) -> float | None:
-    """Events per second over the span of ``event_times``, without the stragglers at either end.
-
-    The earliest and latest ``max(min_trimmed, trim_share * n)`` events are left
-    out (fewer when that would leave fewer than two), and the rate is the
-    number of intervals between the events left over their span: one event
-    dated 1970, or a couple of events resent minutes late, do not stretch it.
-    None when fewer than two events are given or those left span no time.
-
-    Examples
-    --------
-    >>> from datetime import datetime, timedelta
-    >>> t0 = datetime(2026, 1, 1)
-    >>> times = [t0 + timedelta(seconds=s) for s in range(100)]
-    >>> robust_rate(times)
-    1.0
-    >>> robust_rate(times + [datetime(1970, 1, 1), t0 - timedelta(minutes=3)])
-    1.0
-    >>> robust_rate([t0, t0]) is None
-    True
-    """
-    if not 0 <= trim_share < 0.5:
-        raise ValueError(f"trim_share must be in [0, 0.5), got {trim_share!r}")
-    times = sorted(event_times)
-    n = len(times)
-    if n < 2:
-        return None
-    trimmed = min(max(min_trimmed, math.floor(trim_share * n)), (n - 2) // 2)
-    span = (times[n - 1 - trimmed] - times[trimmed]).total_seconds()
-    return (n - 1 - 2 * trimmed) / span if span > 0 else None
-
-
-# --- findings -------------------------------------------------------------------------------
+    return values if column.dtype == "string" else values.map(as_category)
 
 
 @dataclass(frozen=True)
@@ -717,12 +245,9 @@ class DataQualityMonitor:
     >>> window.loc[:99, "age"] = None
     >>> window["age"] = window["age"].astype(object)
     >>> window.loc[100, "age"] = "forty"
-    >>> findings = monitor.check(window)
+    >>> findings = monitor.run(window)
     >>> [(f.check, f.feature) for f in findings if f.value >= f.warning_at]
     [('schema', 'age'), ('missing_values', 'age')]
-    >>> obs = [o for o in monitor.observations("churn", findings) if o.labels["kind"] == "missing_values"][0]
-    >>> dict(obs.labels), obs.level(None, 0.1)
-    ({'model': 'churn', 'kind': 'missing_values', 'feature': 'age'}, 'critical')
     """
 
     def __init__(
@@ -763,7 +288,15 @@ class DataQualityMonitor:
         self.critical_factor = critical_factor
         self.alpha = alpha
 
-    def check(
+    def __repr__(self) -> str:
+        return (
+            f"DataQualityMonitor({len(self.profile.columns)} features, missing_increase={self.missing_increase!r}, "
+            f"out_of_range_share={self.out_of_range_share!r}, unseen_share={self.unseen_share!r}, "
+            f"volume_ratio={self.volume_ratio!r}, min_rows={self.min_rows!r}, range_margin={self.range_margin!r}, "
+            f"critical_factor={self.critical_factor!r}, alpha={self.alpha!r})"
+        )
+
+    def run(
         self,
         current: pd.DataFrame,
         *,
@@ -801,7 +334,7 @@ class DataQualityMonitor:
         >>> from datetime import datetime, timedelta
         >>> times = [datetime(2026, 1, 1) + timedelta(seconds=s) for s in range(100)]
         >>> monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"x": range(100)}), event_times=times))
-        >>> [(f.check, f.feature, f.value) for f in monitor.check(pd.DataFrame({"x": [1, 2]}), window_seconds=10)]
+        >>> [(f.check, f.feature, f.value) for f in monitor.run(pd.DataFrame({"x": [1, 2]}), window_seconds=10)]
         [('schema', 'x', 0.0), ('schema', None, 0.0), ('volume', None, 5.0)]
         """
         if not isinstance(current, pd.DataFrame):
@@ -815,7 +348,7 @@ class DataQualityMonitor:
         rows = len(current)
         by_name = dict(zip(names, current.columns))
         windows = {
-            name: _split(current[by_name[name]] if name in by_name else None, rows, column.dtype)
+            name: split_column(current[by_name[name]] if name in by_name else None, rows, column.dtype)
             for name, column in self.profile.columns.items()
         }
         findings = [self._schema(self.profile.columns[name], w, rows) for name, w in windows.items()]
@@ -838,43 +371,9 @@ class DataQualityMonitor:
                 findings.append(self._volume(counted / window_seconds, reference_rate, rows / window_seconds))
         return findings
 
-    def observations(
-        self, model: str, findings: Sequence[QualityFinding], annotations: Mapping[str, str] | None = None
-    ) -> list[Observation]:
-        """Findings as observations for the alert lifecycle.
-
-        Labels are ``model``, ``kind`` (the check) and ``feature`` (``"*"`` for
-        the window as a whole); annotations are ``annotations`` plus
-        ``summary``, ``value``, ``threshold`` and ``check``.
-
-        Examples
-        --------
-        >>> finding = QualityFinding("volume", None, 5.0, 3.0, 12.0, "2 events/s, 0.2x the reference rate of 1/s")
-        >>> monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"x": [1.0]})))
-        >>> (obs,) = monitor.observations("churn", [finding])
-        >>> dict(obs.labels), obs.level(None, 0.1), obs.annotations["summary"]
-        ({'model': 'churn', 'kind': 'volume', 'feature': '*'}, 'warning', 'churn: 2 events/s, 0.2x the reference rate of 1/s')
-        """
-        return [
-            Observation(
-                labels={"model": model, "kind": f.check, "feature": "*" if f.feature is None else f.feature},
-                value=f.value,
-                warning_at=f.warning_at,
-                critical_at=f.critical_at,
-                annotations={
-                    **(annotations or {}),
-                    "summary": f"{model}: {f.summary}",
-                    "value": f"{f.value:.6g}",
-                    "threshold": f"{f.warning_at:.6g}",
-                    "check": f.check,
-                },
-            )
-            for f in findings
-        ]
-
     # --- one check each ---------------------------------------------------------------------
 
-    def _schema(self, column: ColumnProfile, window: _Column, rows: int) -> QualityFinding:
+    def _schema(self, column: ColumnProfile, window: WindowColumn, rows: int) -> QualityFinding:
         name = column.name
         present = rows - window.nulls
         if window.foreign:
@@ -883,7 +382,7 @@ class DataQualityMonitor:
             summary = f"{name}: {count} of {present} values are {kinds} (reference: {column.dtype})"
         elif present == 0 and column.null_share**rows < self.alpha:
             where = f"null in all {rows} rows" if window.present else f"absent from the window of {rows} rows"
-            summary = f"{name}: {where} (reference {_pct(column.null_share)} missing)"
+            summary = f"{name}: {where} (reference {pct(column.null_share)} missing)"
         else:
             return QualityFinding("schema", name, 0.0, 1.0, 1.0, f"{name}: as in the reference ({column.dtype})")
         return QualityFinding("schema", name, 1.0, 1.0, 1.0, summary)
@@ -896,9 +395,9 @@ class DataQualityMonitor:
         shown = ", ".join(clip(name, MAX_QUOTED_CHARS) for name in new[:_EXAMPLES]) + (", ..." if len(new) > _EXAMPLES else "")
         return QualityFinding("schema", None, 1.0, 1.0, 1.0, f"{len(new)} features not in the reference: {shown}")
 
-    def _missing(self, column: ColumnProfile, window: _Column, rows: int) -> QualityFinding:
-        share = _share(window.nulls, rows)
-        floor = _noise_floor(rows, column.null_share, self.alpha) - column.null_share
+    def _missing(self, column: ColumnProfile, window: WindowColumn, rows: int) -> QualityFinding:
+        share = share_of(window.nulls, rows)
+        floor = noise_floor(rows, column.null_share, self.alpha) - column.null_share
         warning_at = max(float(self.missing_increase), floor)
         return QualityFinding(
             "missing_values",
@@ -906,28 +405,28 @@ class DataQualityMonitor:
             share - column.null_share,
             warning_at,
             self.critical_factor * warning_at,
-            f"{column.name}: {_pct(share)} missing (reference {_pct(column.null_share)})",
+            f"{column.name}: {pct(share)} missing (reference {pct(column.null_share)})",
         )
 
     def _share_finding(
         self, check: QualityCheck, column: ColumnProfile, count: int, n: int, configured: float, what: str
     ) -> QualityFinding:
-        warning_at = max(configured, _noise_floor(n, column.expected_share, self.alpha))
-        share = _share(count, n)
+        warning_at = max(configured, noise_floor(n, column.expected_share, self.alpha))
+        share = share_of(count, n)
         return QualityFinding(
-            check, column.name, share, warning_at, self.critical_factor * warning_at, f"{column.name}: {_pct(share)} {what}"
+            check, column.name, share, warning_at, self.critical_factor * warning_at, f"{column.name}: {pct(share)} {what}"
         )
 
-    def _out_of_range(self, column: ColumnProfile, window: _Column) -> QualityFinding:
+    def _out_of_range(self, column: ColumnProfile, window: WindowColumn) -> QualityFinding:
         assert column.low is not None and column.high is not None
         margin = self.range_margin * (column.high - column.low)
         low, high = column.low - margin, column.high + margin
         numbers = window.own.astype(float).to_numpy()
         outside = int(np.count_nonzero((numbers < low) | (numbers > high)))
-        what = f"of values outside [{low:.4g}, {high:.4g}] (reference {_pct(column.expected_share)})"
+        what = f"of values outside [{low:.4g}, {high:.4g}] (reference {pct(column.expected_share)})"
         return self._share_finding("out_of_range", column, outside, len(numbers), float(self.out_of_range_share), what)
 
-    def _unseen(self, column: ColumnProfile, window: _Column) -> QualityFinding:
+    def _unseen(self, column: ColumnProfile, window: WindowColumn) -> QualityFinding:
         assert column.categories is not None
         categories = _categories(column, window.own)
         unseen = categories[~categories.isin(column.categories)]
@@ -938,13 +437,13 @@ class DataQualityMonitor:
             what += f" ({examples}{', ...' if unseen.nunique() > _EXAMPLES else ''})"
         return self._share_finding("unseen_categories", column, len(unseen), len(categories), float(self.unseen_share), what)
 
-    def _constant(self, column: ColumnProfile, window: _Column) -> QualityFinding:
+    def _constant(self, column: ColumnProfile, window: WindowColumn) -> QualityFinding:
         n = len(window.own)
         if column.mode_share < 1 and n > 0 and column.mode_share ** (n - 1) < self.alpha:
             values = _categories(column, window.own) if column.kind == "categorical" else window.own.astype(float)
-            if _single_value(values):
+            if single_value(values):
                 first = window.own.iloc[0]
-                shown = quote(str(first)) if column.dtype == "string" else clip(_category(first), MAX_QUOTED_CHARS)
+                shown = quote(str(first)) if column.dtype == "string" else clip(as_category(first), MAX_QUOTED_CHARS)
                 summary = f"{column.name}: constant at {shown} over {n} values (varies in the reference)"
                 return QualityFinding("constant", column.name, 1.0, 1.0, None, summary)
         if column.mode_share >= 1:

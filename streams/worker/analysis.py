@@ -34,9 +34,11 @@ from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateRe
 from monitors.evidently.library import Snapshot
 from monitors.labels.estimates import Calibration, fit_calibration, window_estimate
 from monitors.labels.performance import PerformanceJob, PerformanceResult, evaluate
-from monitors.quality.monitor import DataQualityMonitor, QualityFinding, ReferenceProfile
+from monitors.quality.monitor import DataQualityMonitor, QualityFinding
+from monitors.quality.profile import ReferenceProfile
+from monitors.quality.rules import QualityRule
 from monitors.windows.watch import WindowJob
-from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
+from streams.assembly import drift_monitor, drift_rule, multivariate_monitor, multivariate_rule, quality_monitor
 from streams.events import (
     PREDICTION_COLUMN,
     EstimateOut,
@@ -274,10 +276,10 @@ def analyse(
     # end: one event dated 1970 in a window must not read as 56 years of silence.
     event_times = job.window.columns.get(EVENT_TIME_COLUMN)
     if event_times is not None and None not in event_times:
-        findings = monitors.quality.check(current, event_times=_datetimes(event_times))
+        findings = monitors.quality.run(current, event_times=_datetimes(event_times))
     else:
         seconds = (job.window.end - job.window.start).total_seconds()
-        findings = monitors.quality.check(current, window_seconds=seconds or None)
+        findings = monitors.quality.run(current, window_seconds=seconds or None)
     window = Window(
         index=job.window.index,
         start=job.window.start,
@@ -305,15 +307,14 @@ def analyse(
     )
     snapshot_ref = _store(snapshot, prepared.name, spec, window_notes(report), report.key) if snapshot is not None else None
     report = report.model_copy(update={"snapshot": snapshot_ref})
-    conditions = drift_conditions(spec.conditions)
     context = {"window": f"{prepared.name} ({window.start:%Y-%m-%d %H:%M:%S} to {window.end:%H:%M:%S} UTC)"}
     if snapshot_ref is not None:
         context["snapshot"] = snapshot_ref.snapshot_id
-    observations = tuple(conditions.observe(job.model, result, context)) + tuple(
-        monitors.quality.observations(job.model, findings, context)
+    observations = tuple(drift_rule(spec.conditions).evaluate(job.model, result, context)) + tuple(
+        QualityRule().evaluate(job.model, findings, context)
     )
     if multivariate is not None:
-        observations += (multivariate_condition(spec.conditions, job.model, multivariate, context),)
+        observations += tuple(multivariate_rule(spec.conditions).evaluate(job.model, multivariate, context))
     if segment is not None:
         observations = tuple(replace(o, labels={**o.labels, "segment": segment}) for o in observations)
     return WindowOutcome(report, observations)

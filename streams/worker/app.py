@@ -159,7 +159,7 @@ class StreamWorker:
                     state.freshness is not None
                     and self.partitions.idle_s(p, state, self.settings.kafka.predictions_topic) is not None
                 ):
-                    observations = state.freshness.observe(utc_now())
+                    observations = state.silences(utc_now())
                     if observations:
                         await self.alerting.observe(p, state.lifecycle, observations, window=None, snapshot=None)
 

@@ -36,8 +36,9 @@ keys). A worker with keys refuses unsigned checkpoints unless
 signed state. A change to the pickled classes that old checkpoints cannot load
 into must raise the format; a checkpoint that fails to unpickle is refused
 with what to do, never half-restored. A class that only moved to another
-module is found at its new place (:data:`MOVED_MODULES`, or :data:`MOVED_NAMES`
-when its module was split), so a move needs no new format.
+module is found at its new place (:data:`MOVED_MODULES`), and a class that left a
+split module or was renamed under its new module and name (:data:`MOVED_NAMES`),
+so neither needs a new format.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ MOVED_MODULES: dict[str, str] = {
     "monitors.watch": "monitors.windows.watch",
     "monitors.segments": "monitors.windows.segments",
     "monitors.drift": "monitors.drift.monitor",
-    "monitors.conditions": "monitors.drift.conditions",
+    "monitors.conditions": "monitors.drift.rules",
     "monitors.multiple_testing": "monitors.drift.multiple_testing",
     "monitors.multivariate": "monitors.drift.multivariate",
     "monitors.thresholds": "monitors.drift.thresholds",
@@ -129,11 +130,14 @@ MOVED_MODULES: dict[str, str] = {
     "streams.worker_state": "streams.worker.state",
 }
 
-# Names that left a module split in two, by (module, name) as MOVED_MODULES leaves them:
-# to the module that holds the name now. A name not here stays in its module.
-MOVED_NAMES: dict[tuple[str, str], str] = {
+# Names that left a module split in two or were renamed when monitors and rules got
+# one name per role (after commit c1d2820): (module, name) as MOVED_MODULES leaves
+# them, to (module, name) now. Their pickled attributes load as they were.
+MOVED_NAMES: dict[tuple[str, str], tuple[str, str]] = {
     # Every online model's pipeline holds its first step's function, by reference.
-    ("monitors.online.challenger", "prepare"): "monitors.online.models",
+    ("monitors.online.challenger", "prepare"): ("monitors.online.models", "prepare"),
+    ("monitors.online.detectors", "ErrorStream"): ("monitors.online.detectors", "ErrorMonitor"),
+    ("monitors.intake.freshness", "Freshness"): ("monitors.intake.freshness", "FreshnessMonitor"),
 }
 
 FORMAT = 2
@@ -190,11 +194,11 @@ def _mac(key: bytes, name: str, generation: int, payload: bytes) -> str:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Pickle's loader, finding classes that moved module since the checkpoint was written."""
+    """Pickle's loader, finding classes that moved module or were renamed since the checkpoint was written."""
 
     def find_class(self, module: str, name: str) -> Any:
-        module = MOVED_MODULES.get(module, module)
-        return super().find_class(MOVED_NAMES.get((module, name), module), name)
+        moved = MOVED_MODULES.get(module, module)
+        return super().find_class(*MOVED_NAMES.get((moved, name), (moved, name)))
 
 
 def load(payload: bytes) -> Any:

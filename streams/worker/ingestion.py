@@ -318,9 +318,9 @@ class Ingestion:
             SCORE_COLUMN: prediction.score,
         }
         if state.freshness is not None:
-            state.freshness.seen(prediction.model, utc_now())
+            state.freshness.update(prediction.model, utc_now())
         # As JSON: a prediction waiting for its label then weighs (and checkpoints) as one object.
-        state.observe(prediction, row, kept_json(values), into=effects)
+        state.update(prediction, row, kept_json(values), into=effects)
 
     async def carry_out(self, p: int, state: WorkerState, effects: Effects) -> Due:
         """Do what the partition's monitor says its events caused; return the results due for analysis."""

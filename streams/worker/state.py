@@ -25,8 +25,8 @@ from streams.assembly import (
     alert_lifecycle,
     challenger,
     drift_watch,
-    error_stream,
-    freshness,
+    error_monitor,
+    freshness_monitor,
     label_join,
     partition_rules,
     seen_predictions,
@@ -38,7 +38,7 @@ __all__ = ["WorkerState", "new_state"]
 TopicPartition = tuple[str, int]
 
 
-@dataclass
+@dataclass(repr=False)  # the monitor's summary, not every part's default repr
 class WorkerState(PartitionMonitor):
     """A partition's monitor, with the input offsets it reflects and the results it made but did not publish yet.
 
@@ -93,8 +93,8 @@ def new_state(settings: Settings, reference: list[dict[str, Any]] | None = None)
         seen=seen_predictions(labels.ttl, labels.per_model_ttl, labels.capacity),
         # As many labelled pairs as the label join holds waiting predictions, at most.
         performance=PerformanceWindows(keep_predictions=labels.capacity),
-        errors=error_stream(settings.performance),
+        errors=error_monitor(settings.performance),
         challenger=challenger(settings.online, settings.performance.task),
         lifecycle=alert_lifecycle(settings.alerting.conditions),
-        freshness=freshness(settings.quality),
+        freshness=freshness_monitor(settings.quality),
     )

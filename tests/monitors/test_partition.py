@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from monitors.alerting.alerts import Alert
-from monitors.labels.estimates import CBPEConditions, Estimate
-from monitors.labels.performance import PerformanceConditions, PerformanceJob, PerformanceResult
+from monitors.intake.freshness import FreshnessMonitor, NoDataRule
+from monitors.labels.estimates import Estimate
+from monitors.labels.performance import PerformanceJob, PerformanceResult
+from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
-from monitors.online.detectors import ErrorStream
+from monitors.online.detectors import ErrorMonitor
 from monitors.partition import KEPT_ESTIMATES, Effects, PartitionMonitor, PartitionRules, untrusted_models
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -26,8 +28,8 @@ RULES = PartitionRules(
     pause_on_quality_alerts=True,
     learn_min_labelled=10,
     pause_below_coverage=0.5,
-    performance=PerformanceConditions(max_drop={"accuracy": 0.05}, min_labelled=10),
-    estimate=CBPEConditions(max_drop=0.05, min_rows=10),
+    performance=PerformanceRule(max_drop={"accuracy": 0.05}, min_labelled=10),
+    estimate=EstimateRule(max_drop=0.05, min_rows=10),
 )
 
 
@@ -45,7 +47,7 @@ class Prediction:
 def monitor(rules: PartitionRules = RULES, *, detector: bool = False, challenger: bool = False) -> PartitionMonitor:
     made = PartitionMonitor.fresh(rules, reference_size=rules.window_size)
     if detector:
-        made.errors = ErrorStream("adwin", warmup=30)
+        made.errors = ErrorMonitor("adwin", warmup=30)
     if challenger:
         made.challenger = Challenger("logistic_regression", {}, task="classification")
     return made
@@ -56,7 +58,7 @@ def feed(made: PartitionMonitor, n: int, start: int = 0, label: Any = None, righ
     effects = Effects()
     for i in range(start, start + n):
         at = T0 + timedelta(seconds=i)
-        effects += made.observe(Prediction(f"p{i}", True, at), {"x": float(i % 7)}, b'{"x": 1.0}')
+        effects += made.update(Prediction(f"p{i}", True, at), {"x": float(i % 7)}, b'{"x": 1.0}')
         if label is not None:
             effects += made.label(f"p{i}", label if right else not label, at + timedelta(milliseconds=1), MODEL)
     return effects
@@ -70,7 +72,7 @@ def test_a_prediction_counts_in_its_models_windows_and_its_segments_once_the_buc
     effects = Effects()
     for i in range(RULES.window_size * 3):
         at = T0 + timedelta(seconds=i)
-        effects += made.observe(Prediction(f"p{i}", True, at, segment={"region": "eu"}), {"x": 1.0}, b"{}")
+        effects += made.update(Prediction(f"p{i}", True, at, segment={"region": "eu"}), {"x": 1.0}, b"{}")
         effects += made.label(f"p{i}", True, at, MODEL)
     assert [job.window.index for job in effects.windows if job.segment is None] == [0, 1]
     # The segment's reference fills from the 6th event on (its bucket froze after 5), so one window fewer.
@@ -156,7 +158,7 @@ def test_a_rise_of_the_error_rate_fires_at_once_and_resolves_a_window_of_labels_
         i += 1
     assert fired and all(o.value >= o.warning_at for o in fired), "the detector fires when the errors rise"
     fired_at = made.detections[MODEL]
-    made.errors = ErrorStream("adwin", warmup=10**9)  # from here no further rise can be detected
+    made.errors = ErrorMonitor("adwin", warmup=10**9)  # from here no further rise can be detected
     before = feed(made, RULES.window_size - 1, start=i, label=True, right=True)
     assert before.observations == [] and made.detections[MODEL] == fired_at
     after = feed(made, 1, start=i + RULES.window_size - 1, label=True, right=True)
@@ -166,7 +168,7 @@ def test_a_rise_of_the_error_rate_fires_at_once_and_resolves_a_window_of_labels_
 
 def test_a_label_of_the_wrong_kind_is_rejected_and_not_learned() -> None:
     made = monitor(detector=True, challenger=True)
-    made.errors = ErrorStream("adwin", task="regression")
+    made.errors = ErrorMonitor("adwin", task="regression")
     effects = feed(made, 1, label="yes")
     assert [(model, pid) for model, pid, _ in effects.rejected] == [(MODEL, "p0")]
     assert effects.learn == [] and effects.joined == [MODEL]
@@ -222,6 +224,19 @@ def test_a_measured_window_reconciles_its_estimate() -> None:
     made.estimates[(MODEL, 4)] = Estimate(0.80, 0.75, 0.85, 100)
     measured = made.measured(*quality(4, 1, 0.82))
     assert measured.reconciled and measured.reconciled["estimated"] == pytest.approx(0.80)
+
+
+# -- silence ----------------------------------------------------------------------
+
+
+def test_a_silent_model_is_an_alert_only_with_a_no_data_rule() -> None:
+    made = monitor(replace(RULES, no_data=NoDataRule(max_silence_s=60)))
+    made.freshness = FreshnessMonitor()
+    made.freshness.update(MODEL, T0)
+    (obs,) = made.silences(T0 + timedelta(seconds=90))
+    assert (obs.labels["model"], obs.labels["kind"], obs.level(None, 0.0)) == (MODEL, "no_data", "warning")
+    made.configure(RULES)  # the setting turned off at the next start
+    assert made.silences(T0 + timedelta(seconds=90)) == []
 
 
 # -- checkpoints ------------------------------------------------------------------

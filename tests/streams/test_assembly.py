@@ -12,12 +12,13 @@ import pytest
 from pydantic import BaseModel
 
 from monitors.alerting.lifecycle import AlertLifecycle
-from monitors.drift.conditions import DriftConditions
 from monitors.drift.monitor import DriftMonitor
-from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
-from monitors.labels.performance import PerformanceConditions
-from monitors.quality.monitor import DataQualityMonitor, ReferenceProfile
-from streams.assembly import drift_conditions, drift_monitor, multivariate_condition, multivariate_monitor, quality_monitor
+from monitors.drift.multivariate import MultivariateDriftMonitor
+from monitors.drift.rules import DriftRule, MultivariateRule
+from monitors.labels.rules import PerformanceRule
+from monitors.quality.monitor import DataQualityMonitor
+from monitors.quality.profile import ReferenceProfile
+from streams.assembly import drift_monitor, drift_rule, multivariate_monitor, multivariate_rule, quality_monitor
 from streams.events import PREDICTION_COLUMN
 from streams.settings import ConditionSettings, DriftSettings, PerformanceSettings, QualitySettings
 
@@ -28,14 +29,14 @@ MONITOR_SECTIONS: list[tuple[Callable[..., Any], type[BaseModel], dict[str, str]
     (DriftMonitor, DriftSettings, {}),
     (MultivariateDriftMonitor, DriftSettings, {"level": "multivariate_level"}),
     (DataQualityMonitor, QualitySettings, {}),
-    (DriftConditions, ConditionSettings, {}),
-    (multivariate_observation, ConditionSettings, {"critical_factor": "critical_distance_factor"}),
+    (DriftRule, ConditionSettings, {}),
+    (MultivariateRule, ConditionSettings, {"critical_factor": "critical_distance_factor"}),
     (AlertLifecycle, ConditionSettings, {"keep_firing_for_windows": "keep_firing_for"}),
-    (PerformanceConditions, PerformanceSettings, {}),
+    (PerformanceRule, PerformanceSettings, {}),
 ]
 # Library defaults that are not the product's, on purpose: used alone, a lifecycle fires
 # on the first window at warning, and performance conditions judge only what they are given.
-DIFFERENT_ON_PURPOSE = {(AlertLifecycle, "for_windows"), (PerformanceConditions, "max_drop")}
+DIFFERENT_ON_PURPOSE = {(AlertLifecycle, "for_windows"), (PerformanceRule, "max_drop")}
 
 
 def paired_defaults(monitor: Callable[..., Any], section: type[BaseModel], renamed: dict[str, str]) -> list[tuple[str, Any, Any]]:
@@ -124,12 +125,9 @@ def test_the_other_monitors_take_every_setting_of_their_section() -> None:
         5.0,
         7,
     )
-    conditions = drift_conditions(ConditionSettings(critical_p_factor=50.0, critical_distance_factor=3.0, prediction_drift=False))
-    assert (conditions.critical_p_factor, conditions.critical_distance_factor, conditions.prediction_drift) == (50.0, 3.0, False)
+    rule = drift_rule(ConditionSettings(critical_p_factor=50.0, critical_distance_factor=3.0, prediction_drift=False))
+    assert (rule.critical_p_factor, rule.critical_distance_factor, rule.prediction_drift) == (50.0, 3.0, False)
     assert (
         multivariate_monitor(DriftSettings(multivariate_level=0.01), reference().drop(columns=[PREDICTION_COLUMN])).level == 0.01
     )
-    result = MultivariateResult(2.9, 2.6, True, 2.5, (), 13, 1000)
-    critical = multivariate_condition(ConditionSettings(critical_distance_factor=3.0), "m", result, {"window": "w1"})
-    assert critical == multivariate_observation("m", result, {"window": "w1"}, critical_factor=3.0)
-    assert critical != multivariate_observation("m", result, {"window": "w1"}, critical_factor=2.0)
+    assert multivariate_rule(ConditionSettings(critical_distance_factor=3.0)).critical_factor == 3.0

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from monitors.drift.monitor import DriftMonitor
-from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult, multivariate_observation
+from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult
+from monitors.drift.rules import MultivariateRule
 
 
 def correlated(rng: np.random.Generator, n: int, rho: float = 0.9) -> pd.DataFrame:
@@ -127,7 +128,7 @@ def test_an_empty_window_is_refused(monitor: MultivariateDriftMonitor) -> None:
 
 def test_the_observation_is_a_multivariate_drift_condition_naming_the_features() -> None:
     result = MultivariateResult(1.8, 1.2, True, 1.1, (("a", 0.55), ("b", 0.4)), 4, 1000, "calibrated: ...")
-    obs = multivariate_observation("churn", result, {"window": "w1"}, critical_factor=2.0)
+    (obs,) = MultivariateRule(critical_factor=2.0).evaluate("churn", result, {"window": "w1"})
     assert dict(obs.labels) == {"model": "churn", "kind": "multivariate_drift", "feature": "*"}
     # Measured from the stationary mean: 0.7 above it, warning at 0.1, critical at 0.2.
     assert (obs.value, obs.warning_at, obs.critical_at) == pytest.approx((0.7, 0.1, 0.2))
@@ -135,14 +136,14 @@ def test_the_observation_is_a_multivariate_drift_condition_naming_the_features()
     assert (obs.annotations["value"], obs.annotations["threshold"]) == ("1.8", "1.2")
     assert obs.annotations["top_features"] == "a (55%), b (40%)"
     assert obs.annotations["window"] == "w1"
-    quiet = multivariate_observation("churn", MultivariateResult(1.1, 1.2, False, 1.1, (), 4, 1000))
+    (quiet,) = MultivariateRule().evaluate("churn", MultivariateResult(1.1, 1.2, False, 1.1, (), 4, 1000))
     assert quiet.level(None, 0.1) is None
     assert quiet.annotations["top_features"] == "-"
 
 
 def test_a_chance_warning_is_not_held_through_the_next_ordinary_window() -> None:
     """Hysteresis is a share of the threshold: measured from 0, 10 % of an error of 2.6 would span every stationary window."""
-    warned = multivariate_observation("m", MultivariateResult(2.61, 2.60, True, 2.50, (), 13, 1000))
-    ordinary = multivariate_observation("m", MultivariateResult(2.54, 2.60, False, 2.50, (), 13, 1000))
+    (warned,) = MultivariateRule().evaluate("m", MultivariateResult(2.61, 2.60, True, 2.50, (), 13, 1000))
+    (ordinary,) = MultivariateRule().evaluate("m", MultivariateResult(2.54, 2.60, False, 2.50, (), 13, 1000))
     assert warned.level(None, 0.1) == "warning"
     assert ordinary.level("warning", 0.1) is None

@@ -5,14 +5,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitors.labels.estimates import (
-    Calibration,
-    CBPEConditions,
-    Estimate,
-    estimate_accuracy,
-    expected_calibration_error,
-    reconcile,
-)
+from monitors.labels.estimates import Calibration, Estimate, estimate_accuracy, expected_calibration_error, reconcile
+from monitors.labels.rules import EstimateRule
 
 WINDOWS, ROWS = 400, 500
 
@@ -126,27 +120,28 @@ def test_ece_uses_equal_count_bins() -> None:
 
 
 def test_conditions_fire_only_when_the_high_end_is_below_the_bound() -> None:
-    conditions = CBPEConditions(max_drop=0.05, min_rows=100)
+    rule = EstimateRule(max_drop=0.05, min_rows=100)
     # Bound 0.85: the point estimate is below it, but the interval reaches above: no alert.
-    (unsure,) = conditions.observe("m", Estimate(0.83, 0.80, 0.86, 500), reference_accuracy=0.90)
+    (unsure,) = rule.evaluate("m", Estimate(0.83, 0.80, 0.86, 500), reference_accuracy=0.90)
     assert unsure.level(None, 0.0) is None and "above 0.85" in unsure.annotations["summary"]
-    (sure,) = conditions.observe("m", Estimate(0.80, 0.77, 0.83, 500), reference_accuracy=0.90)
+    (sure,) = rule.evaluate("m", Estimate(0.80, 0.77, 0.83, 500), reference_accuracy=0.90)
     assert sure.level(None, 0.0) == "warning"
     assert sure.labels == {"model": "m", "kind": "estimated_performance", "feature": "accuracy"}
     assert sure.value == pytest.approx(0.17) and sure.warning_at == pytest.approx(0.15)
     assert sure.critical_at is None
-    (fine,) = conditions.observe("m", Estimate(0.91, 0.88, 0.94, 500), reference_accuracy=0.90)
+    (fine,) = rule.evaluate("m", Estimate(0.91, 0.88, 0.94, 500), reference_accuracy=0.90)
     assert fine.level(None, 0.0) is None
 
 
-def test_conditions_need_min_rows() -> None:
-    conditions = CBPEConditions(min_rows=100)
-    assert conditions.observe("m", Estimate(0.5, 0.3, 0.7, 99), reference_accuracy=0.9) == []
-    assert len(conditions.observe("m", Estimate(0.5, 0.4, 0.6, 100), reference_accuracy=0.9)) == 1
+def test_the_rule_needs_min_rows_and_the_reference_accuracy() -> None:
+    rule = EstimateRule(min_rows=100)
+    assert rule.evaluate("m", Estimate(0.5, 0.3, 0.7, 99), reference_accuracy=0.9) == []
+    assert len(rule.evaluate("m", Estimate(0.5, 0.4, 0.6, 100), reference_accuracy=0.9)) == 1
+    assert rule.evaluate("m", Estimate(0.5, 0.4, 0.6, 100)) == []  # nothing to judge it against yet
 
 
 def test_annotations_say_it_is_an_estimate_and_keep_the_context() -> None:
-    (obs,) = CBPEConditions().observe("churn", Estimate(0.8, 0.77, 0.83, 640), 0.9, {"window": "w3"})
+    (obs,) = EstimateRule().evaluate("churn", Estimate(0.8, 0.77, 0.83, 640), {"window": "w3"}, reference_accuracy=0.9)
     summary = obs.annotations["summary"]
     assert "estimated from scores" in summary and "640" in summary and "0.77-0.83" in summary
     assert obs.annotations["window"] == "w3"
@@ -158,10 +153,10 @@ def test_conditions_from_a_real_estimate() -> None:
     rng = np.random.default_rng(9)
     good = rng.beta(8.0, 2.0, size=2000)  # confident scores: accuracy about 0.8
     weak = rng.beta(3.0, 2.0, size=2000)  # scores nearer 0.5: lower accuracy
-    conditions = CBPEConditions(max_drop=0.05)
+    rule = EstimateRule(max_drop=0.05)
     reference = estimate_accuracy(good, good >= 0.5).accuracy
-    (ok,) = conditions.observe("m", estimate_accuracy(good[:1000], good[:1000] >= 0.5), reference)
-    (bad,) = conditions.observe("m", estimate_accuracy(weak, weak >= 0.5), reference)
+    (ok,) = rule.evaluate("m", estimate_accuracy(good[:1000], good[:1000] >= 0.5), reference_accuracy=reference)
+    (bad,) = rule.evaluate("m", estimate_accuracy(weak, weak >= 0.5), reference_accuracy=reference)
     assert ok.level(None, 0.1) is None and bad.level(None, 0.1) == "warning"
 
 
@@ -208,10 +203,10 @@ def test_estimate_input_is_validated(scores: Any, predictions: Any, match: str) 
         (lambda: Calibration().fit([0.1] * 10, [0.5] * 10), "0/1"),
         (lambda: Calibration().transform([1.5]), r"\[0, 1\]"),
         (lambda: expected_calibration_error([0.1], [1], bins=0), "bins"),
-        (lambda: CBPEConditions(max_drop=-0.01), "max_drop"),
-        (lambda: CBPEConditions(max_drop=float("nan")), "max_drop"),
-        (lambda: CBPEConditions(min_rows=0), "min_rows"),
-        (lambda: CBPEConditions().observe("m", Estimate(0.8, 0.7, 0.9, 500), 1.2), "reference_accuracy"),
+        (lambda: EstimateRule(max_drop=-0.01), "max_drop"),
+        (lambda: EstimateRule(max_drop=float("nan")), "max_drop"),
+        (lambda: EstimateRule(min_rows=0), "min_rows"),
+        (lambda: EstimateRule().evaluate("m", Estimate(0.8, 0.7, 0.9, 500), reference_accuracy=1.2), "reference_accuracy"),
         (lambda: Estimate(0.8, 0.85, 0.9, 10), "low <= accuracy"),
         (lambda: Estimate(0.8, 0.7, 0.9, 0), "n must"),
         (lambda: reconcile(Estimate(0.8, 0.7, 0.9, 10), 1.5, 10), "realized_accuracy"),
@@ -233,6 +228,6 @@ def test_everything_pickles() -> None:
     assert copy.transform([0.1, 0.5, 0.9]) == calibration.transform([0.1, 0.5, 0.9])
     estimate = estimate_accuracy(scores, scores >= 0.5)
     assert pickle.loads(pickle.dumps(estimate)) == estimate
-    conditions = pickle.loads(pickle.dumps(CBPEConditions(max_drop=0.02, min_rows=10)))
-    assert (conditions.max_drop, conditions.min_rows) == (0.02, 10)
+    rule = pickle.loads(pickle.dumps(EstimateRule(max_drop=0.02, min_rows=10)))
+    assert (rule.max_drop, rule.min_rows) == (0.02, 10)
     assert pickle.loads(pickle.dumps(Calibration())).transform([0.3]) == [0.3]

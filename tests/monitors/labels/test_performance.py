@@ -19,12 +19,12 @@ from monitors.labels.join import LabelledPair, PendingPrediction
 from monitors.labels.performance import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
-    PerformanceConditions,
     PerformanceJob,
     PerformanceResult,
     PerformanceWindows,
     evaluate,
 )
+from monitors.labels.rules import PerformanceRule
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -334,7 +334,7 @@ def test_snapshot_carries_the_timestamp() -> None:
     assert snapshot is not None and snapshot._timestamp == stamp
 
 
-# --- PerformanceConditions ----------------------------------------------------
+# --- PerformanceRule ----------------------------------------------------
 
 
 def result(labelled: int = 500, coverage: float = 0.5, **metrics: float) -> PerformanceResult:
@@ -342,8 +342,8 @@ def result(labelled: int = 500, coverage: float = 0.5, **metrics: float) -> Perf
 
 
 def test_a_fixed_minimum() -> None:
-    conditions = PerformanceConditions(minimum={"accuracy": 0.8})
-    (obs,) = conditions.observe("churn", result(accuracy=0.75, f1=0.5), None, {"window": "7"})
+    rule = PerformanceRule(minimum={"accuracy": 0.8})
+    (obs,) = rule.evaluate("churn", result(accuracy=0.75, f1=0.5), {"window": "7"})
     assert obs.labels == {"model": "churn", "kind": "performance", "feature": "accuracy"}
     assert obs.value == pytest.approx(0.25) and obs.warning_at == pytest.approx(0.2)
     assert obs.critical_at == pytest.approx(0.4) and obs.level(None, 0.0) == "warning"
@@ -355,16 +355,16 @@ def test_a_fixed_minimum() -> None:
         "labelled": "500",
         "coverage": "0.5",
     }
-    (ok,) = conditions.observe("churn", result(accuracy=0.9), None)
+    (ok,) = rule.evaluate("churn", result(accuracy=0.9))
     assert ok.level(None, 0.0) is None and "above 0.8" in ok.annotations["summary"]
-    (bad,) = conditions.observe("churn", result(accuracy=0.55), None)
+    (bad,) = rule.evaluate("churn", result(accuracy=0.55))
     assert bad.level(None, 0.0) == "critical"
 
 
 def test_a_drop_from_the_reference_and_the_stricter_bound() -> None:
-    conditions = PerformanceConditions(minimum={"accuracy": 0.7, "f1": 0.8}, max_drop={"accuracy": 0.05, "f1": 0.05})
+    rule = PerformanceRule(minimum={"accuracy": 0.7, "f1": 0.8}, max_drop={"accuracy": 0.05, "f1": 0.05})
     reference = result(labelled=2000, accuracy=0.9, f1=0.6)
-    accuracy, f1 = conditions.observe("m", result(accuracy=0.84, f1=0.7), reference)
+    accuracy, f1 = rule.evaluate("m", result(accuracy=0.84, f1=0.7), reference=reference)
     assert accuracy.warning_at == pytest.approx(0.15) and accuracy.level(None, 0.0) == "warning"
     assert "(reference 0.9 - 0.05)" in accuracy.annotations["summary"]
     assert accuracy.annotations["threshold"] == "0.85"
@@ -373,22 +373,22 @@ def test_a_drop_from_the_reference_and_the_stricter_bound() -> None:
 
 
 def test_a_reference_with_too_few_labels_is_no_reference() -> None:
-    conditions = PerformanceConditions(max_drop={"accuracy": 0.05}, min_labelled=100)
-    assert conditions.observe("m", result(accuracy=0.5), result(labelled=99, accuracy=0.9)) == []
-    assert len(conditions.observe("m", result(accuracy=0.5), result(labelled=100, accuracy=0.9))) == 1
-    assert conditions.observe("m", result(accuracy=0.5), result(labelled=1000, f1=0.9)) == []
+    rule = PerformanceRule(max_drop={"accuracy": 0.05}, min_labelled=100)
+    assert rule.evaluate("m", result(accuracy=0.5), reference=result(labelled=99, accuracy=0.9)) == []
+    assert len(rule.evaluate("m", result(accuracy=0.5), reference=result(labelled=100, accuracy=0.9))) == 1
+    assert rule.evaluate("m", result(accuracy=0.5), reference=result(labelled=1000, f1=0.9)) == []
 
 
 def test_too_few_labels_neither_fire_nor_clear() -> None:
-    conditions = PerformanceConditions(minimum={"accuracy": 0.8}, min_labelled=100)
-    assert conditions.observe("m", result(labelled=99, accuracy=0.1), None) == []
-    assert len(conditions.observe("m", result(labelled=100, accuracy=0.1), None)) == 1
+    rule = PerformanceRule(minimum={"accuracy": 0.8}, min_labelled=100)
+    assert rule.evaluate("m", result(labelled=99, accuracy=0.1)) == []
+    assert len(rule.evaluate("m", result(labelled=100, accuracy=0.1))) == 1
 
 
 def test_lower_is_better_metrics() -> None:
-    conditions = PerformanceConditions(maximum={"mae": 3.0, "mape": 0.5}, max_drop={"mae": 0.5, "rmse": 1.0})
+    rule = PerformanceRule(maximum={"mae": 3.0, "mape": 0.5}, max_drop={"mae": 0.5, "rmse": 1.0})
     reference = result(labelled=1000, mae=2.0, rmse=4.0, mape=0.2)
-    mae, rmse, mape = conditions.observe("m", result(mae=2.6, rmse=4.5, mape=0.1), reference)
+    mae, rmse, mape = rule.evaluate("m", result(mae=2.6, rmse=4.5, mape=0.1), reference=reference)
     assert (mae.value, mae.warning_at, mae.critical_at) == (2.6, 2.5, 5.0)
     assert mae.level(None, 0.0) == "warning" and "above 2.5 (reference 2 + 0.5)" in mae.annotations["summary"]
     assert (rmse.warning_at, rmse.level(None, 0.0)) == (5.0, None)
@@ -397,8 +397,8 @@ def test_lower_is_better_metrics() -> None:
 
 
 def test_critical_is_capped_or_absent() -> None:
-    conditions = PerformanceConditions(minimum={"accuracy": 0.3, "recall": 1.0, "precision": 0.0}, critical_factor=3.0)
-    accuracy, precision, recall = conditions.observe("m", result(accuracy=0.2, precision=0.5, recall=0.99), None)
+    rule = PerformanceRule(minimum={"accuracy": 0.3, "recall": 1.0, "precision": 0.0}, critical_factor=3.0)
+    accuracy, precision, recall = rule.evaluate("m", result(accuracy=0.2, precision=0.5, recall=0.99))
     assert accuracy.warning_at == pytest.approx(0.7) and accuracy.critical_at == 1.0
     assert accuracy.level(None, 0.0) == "warning"
     assert precision.warning_at == 1.0 and precision.critical_at is None and precision.level(None, 0.0) is None
@@ -407,30 +407,28 @@ def test_critical_is_capped_or_absent() -> None:
 
 def test_condition_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown metrics"):
-        PerformanceConditions(minimum={"auc": 0.8})
+        PerformanceRule(minimum={"auc": 0.8})
     with pytest.raises(ValueError, match="use maximum"):
-        PerformanceConditions(minimum={"mae": 1.0})
+        PerformanceRule(minimum={"mae": 1.0})
     with pytest.raises(ValueError, match="use minimum"):
-        PerformanceConditions(maximum={"accuracy": 0.9})
+        PerformanceRule(maximum={"accuracy": 0.9})
     with pytest.raises(ValueError, match="max_drop"):
-        PerformanceConditions(max_drop={"f1": -0.1})
+        PerformanceRule(max_drop={"f1": -0.1})
     with pytest.raises(ValueError, match="finite"):
-        PerformanceConditions(maximum={"rmse": float("nan")})
+        PerformanceRule(maximum={"rmse": float("nan")})
     with pytest.raises(ValueError, match="min_labelled"):
-        PerformanceConditions(min_labelled=0)
+        PerformanceRule(min_labelled=0)
     with pytest.raises(ValueError, match="critical_factor"):
-        PerformanceConditions(critical_factor=1.0)
+        PerformanceRule(critical_factor=1.0)
 
 
 def test_every_metric_has_an_orientation() -> None:
-    conditions = PerformanceConditions(
-        minimum={m: 0.5 for m in CLASSIFICATION_METRICS}, maximum={m: 1.0 for m in REGRESSION_METRICS}
-    )
+    rule = PerformanceRule(minimum={m: 0.5 for m in CLASSIFICATION_METRICS}, maximum={m: 1.0 for m in REGRESSION_METRICS})
     everything = PerformanceResult({m: 0.7 for m in CLASSIFICATION_METRICS + REGRESSION_METRICS}, 500, 0.5)
-    observations = conditions.observe("m", everything, None)
+    observations = rule.evaluate("m", everything)
     assert [o.labels["feature"] for o in observations] == list(CLASSIFICATION_METRICS + REGRESSION_METRICS)
     assert all(o.level(None, 0.0) is None for o in observations)
-    assert pickle.loads(pickle.dumps(conditions)).minimum == conditions.minimum
+    assert pickle.loads(pickle.dumps(rule)).minimum == rule.minimum
 
 
 def test_targets_evidently_cannot_take_are_not_evaluated() -> None:

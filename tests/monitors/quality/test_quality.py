@@ -5,13 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.quality.monitor import (
-    CHECKS,
-    DataQualityMonitor,
-    QualityFinding,
-    ReferenceProfile,
-    robust_rate,
-)
+from monitors.quality.monitor import CHECKS, DataQualityMonitor, QualityFinding
+from monitors.quality.profile import ReferenceProfile, robust_rate
+from monitors.quality.rules import QualityRule
 
 PLANS = ["basic", "plus", "pro"]
 
@@ -44,7 +40,7 @@ def warned(findings: list[QualityFinding]) -> set[tuple[str, str | None]]:
 def test_a_clean_window_reports_every_check_for_every_feature_and_nothing_at_a_level(
     monitor: DataQualityMonitor,
 ) -> None:
-    findings = monitor.check(frame(np.random.default_rng(1), 1000))
+    findings = monitor.run(frame(np.random.default_rng(1), 1000))
     assert warned(findings) == set()
     keys = [(f.check, f.feature) for f in findings]
     features = ["active", "age", "income", "plan"]
@@ -63,7 +59,7 @@ def test_missing_values_fire_on_an_increase_of_the_null_share(monitor: DataQuali
     window = frame(np.random.default_rng(2), 1000)
     window.loc[:309, "age"] = np.nan
     window.loc[:39, "income"] = np.nan  # 4 %: under the 5 % increase
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     age = by(findings, "missing_values", "age")
     assert age.value == pytest.approx(0.31) and age.warning_at == pytest.approx(0.05)
     assert age.critical_at == pytest.approx(0.2)
@@ -74,7 +70,7 @@ def test_missing_values_fire_on_an_increase_of_the_null_share(monitor: DataQuali
 def test_fewer_missing_values_than_in_the_reference_is_a_negative_value() -> None:
     reference = pd.DataFrame({"x": [1.0, 2.0, None, 4.0] * 100})
     finding = by(
-        DataQualityMonitor(ReferenceProfile.of(reference)).check(pd.DataFrame({"x": np.arange(100.0)})), "missing_values", "x"
+        DataQualityMonitor(ReferenceProfile.of(reference)).run(pd.DataFrame({"x": np.arange(100.0)})), "missing_values", "x"
     )
     assert finding.value == pytest.approx(-0.25)
 
@@ -85,7 +81,7 @@ def test_a_mixed_type_column_is_a_schema_change(monitor: DataQualityMonitor) -> 
     window.loc[:4, "age"] = "forty"  # 5 strings among 995 numbers, as a JSON decoder leaves them
     window["active"] = window["active"].astype(object)
     window.loc[0, "active"] = 1  # a number where booleans were
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     age = by(findings, "schema", "age")
     assert (age.value, age.warning_at, age.critical_at) == (1.0, 1.0, 1.0)
     assert age.summary == "age: 5 of 1000 values are string (reference: number)"
@@ -101,13 +97,13 @@ def test_absent_and_all_null_features_are_schema_changes_unless_the_reference_ma
     reference.loc[reference.index % 2 == 0, "sparse"] = np.nan  # null half of the time
     monitor = DataQualityMonitor(ReferenceProfile.of(reference))
     window = pd.DataFrame({"a": [np.nan] * 3, "sparse": [np.nan] * 3})
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     assert by(findings, "schema", "a").value == 1.0  # never null in the reference
     assert "null in all 3 rows" in by(findings, "schema", "a").summary
     assert by(findings, "schema", "b").value == 1.0  # absent
     assert "absent" in by(findings, "schema", "b").summary
     assert by(findings, "schema", "sparse").value == 0.0  # 1 in 8 windows of 3 rows
-    longer = monitor.check(pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "sparse": [np.nan] * 40}))
+    longer = monitor.run(pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "sparse": [np.nan] * 40}))
     assert by(longer, "schema", "sparse").value == 1.0  # 0.5 ** 40
 
 
@@ -115,11 +111,11 @@ def test_new_features_are_one_window_level_schema_finding_and_ignored_columns_ar
     reference = pd.DataFrame({"x": np.arange(100.0), "request_id": [f"r{i}" for i in range(100)]})
     monitor = DataQualityMonitor(ReferenceProfile.of(reference, ignore=["request_id"]))
     window = pd.DataFrame({"x": np.arange(50.0), "request_id": ["q"] * 50, "extra": ["y"] * 50, "empty": [None] * 50})
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     new = by(findings, "schema", None)
     assert new.value == 1.0 and new.summary == "1 features not in the reference: extra"
     assert {f.feature for f in findings} == {"x", None}
-    assert by(monitor.check(window[["x", "empty"]]), "schema", None).value == 0.0
+    assert by(monitor.run(window[["x", "empty"]]), "schema", None).value == 0.0
 
 
 def test_out_of_range_counts_values_outside_the_reference_quantiles(monitor: DataQualityMonitor) -> None:
@@ -127,12 +123,12 @@ def test_out_of_range_counts_values_outside_the_reference_quantiles(monitor: Dat
     assert profile.low is not None and profile.high is not None
     window = frame(np.random.default_rng(5), 1000)
     window.loc[:49, "age"] = profile.high + 50  # 5 %, plus the ~0.2 % expected
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     age = by(findings, "out_of_range", "age")
     assert 0.05 <= age.value < 0.06 and age.warning_at == pytest.approx(0.02)
     assert age.critical_at == pytest.approx(0.08)
     assert warned(findings) == {("out_of_range", "age")}
-    wide = DataQualityMonitor(monitor.profile, range_margin=1.0).check(window)
+    wide = DataQualityMonitor(monitor.profile, range_margin=1.0).run(window)
     assert by(wide, "out_of_range", "age").value < 0.01
 
 
@@ -142,7 +138,7 @@ def test_the_range_is_robust_to_an_outlier_in_the_reference() -> None:
     profile = ReferenceProfile.of(reference)
     assert profile.columns["latency"].high is not None and profile.columns["latency"].high < 200
     window = pd.DataFrame({"latency": np.r_[rng.normal(100, 10, 950), np.full(50, 1000.0)]})
-    assert by(DataQualityMonitor(profile).check(window), "out_of_range", "latency").value >= 0.05
+    assert by(DataQualityMonitor(profile).run(window), "out_of_range", "latency").value >= 0.05
 
 
 def test_a_long_tailed_category_does_not_alarm_on_its_own_rare_values() -> None:
@@ -156,14 +152,14 @@ def test_a_long_tailed_category_does_not_alarm_on_its_own_rare_values() -> None:
     monitor = DataQualityMonitor(ReferenceProfile.of(data(3000)))
     assert monitor.profile.columns["agent"].expected_share > 0.1  # Good-Turing: many categories seen once
     for _ in range(10):
-        finding = by(monitor.check(data(1000)), "unseen_categories", "agent")
+        finding = by(monitor.run(data(1000)), "unseen_categories", "agent")
         assert 0.05 < finding.value < finding.warning_at
 
 
 def test_unseen_categories_fire_and_name_the_categories(monitor: DataQualityMonitor) -> None:
     window = frame(np.random.default_rng(6), 1000)
     window.loc[:29, "plan"] = "enterprise"
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     plan = by(findings, "unseen_categories", "plan")
     assert plan.value == pytest.approx(0.03) and plan.warning_at == pytest.approx(0.01)
     assert "'enterprise'" in plan.summary
@@ -173,7 +169,7 @@ def test_unseen_categories_fire_and_name_the_categories(monitor: DataQualityMoni
 def test_categories_compare_as_json_values_not_python_reprs() -> None:
     reference = pd.DataFrame({"code": [1, 2, 3, None] * 50})  # floats 1.0, 2.0, 3.0 with NaN
     monitor = DataQualityMonitor(ReferenceProfile.of(reference, categorical=["code"]))
-    findings = monitor.check(pd.DataFrame({"code": [1, 2, 3] * 20}))  # ints
+    findings = monitor.run(pd.DataFrame({"code": [1, 2, 3] * 20}))  # ints
     assert by(findings, "unseen_categories", "code").value == 0.0
     assert by(findings, "schema", "code").value == 0.0
 
@@ -182,7 +178,7 @@ def test_a_feature_stuck_at_one_value_is_constant(monitor: DataQualityMonitor) -
     window = frame(np.random.default_rng(7), 1000)
     window["plan"] = "basic"
     window["income"] = 0.0
-    findings = monitor.check(window)
+    findings = monitor.run(window)
     assert by(findings, "constant", "plan").value == 1.0
     assert by(findings, "constant", "plan").summary == "plan: constant at 'basic' over 1000 values (varies in the reference)"
     assert by(findings, "constant", "plan").critical_at is None
@@ -193,13 +189,13 @@ def test_a_feature_stuck_at_one_value_is_constant(monitor: DataQualityMonitor) -
 def test_a_rare_flag_all_equal_in_a_small_window_is_not_constant() -> None:
     rng = np.random.default_rng(8)
     monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"flag": rng.random(5000) < 0.02})))
-    assert by(monitor.check(pd.DataFrame({"flag": [False] * 40})), "constant", "flag").value == 0.0
-    assert by(monitor.check(pd.DataFrame({"flag": [False] * 2000})), "constant", "flag").value == 1.0
+    assert by(monitor.run(pd.DataFrame({"flag": [False] * 40})), "constant", "flag").value == 0.0
+    assert by(monitor.run(pd.DataFrame({"flag": [False] * 2000})), "constant", "flag").value == 1.0
 
 
 def test_a_constant_reference_feature_is_never_reported_constant() -> None:
     monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"v": ["1.0"] * 100})))
-    assert by(monitor.check(pd.DataFrame({"v": ["1.0"] * 100})), "constant", "v").value == 0.0
+    assert by(monitor.run(pd.DataFrame({"v": ["1.0"] * 100})), "constant", "v").value == 0.0
 
 
 def test_volume_compares_event_rates_both_ways() -> None:
@@ -210,7 +206,7 @@ def test_volume_compares_event_rates_both_ways() -> None:
     monitor = DataQualityMonitor(profile)
 
     def volume(rows: int, seconds: float) -> QualityFinding:
-        return by(monitor.check(pd.DataFrame({"x": np.arange(float(rows))}), window_seconds=seconds), "volume", None)
+        return by(monitor.run(pd.DataFrame({"x": np.arange(float(rows))}), window_seconds=seconds), "volume", None)
 
     assert volume(600, 60).value == pytest.approx(1.0)
     flood = volume(2400, 60)
@@ -220,10 +216,10 @@ def test_volume_compares_event_rates_both_ways() -> None:
     assert silence.value == pytest.approx(1200.0)  # half an event against 600 expected
     assert silence.summary == "0 events/s, 0.000833x the reference rate of 10/s"
     # unknown rates: no volume finding
-    assert all(f.check != "volume" for f in monitor.check(pd.DataFrame({"x": [1.0]})))
-    assert all(f.check != "volume" for f in monitor.check(pd.DataFrame({"x": [1.0]}), window_seconds=0))
+    assert all(f.check != "volume" for f in monitor.run(pd.DataFrame({"x": [1.0]})))
+    assert all(f.check != "volume" for f in monitor.run(pd.DataFrame({"x": [1.0]}), window_seconds=0))
     unrated = DataQualityMonitor(ReferenceProfile.of(reference))
-    assert all(f.check != "volume" for f in unrated.check(pd.DataFrame({"x": [1.0]}), window_seconds=60))
+    assert all(f.check != "volume" for f in unrated.run(pd.DataFrame({"x": [1.0]}), window_seconds=60))
 
 
 def _poisson_times(rng: np.random.Generator, start: datetime, rate: float, n: int) -> list[datetime]:
@@ -233,7 +229,7 @@ def _poisson_times(rng: np.random.Generator, start: datetime, rate: float, n: in
 
 
 def _volume_of(monitor: DataQualityMonitor, times: list[datetime]) -> QualityFinding:
-    return by(monitor.check(pd.DataFrame({"x": np.zeros(len(times))}), event_times=times), "volume", None)
+    return by(monitor.run(pd.DataFrame({"x": np.zeros(len(times))}), event_times=times), "volume", None)
 
 
 @pytest.mark.parametrize("n", [100, 1000])
@@ -297,19 +293,19 @@ def test_a_small_window_gets_schema_and_volume_findings_only() -> None:
     window = frame(np.random.default_rng(10), 10)
     window["plan"] = "unknown"  # 100 % unseen and constant, but only 10 rows
     window["age"] = np.nan
-    findings = DataQualityMonitor(profile).check(window, window_seconds=10.0)
+    findings = DataQualityMonitor(profile).run(window, window_seconds=10.0)
     assert {f.check for f in findings} == {"schema", "volume"}
     assert warned(findings) == {("schema", "age")}  # all null where the reference never is
-    assert len(DataQualityMonitor(profile, min_rows=10).check(window)) > len(findings)
+    assert len(DataQualityMonitor(profile, min_rows=10).run(window)) > len(findings)
 
 
 def test_share_thresholds_rise_to_the_noise_floor_of_small_windows() -> None:
     rng = np.random.default_rng(11)
     monitor = DataQualityMonitor(ReferenceProfile.of(pd.DataFrame({"x": rng.normal(size=5000)})))
     window = pd.DataFrame({"x": np.r_[rng.normal(size=49), 100.0]})  # 1 of 50 out of range: 2 %
-    finding = by(monitor.check(window), "out_of_range", "x")
+    finding = by(monitor.run(window), "out_of_range", "x")
     assert finding.value == pytest.approx(0.02) and finding.warning_at > 0.05
-    big = by(monitor.check(pd.DataFrame({"x": rng.normal(size=1000)})), "out_of_range", "x")
+    big = by(monitor.run(pd.DataFrame({"x": rng.normal(size=1000)})), "out_of_range", "x")
     assert big.warning_at == pytest.approx(0.02)
 
 
@@ -331,7 +327,7 @@ def test_a_stationary_stream_raises_no_warning_at_the_defaults() -> None:
 
     monitor = DataQualityMonitor(ReferenceProfile.of(data(5000)))
     for _ in range(20):
-        findings = monitor.check(data(1000))
+        findings = monitor.run(data(1000))
         assert len(findings) == 13 + 1 + 13 + 10 + 3 + 13
         assert warned(findings) == set()
 
@@ -347,7 +343,7 @@ def test_the_profile_survives_a_json_round_trip() -> None:
     assert restored.columns["plan"].categories == frozenset(PLANS)
     assert restored.ignored == frozenset({"id"}) and restored.events_per_second == pytest.approx(0.5)
     window = frame(np.random.default_rng(14), 300)
-    assert DataQualityMonitor(restored).check(window) == DataQualityMonitor(profile).check(window)
+    assert DataQualityMonitor(restored).run(window) == DataQualityMonitor(profile).run(window)
     with pytest.raises(ValueError, match="version"):
         ReferenceProfile.from_dict({**profile.to_dict(), "version": 99})
 
@@ -356,8 +352,8 @@ def test_observations_carry_the_labels_and_agree_with_the_findings(monitor: Data
     window = frame(np.random.default_rng(15), 1000)
     window.loc[:299, "age"] = np.nan  # critical missing values
     window.loc[:29, "plan"] = "enterprise"  # warning unseen categories
-    findings = monitor.check(window, window_seconds=60)
-    observations = monitor.observations("churn", findings, {"window": "w1"})
+    findings = monitor.run(window, window_seconds=60)
+    observations = QualityRule().evaluate("churn", findings, {"window": "w1"})
     assert len(observations) == len(findings)
     for finding, obs in zip(findings, observations):
         assert dict(obs.labels) == {"model": "churn", "kind": finding.check, "feature": finding.feature or "*"}
@@ -394,8 +390,8 @@ def test_summaries_quote_long_values_bounded() -> None:
     huge = [c * 990_000 for c in "xyz"] + ["w" * 990_000]
     window = pd.DataFrame({"plan": huge * 10 + list(rng.choice(PLANS, 460)), "code": ["k" * 990_000] * 500})
 
-    unseen = by(monitor.check(window), "unseen_categories", "plan")
+    unseen = by(monitor.run(window), "unseen_categories", "plan")
     assert unseen.value >= unseen.warning_at and len(unseen.summary) < 600
     assert "(989,920 more characters)" in unseen.summary and unseen.summary.endswith(", ...)")
-    constant = by(monitor.check(window), "constant", "code")
+    constant = by(monitor.run(window), "constant", "code")
     assert constant.value == 1.0 and len(constant.summary) < 300 and "more characters" in constant.summary

@@ -20,8 +20,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from monitors.intake.freshness import FreshnessMonitor
 from monitors.online import challenger as challenger_module
 from monitors.online.challenger import Challenger
+from monitors.online.detectors import ErrorMonitor
 from monitors.online.models import prepare
 from streams.assembly import partition_rules
 from streams.settings import Settings
@@ -62,7 +64,7 @@ def test_the_restored_state_takes_events_and_saves_again(restored: WorkerState) 
         segment={"region": "eu"},
         event_time=at,
     )
-    restored.observe(prediction, {"x": 1.0}, b'{"x":1.0}')
+    restored.update(prediction, {"x": 1.0}, b'{"x":1.0}')
     effects = restored.label("after-restore", 1, at, model)
     assert effects.joined == [model]
     again = load(dump(restored))
@@ -80,8 +82,8 @@ def test_classes_that_moved_module_are_found_where_they_are_now() -> None:
 
 
 def test_names_that_left_a_split_module_are_found_where_they_are_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    for (module, name), now in MOVED_NAMES.items():
-        assert getattr(importlib.import_module(now), name).__module__ == now, (module, name)
+    for (module, name), (now, new) in MOVED_NAMES.items():
+        assert getattr(importlib.import_module(now), new).__module__ == now, (module, name)
     # A learning challenger as the layout before the concept subpackages pickled it: its
     # pipelines' first step named monitors.challenger.prepare.
     challenger = Challenger("logistic_regression", min_labelled=1)
@@ -98,3 +100,15 @@ def test_names_that_left_a_split_module_are_found_where_they_are_now(monkeypatch
     assert restored.state("churn") == challenger.state("churn")
     restored.learn("churn", {"x": 3.0}, 1, 1)
     assert restored.state("churn").learned == 11
+
+
+def test_classes_that_were_renamed_are_found_under_their_new_names(restored: WorkerState) -> None:
+    assert isinstance(restored.errors, ErrorMonitor) and isinstance(restored.freshness, FreshnessMonitor)
+    model = restored.labels.models[0]
+    assert restored.errors.close(model) is not None  # the detector's pending state came through
+    assert restored.event_time is not None
+    assert model in restored.freshness.silences(restored.event_time)
+    # A checkpoint of the releases between the concept subpackages and the renames names them at their new modules.
+    for (module, old), (new_module, new) in MOVED_NAMES.items():
+        found = load(zlib.compress(f"c{module}\n{old}\n.".encode()))
+        assert found is getattr(importlib.import_module(new_module), new)
