@@ -31,6 +31,9 @@ Every :class:`FeatureDrift` says where its threshold came from
 produced it.
 """
 
+# Over 500 lines in one piece: DriftMonitor is one class, and the plan, calibration and
+# decision of a window all read the reference's kinds, methods and thresholds it holds.
+
 from __future__ import annotations
 
 import math
@@ -43,116 +46,13 @@ from types import MappingProxyType
 import pandas as pd
 
 from monitors.drift.multiple_testing import CORRECTIONS, Correction, correct
+from monitors.drift.results import DriftResult, FeatureDrift
 from monitors.drift.thresholds import DistanceThreshold, calibrate_distance, calibration_rows
 from monitors.evidently.drift_report import ColumnDrift, DriftReport, drift_scores_snapshot
 from monitors.evidently.library import Snapshot
-from monitors.evidently.methods import P_VALUE_DISPLAY_NAMES, Kind, Method, check_method, resolve_method, usable_values
+from monitors.evidently.methods import Kind, Method, check_method, resolve_method, usable_values
 
-__all__ = ["DriftMonitor", "DriftResult", "FeatureDrift"]
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """Drift of one column in one window.
-
-    Attributes
-    ----------
-    feature
-        Column name.
-    score
-        The method's score: a p-value for tests (drift when at or below the
-        threshold), a distance for distance methods (drift when at or above).
-    method
-        The method as Evidently names it, e.g. ``"K-S p_value"``.
-    threshold
-        The threshold the score was compared with: for a p-value decided with
-        the window's ``alpha``, the cut-off of the window's multiple-testing
-        correction, shared by all such columns of the window.
-    drifted
-        The decision. For a p-value decided with the window's ``alpha``: the
-        score is at or below the threshold. For any other column: Evidently's
-        drift test for the column failed.
-    threshold_source
-        Where ``threshold`` came from, for the alert to say:
-        ``"bh: alpha=0.01 over 12 columns"`` (likewise ``"bonferroni: ..."``,
-        or ``"none: alpha=0.01 per column"``) for a p-value decided by the
-        window's correction; ``"calibrated: ..."`` for a distance with a
-        threshold calibrated on the reference
-        (:meth:`~monitors.drift.thresholds.DistanceThreshold.describe`);
-        ``"per-feature threshold"``; ``"evidently default"`` for Evidently's
-        own threshold. An explanation of ``threshold``, not part of the
-        decision: it is left out of comparisons, so two results with the same
-        scores, thresholds and decisions are equal however they describe them.
-
-    Examples
-    --------
-    >>> drift = FeatureDrift("age", 3e-7, "K-S p_value", 0.001, True, "bh: alpha=0.01 over 10 columns")
-    >>> drift
-    FeatureDrift(feature='age', score=3e-07, method='K-S p_value', threshold=0.001, drifted=True, threshold_source='bh: alpha=0.01 over 10 columns')
-    >>> drift == FeatureDrift("age", 3e-7, "K-S p_value", 0.001, True)
-    True
-    """
-
-    feature: str
-    score: float
-    method: str
-    threshold: float
-    drifted: bool
-    threshold_source: str = field(default="evidently default", compare=False)
-
-    @property
-    def is_p_value(self) -> bool:
-        """Whether ``score`` is a p-value (small is drift) rather than a distance (large is drift)."""
-        return self.method in P_VALUE_DISPLAY_NAMES
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    """Drift of one window: its input features and, apart, its prediction column.
-
-    Attributes
-    ----------
-    features
-        Drift of every input feature, sorted by name.
-    prediction
-        Drift of the prediction column, when the monitor has one.
-    n_current
-        Rows in the window.
-    n_reference
-        Rows in the reference.
-    correction
-        The multiple-testing correction that decided the p-value columns:
-        ``"bh"``, ``"bonferroni"``, or ``"none"`` when nothing was corrected
-        (a monitor without ``alpha``).
-
-    Examples
-    --------
-    >>> result = DriftResult(
-    ...     features=(FeatureDrift("age", 1e-9, "K-S p_value", 0.002, True),
-    ...               FeatureDrift("income", 0.4, "K-S p_value", 0.002, False)),
-    ...     prediction=FeatureDrift("score", 1e-5, "K-S p_value", 0.002, True),
-    ...     n_current=500, n_reference=2000)
-    >>> [f.feature for f in result.drifted_features], result.drifted_share
-    (['age'], 0.5)
-    """
-
-    features: tuple[FeatureDrift, ...]
-    prediction: FeatureDrift | None
-    n_current: int
-    n_reference: int
-    correction: Correction = "bh"
-
-    @property
-    def drifted_features(self) -> tuple[FeatureDrift, ...]:
-        """The input features that drifted (the prediction is never among them)."""
-        return tuple(f for f in self.features if f.drifted)
-
-    @property
-    def drifted_share(self) -> float:
-        """Share of input features that drifted; 0.0 when there are none."""
-        if not self.features:
-            return 0.0
-        return len(self.drifted_features) / len(self.features)
+__all__ = ["DriftMonitor"]
 
 
 @dataclass

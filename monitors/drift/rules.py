@@ -17,8 +17,8 @@ import math
 from collections.abc import Mapping
 
 from monitors.alerting.alerts import Observation
-from monitors.drift.monitor import DriftResult, FeatureDrift
 from monitors.drift.multivariate import METHOD, MultivariateResult
+from monitors.drift.results import DriftResult, FeatureDrift
 
 __all__ = ["DriftRule", "MultivariateRule"]
 
@@ -44,7 +44,7 @@ class DriftRule:
 
     Examples
     --------
-    >>> from monitors.drift.monitor import DriftResult, FeatureDrift
+    >>> from monitors.drift.results import DriftResult, FeatureDrift
     >>> result = DriftResult(
     ...     features=(FeatureDrift("age", 1e-9, "K-S p_value", 0.002, True),
     ...               FeatureDrift("plan", 0.08, "Jensen-Shannon distance", 0.1, False)),

@@ -29,8 +29,9 @@ from typing import Any
 import pandas as pd
 
 from monitors.alerting.alerts import Observation
-from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
+from monitors.drift.monitor import DriftMonitor
 from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult
+from monitors.drift.results import DriftResult, FeatureDrift
 from monitors.evidently.library import Snapshot
 from monitors.labels.estimates import Calibration, fit_calibration, window_estimate
 from monitors.labels.performance import PerformanceJob, PerformanceResult, evaluate

@@ -33,8 +33,9 @@ import pytest
 
 import monitors
 from monitors.alerting.rule import Rule
-from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
+from monitors.drift.monitor import DriftMonitor
 from monitors.drift.multivariate import MultivariateDriftMonitor, MultivariateResult
+from monitors.drift.results import DriftResult, FeatureDrift
 from monitors.drift.rules import DriftRule, MultivariateRule
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
 from monitors.labels.estimates import Estimate

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.drift.monitor import DriftMonitor, DriftResult, FeatureDrift
+from monitors.drift.monitor import DriftMonitor
+from monitors.drift.results import DriftResult, FeatureDrift
 from monitors.evidently.drift_report import parse_value_drift
 from monitors.evidently.library import Snapshot
 from monitors.evidently.methods import Kind

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitors.drift.monitor import DriftMonitor, DriftResult
+from monitors.drift.monitor import DriftMonitor
+from monitors.drift.results import DriftResult
 
 Window = Callable[[np.random.Generator, int], pd.DataFrame]
 

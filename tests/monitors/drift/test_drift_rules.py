@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from monitors.drift.monitor import DriftResult, FeatureDrift
+from monitors.drift.results import DriftResult, FeatureDrift
 from monitors.drift.rules import DriftRule
 
 
