@@ -8,8 +8,8 @@
 - :mod:`streams.local`: a local Kafka broker, Alertmanager and synthetic stream.
 
 Shared by them: :mod:`.settings` (the one configuration object, read by
-:mod:`.config_file`) and
-:mod:`.assembly` (every monitor built from it), :mod:`.events` (the event
+:mod:`.config_file`, with the receivers' section in :mod:`.receiver_settings`)
+and :mod:`.assembly` (every monitor built from it), :mod:`.events` (the event
 contract) and :mod:`.codec`, :mod:`.kafka_clients`, :mod:`.admin`,
 :mod:`.compacted`, :mod:`.publish`, :mod:`.metrics`, :mod:`.logs`,
 :mod:`.clock` and :mod:`.errors`.
@@ -31,6 +31,7 @@ __all__ = [
     "logs",
     "metrics",
     "publish",
+    "receiver_settings",
     "settings",
     "workspace",
     "worker",

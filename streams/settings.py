@@ -50,9 +50,9 @@ from pydantic_settings import (
 from monitors.alerting.matchers import parse_matchers
 from monitors.alerting.routing import Route, RouteConfig
 from monitors.workspace.retention import Retention
-from streams.alerting.receivers.config import ReceiverConfig
 from streams.config_file import ENV_PREFIX, describe_errors, invalid, read_yaml, resolve_secrets
 from streams.errors import ConfigError
+from streams.receiver_settings import ReceiverConfig
 
 CONFIG_ENV = "STREAMMON_CONFIG"
 

@@ -25,7 +25,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from streams.admin import ensure_topics
-from streams.alerting.receivers.config import ReceiverConfig
 from streams.alerting.view import render_alert
 from streams.events import (
     AlertEvent,
@@ -38,6 +37,7 @@ from streams.kafka_clients import client_options
 from streams.local.broker.process import KafkaBroker
 from streams.local.synthetic import synthetic_stream
 from streams.publish import Publisher
+from streams.receiver_settings import ReceiverConfig
 from streams.settings import KafkaSettings, Settings, receiver_topics
 from streams.worker.runner import spawn_worker, stop_worker
 

@@ -29,9 +29,9 @@ Modules, one per receiver and one per shared part:
 - :mod:`.http_post`: the HTTP POST both HTTP receivers share, and the
   redaction of their secrets from logs;
 - :mod:`.deliveries`: queues, retries and backoff;
-- :mod:`.config`: the receivers' configuration, a section of
-  :class:`streams.settings.AlertingSettings`; :mod:`.build` makes receivers
-  from it.
+- :mod:`.build`: receivers made from their settings (:mod:`streams.receiver_settings`,
+  a section of :class:`streams.settings.AlertingSettings`, kept beside the settings
+  so that the settings import nothing of the alert manager).
 """
 
-__all__ = ["alertmanager", "base", "build", "config", "deliveries", "http_post", "kafka", "payloads", "webhook"]
+__all__ = ["alertmanager", "base", "build", "deliveries", "http_post", "kafka", "payloads", "webhook"]

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from streams.alerting.receivers.alertmanager import AlertmanagerReceiver
 from streams.alerting.receivers.base import Receiver, Send
-from streams.alerting.receivers.config import ReceiverConfig
 from streams.alerting.receivers.kafka import KafkaReceiver
 from streams.alerting.receivers.webhook import WebhookReceiver
 from streams.errors import ConfigError
+from streams.receiver_settings import ReceiverConfig
 
 __all__ = ["build_receivers"]
 

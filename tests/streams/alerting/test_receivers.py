@@ -18,12 +18,12 @@ from monitors.alerting.alerts import Alert
 from monitors.alerting.dispatch import Notification
 from streams.alerting.receivers.alertmanager import AlertmanagerReceiver
 from streams.alerting.receivers.build import build_receivers
-from streams.alerting.receivers.config import ReceiverConfig
 from streams.alerting.receivers.deliveries import Deliveries
 from streams.alerting.receivers.kafka import KafkaReceiver
 from streams.alerting.receivers.webhook import WebhookReceiver
 from streams.codec import record_bytes
 from streams.errors import ConfigError, MessageTooLargeError, NotifyError
+from streams.receiver_settings import ReceiverConfig
 from tests.helpers import free_port
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The receivers' configuration: a named receiver and its one destination.
+"""The receivers' settings: a named receiver and its one destination.
 
 These models are the ``receivers`` of :class:`streams.settings.AlertingSettings`,
 validated when the settings load; :func:`streams.alerting.receivers.build.build_receivers`
