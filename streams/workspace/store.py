@@ -14,9 +14,11 @@ the size bound. A run's age is measured from the later of its snapshot's
 timestamp (the window's end, in event time) and the time its file was
 written: a replay of last month's events keeps its runs for the age bound
 after they were written instead of losing them as they arrive. Runs are
-removed with Evidently's own ``Workspace.delete_run``; a running ``evidently
-ui`` keeps listing what it loaded until its project is reloaded, as it does
-for new runs.
+removed with Evidently's own ``Workspace.delete_run``.
+
+A running ``evidently ui`` learns of new projects, runs and their updates from
+its file watcher only: :func:`_create_project` and :func:`_publish` put each
+file in place as the watcher needs to read it, whole.
 
 Cost: the workspace keeps an index of its runs (time, size, and their total
 and oldest time). Each ``add`` indexes the new run (a ``stat`` and the first
