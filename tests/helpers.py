@@ -234,9 +234,6 @@ class EvidentlyUI:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
         workspace.mkdir(parents=True, exist_ok=True)
-        self._start()
-
-    def _start(self) -> None:
         port = free_port()
         self._address = f"http://127.0.0.1:{port}"
         self._ready = False
