@@ -14,9 +14,11 @@ the size bound. A run's age is measured from the later of its snapshot's
 timestamp (the window's end, in event time) and the time its file was
 written: a replay of last month's events keeps its runs for the age bound
 after they were written instead of losing them as they arrive. Runs are
-removed with Evidently's own ``Workspace.delete_run``; a running ``evidently
-ui`` keeps listing what it loaded until its project is reloaded, as it does
-for new runs.
+removed with Evidently's own ``Workspace.delete_run``.
+
+A running ``evidently ui`` learns of new projects, runs and their updates from
+its file watcher only: :func:`_create_project` and :func:`_publish` put each
+file in place as the watcher needs to read it, whole.
 
 Cost: the workspace keeps an index of its runs (time, size, and their total
 and oldest time). Each ``add`` indexes the new run (a ``stat`` and the first
@@ -55,7 +57,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(evidently|litestar)\.")
     from evidently.legacy.core import new_id
     from evidently.legacy.utils import NumpyEncoder
-    from evidently.ui.storage.local.base import SNAPSHOTS_DIR_NAME
+    from evidently.sdk.models import ProjectModel
+    from evidently.ui.storage.local.base import PROJECT_FILE_NAME, SNAPSHOTS_DIR_NAME
     from evidently.ui.workspace import Workspace
 
 __all__ = ["EvidentlyWorkspace"]
@@ -111,8 +114,7 @@ class EvidentlyWorkspace:
         if found:
             self._project_id = str(found[0].id)
         else:
-            created = self._workspace.create_project(project, description="Drift reports from streammon, one run per window.")
-            self._project_id = str(created.id)
+            self._project_id = _create_project(path, project, "Drift reports from streammon, one run per window.")
         self._dashboard_models: set[str] = set()  # models whose tab this process saw in the dashboard
         self._next_dashboard_check = time.monotonic() + rescan_interval_s
         self._provision(None)
@@ -208,7 +210,7 @@ class EvidentlyWorkspace:
             return None
 
     def _write(self, run_id: str, model: SnapshotModel) -> None:
-        """Write a run's file whole, at once: the UI (and other processes) never read half of one.
+        """Write a run's file whole, at once: the UI (and other processes) never read half of one (see :func:`_publish`).
 
         Its time is written in UTC with its offset: Evidently stamps a run it is
         given no time for with the naive local time, and its UI fails to sort
@@ -219,7 +221,7 @@ class EvidentlyWorkspace:
         partial = self._snapshots / f".{run_id}.{os.getpid()}.partial"
         with partial.open("w") as f:
             json.dump(model.dict(), f, cls=NumpyEncoder)
-        os.replace(partial, self._snapshots / f"{run_id}.json")
+        _publish(partial, self._snapshots / f"{run_id}.json")
 
     def _provision(self, model: str | None) -> None:
         """Give the dashboard its overview tab, and a tab for ``model`` if it has none (see :mod:`streams.workspace.dashboard`)."""
@@ -350,6 +352,62 @@ def _snapshot_time(file: Path) -> datetime | None:
         return _aware(datetime.fromisoformat(text))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # being written by another process, or not a snapshot
+
+
+def _create_project(path: Path, name: str, description: str) -> str:
+    """Create a project in the workspace at ``path`` so that a running ``evidently ui`` lists it; return its id.
+
+    The files are Evidently's (``<id>/metadata.json`` as its ``Workspace.create_project``
+    writes it, and the empty ``<id>/snapshots/``), put in place in the order its UI's file
+    watcher needs: the folders first, the metadata file last and whole (:func:`_publish`).
+    Evidently writes the metadata file in place: its UI's watcher, reading the file as it
+    was created and still empty, fails and watches no more, and the UI answers 404 for
+    every project made after (until it restarts).
+    """
+    project = ProjectModel(name=name, description=description)
+    folder = path / str(project.id)
+    (folder / SNAPSHOTS_DIR_NAME).mkdir(parents=True)
+    partial = folder / f".{PROJECT_FILE_NAME}.{os.getpid()}.partial"
+    with partial.open("w") as f:
+        json.dump(project.dict(), f, cls=NumpyEncoder, indent=2)
+    _publish(partial, folder / PROJECT_FILE_NAME)
+    return str(project.id)
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Put the file written whole at ``partial`` in place as ``final``, so that a running ``evidently ui`` reads it.
+
+    Evidently's UI (0.7.23) learns of projects and runs from a file watcher that reads a
+    project's metadata file or a run's file when one is created or modified, and skips a
+    file renamed into place (it looks at the name a file was moved from). A new file is
+    hard-linked into place: its name appears with its whole content, and its creation is
+    seen. A file that exists is replaced (a link cannot), then given a trailing newline:
+    the modification is seen and the UI reads the new content. On a file system without
+    hard links the file is renamed into place: a running UI sees it when its project is
+    reloaded.
+    """
+    try:
+        os.link(partial, final)
+    except FileExistsError:
+        os.replace(partial, final)
+        _touch(final)
+        return
+    except OSError:  # no hard links here
+        os.replace(partial, final)
+        return
+    partial.unlink()
+
+
+def _touch(file: Path) -> None:
+    """Append a newline (JSON allows it) to an existing file: a modification the UI's watcher sees."""
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_APPEND)  # no O_CREAT: a file removed meanwhile stays removed
+    except FileNotFoundError:
+        return
+    try:
+        os.write(fd, b"\n")
+    finally:
+        os.close(fd)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -184,3 +184,14 @@ def test_a_run_that_cannot_be_read_is_written_over_by_its_window(tmp_path: Path)
     run_files(workspace)[ref.snapshot_id].write_text("{half a file")
     again = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
     assert again == ref and listed_by_evidently(workspace) == {ref.snapshot_id}
+
+
+def test_a_new_project_and_its_runs_are_laid_out_as_evidently_writes_them_with_nothing_left_over(tmp_path: Path) -> None:
+    workspace = EvidentlyWorkspace(tmp_path, "streammon")
+    ref = workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")
+    workspace.add(snapshot(NOW), "window 0", key="m/*/0/drift/v1")  # computed again: written over
+    folder = tmp_path / workspace.project_id
+    assert sorted(p.name for p in folder.iterdir()) == ["dashboard.json", "metadata.json", "snapshots"]
+    assert [p.name for p in (folder / "snapshots").iterdir()] == [f"{ref.snapshot_id}.json"]
+    assert [p.name for p in Workspace(str(tmp_path)).search_project("streammon")] == ["streammon"]
+    assert listed_by_evidently(workspace) == {ref.snapshot_id}
