@@ -21,7 +21,10 @@ data between Kafka, this monitor, the analysis processes and the alert service:
 * a window's score-based estimate is kept until its labels land, and judged
   against the reference period's accuracy (:meth:`PartitionMonitor.estimated`);
 * a late quality version of an older window never clears what a newer window
-  raised (:meth:`PartitionMonitor.measured`).
+  raised (:meth:`PartitionMonitor.measured`);
+* a labelled prediction also counts in the quality of the segment windows it
+  counted in, judged against that segment's own reference period, with the
+  same window keeping as its model's (:meth:`PartitionMonitor.measured`).
 
 The rules read a :class:`PartitionRules`, built from the settings at each start
 and never checkpointed, so a changed setting applies from the next start.
@@ -53,9 +56,9 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from monitors.alerting.alerts import Alert, Observation
 from monitors.alerting.lifecycle import AlertLifecycle
@@ -69,7 +72,7 @@ from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
 from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets
-from monitors.windows.watch import DriftWatch, WindowJob
+from monitors.windows.watch import DriftWatch, Segment, WindowJob
 
 __all__ = [
     "UNTRUSTWORTHY_KINDS",
@@ -85,6 +88,8 @@ __all__ = [
 UNTRUSTWORTHY_KINDS = frozenset({"schema", "missing_values", "out_of_range", "unseen_categories", "constant"})
 # The latest windows whose estimates wait for their labels; older ones are forgotten.
 KEPT_ESTIMATES = 200
+
+_Key = TypeVar("_Key", str, tuple[str, Segment])
 
 
 class Prediction(Protocol):
@@ -217,6 +222,10 @@ class PartitionMonitor:
     reference_results: dict[str, PerformanceResult] = field(default_factory=dict)
     last_results: dict[str, tuple[int, PerformanceResult]] = field(default_factory=dict)
     detections: dict[str, int] = field(default_factory=dict)  # model -> labelled predictions when its detector last fired
+    # Per segment bucket: its windows' labelled pairs, and their latest and reference quality by (model, segment).
+    segment_performance: dict[Segment, PerformanceWindows] = field(default_factory=dict)
+    segment_reference_results: dict[tuple[str, Segment], PerformanceResult] = field(default_factory=dict)
+    segment_last_results: dict[tuple[str, Segment], tuple[int, PerformanceResult]] = field(default_factory=dict)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
     estimates: dict[tuple[str, int], Estimate] = field(default_factory=dict)  # the latest windows' estimates
     event_time: datetime | None = None
@@ -250,6 +259,10 @@ class PartitionMonitor:
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
         # No rules until configure(): a monitor must never act on rules it was not given.
+        # A part added since the checkpoint was written starts empty.
+        for name, spec in self.__dataclass_fields__.items():
+            if name not in saved and spec.default_factory is not MISSING:
+                saved[name] = spec.default_factory()
         self.__dict__.update(saved)
         self.untrusted = set()
 
@@ -275,10 +288,14 @@ class PartitionMonitor:
         effects.routed.append((model, "window" if self.watch.reference_ready(model) else "reference"))
         closed = self.watch.advance(model, when) + self.watch.add(model, when, row)
         window = self.watch.window_index(model)
+        segments: list[tuple[Segment, int | None]] = []
         for segment in self.segments(model, prediction.segment):
             closed += self.watch.add(model, when, row, segment)
+            segments.append((segment, self.watch.window_index(model, segment)))
         self._closed(closed, effects)
         self.performance.predicted(model, window)
+        for segment, index in segments:
+            self._segment_windows(segment).predicted(model, index)
         pending = PendingPrediction(
             model=model,
             window=window,
@@ -287,6 +304,7 @@ class PartitionMonitor:
             probabilities=prediction.probabilities,
             features=features_json,
             predicted_at=when,
+            segments=tuple(segments),
         )
         pair = self.labels.add_prediction(prediction.prediction_id, pending)
         if pair is not None:
@@ -331,8 +349,11 @@ class PartitionMonitor:
         return effects
 
     def performance_due(self) -> list[PerformanceJob]:
-        """Quality versions due since the last call (new labels for windows already closed)."""
-        return self.performance.due()
+        """Quality versions due since the last call (new labels for windows already closed): the models', then their segments'."""
+        jobs = self.performance.due()
+        for windows in self.segment_performance.values():
+            jobs += windows.due()
+        return jobs
 
     def set_reference(self, rows: list[Mapping[str, Any]], model: str | None) -> int:
         """Replace a model's reference (or every model's); windows closing from now on use it. Its version."""
@@ -394,23 +415,41 @@ class PartitionMonitor:
 
     def measured(self, job: PerformanceJob, result: PerformanceResult) -> Measured:
         """Take a quality version of a window (or of the reference period, ``job.window`` None)."""
+        if job.segment is not None:
+            key = (job.model, job.segment)
+            observations = self._judged(key, job, result, self.segment_reference_results, self.segment_last_results)
+            reference = self.segment_reference_results.get(key)
+            return Measured(observations, {}, dict(reference.metrics) if reference is not None else {})
         reconciled: dict[str, float] = {}
-        observations: list[Observation] | None = None
-        if job.window is None:
-            self.reference_results[job.model] = result
-        else:
+        if job.window is not None:
             estimate = self.estimates.get((job.model, job.window))
             if estimate is not None and "accuracy" in result.metrics and result.labelled:
                 reconciled = reconcile(estimate, result.metrics["accuracy"], min(result.labelled, estimate.n))
-            latest = self.last_results.get(job.model)
-            # A late label for an older window must not clear what a newer window raised.
-            if latest is None or job.window >= latest[0]:
-                self.last_results[job.model] = (job.window, result)
-                context = {"window": f"{job.model} window {job.window} (version {job.version})"}
-                reference = self.reference_results.get(job.model)
-                observations = self.rules.performance.evaluate(job.model, result, context, reference=reference)
+        observations = self._judged(job.model, job, result, self.reference_results, self.last_results)
         reference = self.reference_results.get(job.model)
         return Measured(observations, reconciled, dict(reference.metrics) if reference is not None else {})
+
+    def _judged(
+        self,
+        key: _Key,
+        job: PerformanceJob,
+        result: PerformanceResult,
+        references: dict[_Key, PerformanceResult],
+        latest: dict[_Key, tuple[int, PerformanceResult]],
+    ) -> list[Observation] | None:
+        """Keep a version's result under ``key`` (a model, or a model's segment); what it says, None if nothing may change."""
+        if job.window is None:
+            references[key] = result
+            return None
+        last = latest.get(key)
+        # A late label for an older window must not clear what a newer window raised.
+        if last is not None and job.window < last[0]:
+            return None
+        latest[key] = (job.window, result)
+        segment = None if job.segment is None else f"{job.segment[0]}={job.segment[1]}"
+        where = job.model if segment is None else f"{job.model} [{segment}]"
+        context = {"window": f"{where} window {job.window} (version {job.version})"}
+        return self.rules.performance.evaluate(job.model, result, context, reference=references.get(key), segment=segment)
 
     # -- clocks -------------------------------------------------------------
 
@@ -432,10 +471,14 @@ class PartitionMonitor:
             effects.windows.append(job)
             if job.segment is None:
                 effects.performance += self.performance.close(job.model, job.window.index)
+            else:
+                effects.performance += self._segment_windows(job.segment).close(job.model, job.window.index)
 
     def _labelled(self, pair: LabelledPair, effects: Effects) -> None:
         """One prediction met its label: quality, change detection, and a pair for the challengers."""
         self.performance.add(pair)
+        for segment, window in pair.prediction.segments:
+            self._segment_windows(segment).add_at(pair, window)
         model = pair.model
         effects.joined.append(model)
         if self.errors is not None:
@@ -446,6 +489,16 @@ class PartitionMonitor:
                 return
         if self.challenger is not None:
             effects.learn.append((pair, self.may_learn(model)))
+
+    def _segment_windows(self, segment: Segment) -> PerformanceWindows:
+        """A segment bucket's quality windows, kept as its models' are (the buckets are capped, so these are bounded)."""
+        windows = self.segment_performance.get(segment)
+        if windows is None:
+            model = self.performance
+            windows = self.segment_performance[segment] = PerformanceWindows(
+                model.keep_windows, model.keep_predictions, segment=segment
+            )
+        return windows
 
     def _detect(self, model: str, prediction: Any, label: Any) -> list[Observation]:
         """Feed the error detector: fire at once when the error rises, resolve a window's worth of labels later."""

@@ -206,6 +206,7 @@ class PerformanceReport(BaseModel):
     version: int
     final: bool
     model: str
+    segment: str | None = Field(default=None, description='"key=value" for a segment\'s window, None for the whole model')
     task: Literal["classification", "regression"]
     window_index: int | None
     predictions: int = Field(description="predictions counted in the window")

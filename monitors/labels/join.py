@@ -49,6 +49,9 @@ _PREDICTION, _LABEL, _JOINED = 0, 1, 2
 # would otherwise pile up when expire() is called rarely or ttls are long.
 _HEAP_SLACK = 64
 
+# A segment bucket, ``(key, value)``, as the drift windows name it.
+Segment = tuple[str, str]
+
 
 def _check_aware(argument: str, moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -77,6 +80,11 @@ class PendingPrediction:
         and checkpoints as one object: a join holds up to ``capacity`` of them).
     predicted_at
         Event time of the prediction (timezone-aware).
+    segments
+        The segment buckets the prediction counted in, each with the index of
+        the segment's window that took it (None: the segment's reference), so
+        that its label counts in the segment's quality too. Empty while the
+        model's buckets are learned, or without segment keys.
 
     Examples
     --------
@@ -94,6 +102,8 @@ class PendingPrediction:
     probabilities: Mapping[str, float] | None
     features: Mapping[str, Any] | bytes
     predicted_at: datetime
+    # A default, so a prediction pickled before segments were carried loads with none.
+    segments: tuple[tuple[Segment, int | None], ...] = ()
 
     def __post_init__(self) -> None:
         _check_aware("predicted_at", self.predicted_at)
@@ -248,11 +258,14 @@ def _columns(waiting: Mapping[str, _WaitingPrediction]) -> tuple[list[Any], ...]
         [p.predicted_at.timestamp() for p in predictions],
         [w.deadline for w in entries],
         [w.seq for w in entries],
+        [p.segments for p in predictions],
     )
 
 
 def _from_columns(columns: tuple[list[Any], ...]) -> OrderedDict[str, _WaitingPrediction]:
-    ids, models, windows, predictions, scores, probabilities, features, times, deadlines, seqs = columns
+    ids, models, windows, predictions, scores, probabilities, features, times, deadlines, seqs = columns[:10]
+    # A checkpoint written before segments were carried has ten columns: its predictions count in no segment.
+    segments = columns[10] if len(columns) > 10 else [()] * len(ids)
     waiting: OrderedDict[str, _WaitingPrediction] = OrderedDict()
     for i, prediction_id in enumerate(ids):
         pending = PendingPrediction(
@@ -263,6 +276,7 @@ def _from_columns(columns: tuple[list[Any], ...]) -> OrderedDict[str, _WaitingPr
             probabilities[i],
             features[i],
             datetime.fromtimestamp(times[i], UTC),
+            segments[i],
         )
         waiting[prediction_id] = _WaitingPrediction(pending, deadlines[i], seqs[i])
     return waiting

@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 Task = Literal["classification", "regression"]
+# A segment bucket, ``(key, value)``, as the drift windows name it.
+Segment = tuple[str, str]
 
 
 Pair = tuple[Any, Any, float | None]
@@ -69,6 +71,8 @@ class PerformanceJob:
         Seconds from prediction to label, pair by pair.
     final
         No later version will come.
+    segment
+        The segment bucket ``(key, value)`` whose window this is; None for the whole model.
 
     Examples
     --------
@@ -84,6 +88,7 @@ class PerformanceJob:
     pairs: tuple[Pair, ...]
     delays_s: tuple[float, ...]
     final: bool
+    segment: Segment | None = None
 
     @property
     def labelled(self) -> int:
@@ -105,8 +110,8 @@ class _Window:
     reported: int = 0  # pairs in the last version handed out
     closed: bool = False
 
-    def job(self, model: str, window: int | None, version: int, final: bool) -> PerformanceJob:
-        return PerformanceJob(model, window, version, self.predictions, tuple(self.pairs), tuple(self.delays_s), final)
+    def job(self, model: str, window: int | None, version: int, final: bool, segment: Segment | None) -> PerformanceJob:
+        return PerformanceJob(model, window, version, self.predictions, tuple(self.pairs), tuple(self.delays_s), final, segment)
 
 
 class PerformanceWindows:
@@ -131,6 +136,10 @@ class PerformanceWindows:
         but ``keep_windows``): large windows finalise sooner, so the pairs held
         stay bounded whatever the window size. The newest closed window is
         always kept.
+    segment
+        The segment bucket ``(key, value)`` these windows are of (its jobs say
+        it); None for the models' own windows. A pair of a segment's window is
+        added with :meth:`add_at`, since its prediction's window is the model's.
 
     Examples
     --------
@@ -155,13 +164,17 @@ class PerformanceWindows:
     [(0, 2, 3, True)]
     """
 
-    def __init__(self, keep_windows: int = 50, keep_predictions: int | None = None) -> None:
+    # A class default, so windows pickled before segments had windows of their own load as the model's.
+    segment: Segment | None = None
+
+    def __init__(self, keep_windows: int = 50, keep_predictions: int | None = None, segment: Segment | None = None) -> None:
         if keep_windows < 1:
             raise ValueError(f"keep_windows must be at least 1, got {keep_windows}")
         if keep_predictions is not None and keep_predictions < 1:
             raise ValueError(f"keep_predictions must be at least 1 or None, got {keep_predictions}")
         self.keep_windows = keep_windows
         self.keep_predictions = keep_predictions
+        self.segment = segment
         self._windows: dict[str, dict[int | None, _Window]] = {}
         # Per model: windows below this index are finalised; their late pairs are dropped.
         self._finalised_below: dict[str, int] = {}
@@ -185,7 +198,11 @@ class PerformanceWindows:
 
     def add(self, pair: LabelledPair) -> None:
         """Add a labelled pair to its prediction's model and window."""
-        state = self._window(pair.model, pair.window)
+        self.add_at(pair, pair.window)
+
+    def add_at(self, pair: LabelledPair, window: int | None) -> None:
+        """Add a labelled pair to ``window`` of its prediction's model (a segment's window, numbered apart)."""
+        state = self._window(pair.model, window)
         if state is not None:
             state.pairs.append((pair.prediction.prediction, pair.label, pair.prediction.score))
             state.delays_s.append(pair.delay_s)
@@ -259,7 +276,7 @@ class PerformanceWindows:
         no reference period.
         """
         state = self._windows.get(model, {}).get(None)
-        return None if state is None else state.job(model, None, state.version, final=False)
+        return None if state is None else state.job(model, None, state.version, False, self.segment)
 
     def _window(self, model: str, window: int | None) -> _Window | None:
         if window is not None and window < self._finalised_below.get(model, 0):
@@ -274,7 +291,7 @@ class PerformanceWindows:
     def _next(self, model: str, window: int | None, state: _Window, final: bool) -> PerformanceJob:
         state.version += 1
         state.reported = len(state.pairs)
-        return state.job(model, window, state.version, final)
+        return state.job(model, window, state.version, final, self.segment)
 
 
 @dataclass(frozen=True)

@@ -127,10 +127,18 @@ class PerformanceRule:
         context: Mapping[str, str] | None = None,
         *,
         reference: PerformanceResult | None = None,
+        segment: str | None = None,
     ) -> list[Observation]:
         """One observation per metric of the window that has a bound, with shared annotations ``context``.
 
         ``reference`` is the reference period's quality, for the bounds relative to it (none without it).
+        ``segment`` (``"key=value"``) says the window is a segment's: its observations carry it as
+        their ``segment`` label, and ``reference`` is that segment's own reference period.
+
+        >>> rule = PerformanceRule(minimum={"accuracy": 0.8}, min_labelled=10)
+        >>> [obs] = rule.evaluate("churn", PerformanceResult({"accuracy": 0.6}, labelled=50, coverage=1.0), segment="region=eu")
+        >>> obs.labels["segment"], obs.annotations["summary"]
+        ('region=eu', 'churn [region=eu]: accuracy 0.6 below 0.8 (minimum) over 50 labelled predictions')
         """
         if result.labelled < self.min_labelled:
             return []
@@ -142,7 +150,7 @@ class PerformanceRule:
                 continue
             bound = self._bound(name, usable_reference)
             if bound is not None:
-                observations.append(self._observation(model, name, value, *bound, result, context or {}))
+                observations.append(self._observation(model, name, value, *bound, result, context or {}, segment))
         return observations
 
     def _bound(self, name: str, reference: PerformanceResult | None) -> tuple[float, str] | None:
@@ -170,6 +178,7 @@ class PerformanceRule:
         origin: str,
         result: PerformanceResult,
         context: Mapping[str, str],
+        segment: str | None,
     ) -> Observation:
         if name in _HIGHER_IS_BETTER:
             value, warning_at = 1.0 - metric, 1.0 - bound
@@ -182,15 +191,19 @@ class PerformanceRule:
             breached = metric >= bound
             verb = "above" if breached else "below"
         critical_at = critical if critical is not None and critical > warning_at else None
+        labels = {"model": model, "kind": "performance", "feature": name}
+        if segment is not None:
+            labels["segment"] = segment
+        where = model if segment is None else f"{model} [{segment}]"
         return Observation(
-            labels={"model": model, "kind": "performance", "feature": name},
+            labels=labels,
             value=value,
             warning_at=warning_at,
             critical_at=critical_at,
             annotations={
                 **context,
                 "summary": (
-                    f"{model}: {name} {metric:.3g} {verb} {bound:.3g} ({origin}) over {result.labelled} labelled predictions"
+                    f"{where}: {name} {metric:.3g} {verb} {bound:.3g} ({origin}) over {result.labelled} labelled predictions"
                 ),
                 "value": f"{metric:.6g}",
                 "threshold": f"{bound:.6g}",

@@ -376,11 +376,13 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
     task = spec.performance.task
     result, snapshot = evaluate(job, task, plots=False, timestamp=_window_time(job, spec))
     where = "reference" if job.window is None else str(job.window)
+    segment = _performance_segment(job)
     report = PerformanceReport(
-        key=f"{job.model}/*/{where}/performance/v{job.version}",
+        key=f"{job.model}/{segment or '*'}/{where}/performance/v{job.version}",
         version=job.version,
         final=job.final,
         model=job.model,
+        segment=segment,
         task=task,
         window_index=job.window,
         predictions=job.predictions,
@@ -393,9 +395,10 @@ def evaluate_performance(job: PerformanceJob, spec: AnalysisSpec) -> Performance
         snapshot=None,
     )
     if snapshot is not None:
-        ref = _store(snapshot, _performance_name(job), spec, performance_notes(report), report.key)
+        ref = _store(snapshot, performance_name(job), spec, performance_notes(report), report.key)
         report = report.model_copy(update={"snapshot": ref})
-    calibrates = job.window is None and task == "classification"
+    # The score calibration is the model's, fitted on its own reference period only.
+    calibrates = job.window is None and job.segment is None and task == "classification"
     calibration = fit_calibration(job.pairs, spec.performance.min_labelled) if calibrates else None
     return PerformanceOutcome(result, report, calibration)
 
@@ -404,7 +407,7 @@ def full_performance_report(job: PerformanceJob, spec: AnalysisSpec, snapshot: S
     """Put Evidently's model quality report, plots included, in place of a version's values-only snapshot."""
     _, report = evaluate(job, spec.performance.task, timestamp=_window_time(job, spec))
     if report is not None and spec.workspace is not None:
-        _workspace(spec).replace(snapshot, report, _performance_name(job))
+        _workspace(spec).replace(snapshot, report, performance_name(job))
 
 
 def _drift_key(model: str, segment: str | None, index: int) -> str:
@@ -419,11 +422,18 @@ def _window_time(job: PerformanceJob, spec: AnalysisSpec) -> datetime | None:
     """
     if job.window is None or spec.workspace is None:
         return None
-    return _workspace(spec).run_time(_drift_key(job.model, None, job.window))
+    return _workspace(spec).run_time(_drift_key(job.model, _performance_segment(job), job.window))
 
 
-def _performance_name(job: PerformanceJob) -> str:
-    return f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
+def _performance_segment(job: PerformanceJob) -> str | None:
+    return f"{job.segment[0]}={job.segment[1]}" if job.segment is not None else None
+
+
+def performance_name(job: PerformanceJob) -> str:
+    """A quality version as people read it: model, segment if any, window and version."""
+    segment = _performance_segment(job)
+    where = job.model if segment is None else f"{job.model} [{segment}]"
+    return f"{where} window {'reference' if job.window is None else job.window} performance v{job.version}"
 
 
 def _datetimes(event_times: Iterable[float | datetime]) -> list[datetime]:

@@ -45,6 +45,7 @@ from streams.worker.analysis import (
     follow_parent,
     full_performance_report,
     full_report,
+    performance_name,
 )
 from streams.worker.output import Output
 from streams.worker.partitions import Partitions
@@ -136,7 +137,7 @@ class Results:
             task = asyncio.ensure_future(self._analyse_and_publish(state, key, job, self._tails.get(stream)))
             self._unanalysed[task] = (state, job.window.end)
         else:
-            stream = (job.model, None, "performance")
+            stream = (job.model, job.segment, "performance")
             task = asyncio.ensure_future(self._evaluate_and_publish(state, key, job, self._tails.get(stream)))
         self._tails[stream] = task
         self.pending.add(task)
@@ -299,7 +300,7 @@ class Results:
             outcome: PerformanceOutcome = await loop.run_in_executor(self.pool, evaluate_performance, job, self.spec)
         except Exception:
             metrics.ANALYSIS_FAILURES.labels(model=job.model).inc()
-            log.exception("performance of %s window %s version %d failed", job.model, job.window, job.version)
+            log.exception("performance of %s failed", performance_name(job))
             async with self.partitions.lock:
                 state.unpublished.pop(key, None)
             return
@@ -310,7 +311,7 @@ class Results:
         # The reference period's quality is what every window is judged against: worth its plots too.
         if report.snapshot is not None and (report.alerts or job.window is None):
             reason = "alert" if report.alerts else "reference"
-            what = f"{job.model} window {job.window} performance v{job.version}"
+            what = performance_name(job)
             self._start_full_report(full_performance_report, job, report.snapshot, reason, what)
 
     async def _publish_performance(
@@ -318,7 +319,7 @@ class Results:
     ) -> PerformanceReport:
         result = outcome.result
         measured = state.measured(job, result)
-        if job.window is None and outcome.calibration is not None:
+        if job.window is None and job.segment is None and outcome.calibration is not None:
             self._calibrate(state, job.model, outcome.calibration)
         changes = []
         if measured.observations is not None:
@@ -337,14 +338,12 @@ class Results:
             }
         )
         await self._annotate_run(report, changes)
-        what = f"{job.model} window {'reference' if job.window is None else job.window} performance v{job.version}"
+        what = performance_name(job)
         if not await self.output.publish_result(state, key, what, report):
             return report
         log.info(
-            "%s window %s performance v%d: %d/%d labelled, %s",
-            job.model,
-            "reference" if job.window is None else job.window,
-            job.version,
+            "%s: %d/%d labelled, %s",
+            what,
             result.labelled,
             job.predictions,
             ", ".join(f"{name} {value:.3f}" for name, value in sorted(result.metrics.items())) or "no metrics yet",

@@ -76,6 +76,8 @@ class WorkerState(PartitionMonitor):
                 f"drift/{job.model}/{job.segment}/{job.window.index}"
                 if isinstance(job, WindowJob)
                 else f"performance/{job.model}/{job.window}/{job.version}"
+                if job.segment is None
+                else f"performance/{job.model}/{job.segment}/{job.window}/{job.version}"
             )
             self.unpublished[key] = job
             due.append((key, job))

@@ -104,14 +104,15 @@ def _decision(drift: FeatureDriftOut) -> str:
 def performance_notes(report: PerformanceReport) -> RunNotes:
     """The notes of a window version's performance run, from its report.
 
-    Tags: ``model:<model>``, ``kind:performance``, ``final`` for the last
-    version. Metadata: model, segment (``all``), kind, the window's index
+    Tags: ``model:<model>``, ``kind:performance``, ``segment:<name>=<value>``
+    for a segment's window, ``final`` for the last version. Metadata: model,
+    segment (``all`` for the whole model), kind, the window's index
     (``reference`` for the reference period), the result's version, the
     predictions and how many are labelled.
     """
     metadata = {
         "model": report.model,
-        "segment": "all",
+        "segment": report.segment or "all",
         "kind": report.kind,
         "window_index": "reference" if report.window_index is None else str(report.window_index),
         "result_version": str(report.version),
@@ -121,7 +122,7 @@ def performance_notes(report: PerformanceReport) -> RunNotes:
         "metrics": ", ".join(f"{name} {value:.3f}" for name, value in sorted(report.metrics.items())),
     }
     values = (RunValue(LABEL_COVERAGE, report.coverage, "Share of predictions labelled"),)
-    tags = _base_tags(report.model, report.kind, None) + (("final",) if report.final else ())
+    tags = _base_tags(report.model, report.kind, report.segment) + (("final",) if report.final else ())
     return RunNotes(report.model, tags, metadata, values)
 
 
