@@ -12,7 +12,7 @@ import pytest
 from monitors.alerting.alerts import Alert
 from monitors.intake.freshness import FreshnessMonitor, NoDataRule
 from monitors.labels.estimates import Estimate
-from monitors.labels.performance import PerformanceJob, PerformanceResult
+from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows
 from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
 from monitors.online.detectors import ErrorMonitor
@@ -80,8 +80,84 @@ def test_a_prediction_counts_in_its_models_windows_and_its_segments_once_the_buc
     assert effects.routed[: RULES.window_size] == [(MODEL, "reference")] * RULES.window_size
     assert effects.routed[RULES.window_size] == (MODEL, "window")
     assert effects.joined == [MODEL] * RULES.window_size * 3
-    # Quality is per model window: versions for the model's windows, none per segment.
-    assert {job.window for job in made.performance_due()} >= {0, 1}
+    # Quality per window: versions for the model's windows, and for the segment's reference and window.
+    due = made.performance_due()
+    assert {job.window for job in due if job.segment is None} >= {0, 1}
+    assert {job.window for job in due if job.segment == ("region", "eu")} == {None, 0}
+
+
+# -- quality per segment --------------------------------------------------------------
+
+
+def accuracy(job: PerformanceJob) -> PerformanceResult:
+    """A version's accuracy, as the analysis would measure it."""
+    right = sum(prediction == label for prediction, label, _ in job.pairs)
+    return PerformanceResult({"accuracy": right / job.labelled}, job.labelled, job.coverage)
+
+
+def segmented_stream(made: PartitionMonitor, n: int, eu_wrong_from: int) -> list[Any]:
+    """``n`` predictions alternating between regions eu and us, all labelled; eu's labels flip from ``eu_wrong_from``.
+
+    Every quality version due is measured at once; the observations it gave are returned.
+    """
+    observations: list[Any] = []
+    for i in range(n):
+        region = "eu" if i % 2 else "us"
+        at = T0 + timedelta(seconds=i)
+        effects = made.update(Prediction(f"p{i}", True, at, segment={"region": region}), {"x": 1.0}, b"{}")
+        effects += made.label(f"p{i}", not (region == "eu" and i >= eu_wrong_from), at, MODEL)
+        for job in effects.performance + made.performance_due():
+            observations += made.measured(job, accuracy(job)).observations or []
+    return observations
+
+
+def breaching(observations: list[Any]) -> list[Any]:
+    return [obs for obs in observations if obs.value >= obs.warning_at]
+
+
+def test_labels_that_flip_in_one_segment_alert_that_segment_and_no_other() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=10))
+    observations = segmented_stream(made, 240, eu_wrong_from=140)
+    segments = {obs.labels.get("segment") for obs in breaching(observations)}
+    assert segments == {None, "region=eu"}  # the model as a whole, and eu; never us
+    assert any(obs.labels.get("segment") == "region=us" for obs in observations)  # us was judged, and was fine
+    eu = [obs for obs in breaching(observations) if obs.labels.get("segment") == "region=eu"]
+    assert {(obs.labels["model"], obs.labels["kind"], obs.labels["feature"]) for obs in eu} == {
+        (MODEL, "performance", "accuracy")
+    }
+    assert eu[0].annotations["summary"].startswith(f"{MODEL} [region=eu]: accuracy ")
+    assert "below 0.95 (reference 1 - 0.05)" in eu[-1].annotations["summary"]
+    assert eu[-1].annotations["window"].startswith(f"{MODEL} [region=eu] window ") and eu[-1].value == 1.0  # all wrong
+    assert made.segment_reference_results[(MODEL, ("region", "eu"))].metrics == {"accuracy": 1.0}
+
+
+def test_before_the_flip_no_segment_alerts() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=10))
+    observations = segmented_stream(made, 240, eu_wrong_from=10_000)
+    assert observations and breaching(observations) == []
+
+
+def test_a_segments_quality_windows_are_kept_as_its_models_are() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=10))
+    made.performance = PerformanceWindows(keep_windows=2)
+    segmented_stream(made, 600, eu_wrong_from=10_000)
+    for segment in (("region", "eu"), ("region", "us")):
+        windows = made.segment_performance[segment]
+        assert (windows.keep_windows, windows.keep_predictions, windows.segment) == (2, None, segment)
+        assert windows.windows(MODEL)[0] is None and len(windows.windows(MODEL)) <= 4  # the reference, 2 closed, 1 open
+    assert set(made.segment_performance) == {("region", "eu"), ("region", "us")}
+
+
+def test_a_late_version_of_an_older_segment_window_never_clears_what_a_newer_one_raised() -> None:
+    made = monitor()
+    eu = ("region", "eu")
+    made.measured(replace(quality(None, 1, 0.90)[0], segment=eu), quality(None, 1, 0.90)[1])
+    newer = made.measured(replace(quality(3, 1, 0.60)[0], segment=eu), quality(3, 1, 0.60)[1])
+    assert newer.observations and newer.observations[0].labels["segment"] == "region=eu"
+    assert newer.reference_metrics == {"accuracy": 0.90}
+    assert made.measured(replace(quality(2, 2, 0.95)[0], segment=eu), quality(2, 2, 0.95)[1]).observations is None
+    # The model's own windows are judged apart: its reference is not the segment's.
+    assert made.reference_results == {} and made.last_results == {}
 
 
 def test_idle_time_closes_an_open_window_and_expires_label_waits() -> None:
@@ -251,3 +327,16 @@ def test_rules_are_never_checkpointed_a_restored_monitor_takes_this_starts() -> 
     restored.configure(changed)
     assert restored.rules is changed
     assert restored.labels.counts(MODEL).joined == 50
+
+
+def test_a_monitor_checkpointed_before_segments_had_quality_restores_with_none() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=10))
+    saved = made.__getstate__()
+    for name in ("segment_performance", "segment_reference_results", "segment_last_results"):
+        del saved[name]
+    old = PartitionMonitor.__new__(PartitionMonitor)
+    old.__setstate__(saved)
+    old.configure(made.rules)
+    assert old.segment_performance == {} and old.segment_last_results == {}
+    segmented_stream(old, 100, eu_wrong_from=10_000)
+    assert set(old.segment_performance) == {("region", "eu"), ("region", "us")}

@@ -1,4 +1,5 @@
 import pickle
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -261,6 +262,29 @@ def test_a_join_pickled_before_the_columns_still_loads() -> None:
     old.__setstate__(dict(join.__dict__))  # the state as pickled then: the waiting objects themselves
     pair = old.add_label("p1", False, at(1))
     assert pair is not None and pair.prediction == prediction(0)
+
+
+def test_a_waiting_predictions_segment_windows_survive_a_checkpoint() -> None:
+    join = LabelJoin(ttl_s=60, capacity=10)
+    segmented = replace(prediction(0), segments=((("region", "eu"), 2), (("device", "ios"), None)))
+    join.add_prediction("p1", segmented)
+    join.add_prediction("p2", prediction(0))
+    restored: LabelJoin = pickle.loads(pickle.dumps(join))
+    pair = restored.add_label("p1", True, at(1))
+    assert pair is not None and pair.prediction.segments == ((("region", "eu"), 2), (("device", "ios"), None))
+    other = restored.add_label("p2", True, at(1))
+    assert other is not None and other.prediction.segments == ()
+
+
+def test_a_join_checkpointed_before_segments_were_carried_loads_with_none() -> None:
+    join = LabelJoin(ttl_s=60, capacity=10)
+    join.add_prediction("p1", replace(prediction(0), segments=((("region", "eu"), 0),)))
+    state = join.__getstate__()
+    state["_predictions"] = state["_predictions"][:10]  # the ten columns written then
+    old = LabelJoin.__new__(LabelJoin)
+    old.__setstate__(state)
+    pair = old.add_label("p1", True, at(1))
+    assert pair is not None and pair.prediction.segments == () and pair.prediction.window == 0
 
 
 def test_arguments_and_times_are_checked() -> None:

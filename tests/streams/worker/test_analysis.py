@@ -180,3 +180,13 @@ def test_the_reference_periods_quality_fits_the_models_score_calibration() -> No
     assert outcome(0).calibration is None  # a window's pairs never recalibrate
     assert outcome(None, pairs[:50]).calibration is None  # fewer than min_labelled (100)
     assert outcome(None, pairs[:-1] + ((1, 1, None),)).calibration is None  # a pair without its score
+    segment = PerformanceJob("m", None, 1, len(pairs), pairs, (1.0,) * len(pairs), False, ("region", "eu"))
+    assert evaluate_performance(segment, SPEC).calibration is None  # the calibration is the model's, not a segment's
+
+
+def test_a_segments_quality_report_says_its_segment() -> None:
+    pairs = ((1, 1, 0.9), (0, 1, 0.4), (1, 1, 0.8))
+    report = evaluate_performance(PerformanceJob("m", 3, 2, 4, pairs, (1.0,) * 3, False, ("region", "eu")), SPEC).report
+    assert (report.key, report.segment, report.labelled) == ("m/region=eu/3/performance/v2", "region=eu", 3)
+    whole = evaluate_performance(PerformanceJob("m", 3, 2, 4, pairs, (1.0,) * 3, False), SPEC).report
+    assert (whole.key, whole.segment) == ("m/*/3/performance/v2", None)
