@@ -24,7 +24,8 @@ data between Kafka, this monitor, the analysis processes and the alert service:
   raised (:meth:`PartitionMonitor.measured`);
 * a labelled prediction also counts in the quality of the segment windows it
   counted in, judged against that segment's own reference period, with the
-  same window keeping as its model's (:meth:`PartitionMonitor.measured`).
+  same window keeping as its model's (:meth:`PartitionMonitor.measured`), and
+  feeds that segment's own error detector (:meth:`PartitionMonitor.label`).
 
 The rules read a :class:`PartitionRules`, built from the settings at each start
 and never checkpointed, so a changed setting applies from the next start.
@@ -70,7 +71,7 @@ from monitors.labels.join import LabelJoin, LabelledPair, PendingPrediction
 from monitors.labels.performance import PerformanceJob, PerformanceResult, PerformanceWindows
 from monitors.labels.rules import EstimateRule, PerformanceRule
 from monitors.online.challenger import Challenger
-from monitors.online.detectors import ConceptDriftRule, ErrorMonitor
+from monitors.online.detectors import ConceptDriftRule, Detection, ErrorMonitor
 from monitors.windows.segments import SegmentBuckets
 from monitors.windows.watch import DriftWatch, Segment, WindowJob
 
@@ -226,6 +227,11 @@ class PartitionMonitor:
     segment_performance: dict[Segment, PerformanceWindows] = field(default_factory=dict)
     segment_reference_results: dict[tuple[str, Segment], PerformanceResult] = field(default_factory=dict)
     segment_last_results: dict[tuple[str, Segment], tuple[int, PerformanceResult]] = field(default_factory=dict)
+    # Per segment bucket: an error detector like the model's, fed the segment's labelled pairs; by (model, segment),
+    # the pairs fed and how many there were when it last fired.
+    segment_errors: dict[Segment, ErrorMonitor] = field(default_factory=dict)
+    segment_labelled: dict[tuple[str, Segment], int] = field(default_factory=dict)
+    segment_detections: dict[tuple[str, Segment], int] = field(default_factory=dict)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
     estimates: dict[tuple[str, int], Estimate] = field(default_factory=dict)  # the latest windows' estimates
     event_time: datetime | None = None
@@ -487,6 +493,9 @@ class PartitionMonitor:
             except (ValueError, TypeError) as exc:  # a label of the wrong kind for the task
                 effects.rejected.append((model, pair.prediction_id, str(exc)))
                 return
+            # The model's detector took the pair, so each segment's (of the same kind) takes it too.
+            for segment, _ in pair.prediction.segments:
+                effects.observations += self._detect_segment(model, segment, pair.prediction.prediction, pair.label)
         if self.challenger is not None:
             effects.learn.append((pair, self.may_learn(model)))
 
@@ -501,19 +510,47 @@ class PartitionMonitor:
         return windows
 
     def _detect(self, model: str, prediction: Any, label: Any) -> list[Observation]:
-        """Feed the error detector: fire at once when the error rises, resolve a window's worth of labels later."""
+        """Feed the model's error detector (see :meth:`_detected`)."""
         assert self.errors is not None
         detection = self.errors.update(model, prediction, label)
-        joined = self.labels.counts(model).joined
+        return self._detected(self.errors, model, model, None, detection, self.labels.counts(model).joined, self.detections)
+
+    def _detect_segment(self, model: str, segment: Segment, prediction: Any, label: Any) -> list[Observation]:
+        """Feed the error detector of ``model``'s segment (see :meth:`_detected`)."""
+        assert self.errors is not None
+        errors = self.segment_errors.get(segment)
+        if errors is None:
+            model_errors = self.errors
+            errors = self.segment_errors[segment] = ErrorMonitor(
+                model_errors.detector, model_errors.params, model_errors.task, model_errors.warmup
+            )
+        detection = errors.update(model, prediction, label)
+        key = (model, segment)
+        labelled = self.segment_labelled[key] = self.segment_labelled.get(key, 0) + 1
+        return self._detected(errors, key, model, segment, detection, labelled, self.segment_detections)
+
+    def _detected(
+        self,
+        errors: ErrorMonitor,
+        key: _Key,
+        model: str,
+        segment: Segment | None,
+        detection: Detection | None,
+        labelled: int,
+        detections: dict[_Key, int],
+    ) -> list[Observation]:
+        """Fire at once when the error rises, resolve a window's worth of labelled pairs (``labelled`` so far) later."""
         if detection is not None and detection.worsened:
-            self.detections[model] = joined
-            return self._concept_drift(model)
-        if model in self.detections and joined - self.detections[model] >= self.rules.window_size:
-            del self.detections[model]
-            return self._concept_drift(model)
+            detections[key] = labelled
+            return self._concept_drift(errors, model, segment)
+        if key in detections and labelled - detections[key] >= self.rules.window_size:
+            del detections[key]
+            return self._concept_drift(errors, model, segment)
         return []
 
-    def _concept_drift(self, model: str) -> list[Observation]:
-        assert self.errors is not None
-        detections = self.errors.close(model)
-        return [] if detections is None else self.rules.concept_drift.evaluate(model, detections)
+    def _concept_drift(self, errors: ErrorMonitor, model: str, segment: Segment | None) -> list[Observation]:
+        detections = errors.close(model)
+        if detections is None:
+            return []
+        named = None if segment is None else f"{segment[0]}={segment[1]}"
+        return self.rules.concept_drift.evaluate(model, detections, segment=named)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from river import base, drift
@@ -383,14 +383,29 @@ class ConceptDriftRule:
     def __repr__(self) -> str:
         return "ConceptDriftRule()"
 
-    def evaluate(self, model: str, result: Detections, context: Mapping[str, str] | None = None) -> list[Observation]:
-        """The window's one observation, with shared annotations ``context``."""
+    def evaluate(
+        self, model: str, result: Detections, context: Mapping[str, str] | None = None, *, segment: str | None = None
+    ) -> list[Observation]:
+        """The window's one observation, with shared annotations ``context``.
+
+        ``segment`` (``"key=value"``) says the detections are of one segment's
+        error stream: the observation carries it as its ``segment`` label.
+
+        >>> rose = Detections("adwin", "classification", Detection("churn", "adwin", 900, 0.1, 0.9), 1)
+        >>> (obs,) = ConceptDriftRule().evaluate("churn", rose, segment="region=eu")
+        >>> obs.labels["segment"], obs.annotations["summary"]
+        ('region=eu', 'churn [region=eu]: error rate rose from 0.1 to 0.9 (adwin, after 900 labelled pairs)')
+        """
         annotations = {**(context or {}), "threshold": "1", "value": "1" if result.worsened else "0", "detector": result.detector}
         if result.latest is not None:
-            annotations["summary"] = _summary(result.latest, result.task, result.count)
+            latest = result.latest if segment is None else replace(result.latest, model=f"{model} [{segment}]")
+            annotations["summary"] = _summary(latest, result.task, result.count)
+        labels = {"model": model, "kind": "concept_drift", "feature": result.detector}
+        if segment is not None:
+            labels["segment"] = segment
         return [
             Observation(
-                labels={"model": model, "kind": "concept_drift", "feature": result.detector},
+                labels=labels,
                 value=1.0 if result.worsened else 0.0,
                 warning_at=1.0,
                 critical_at=None,

@@ -242,6 +242,30 @@ def test_a_rise_of_the_error_rate_fires_at_once_and_resolves_a_window_of_labels_
     assert after.observations and all(o.labels["model"] == MODEL for o in after.observations)
 
 
+def test_errors_that_rise_in_one_segment_fire_its_own_detector_and_resolve_a_window_of_its_labels_later() -> None:
+    made = monitor(replace(RULES, segment_keys=("region",), segment_learn=10), detector=True)
+    eu = ("region", "eu")
+    observations: list[Any] = []
+    fired_at: int | None = None
+    for i in range(1600):
+        region = "eu" if i % 2 else "us"
+        at = T0 + timedelta(seconds=i)
+        wrong = region == "eu" and 600 <= i < 1000  # eu's labels flip for a while, then agree again
+        made.update(Prediction(f"p{i}", True, at, segment={"region": region}), {"x": 1.0}, b"{}")
+        observations += made.label(f"p{i}", not wrong, at, MODEL).observations
+        if fired_at is None and (MODEL, eu) in made.segment_detections:
+            fired_at = i
+    assert fired_at is not None and 600 < fired_at < 1000
+    eu_drift = [o for o in observations if o.labels.get("segment") == "region=eu"]
+    assert eu_drift[0].labels["kind"] == "concept_drift" and eu_drift[0].value >= eu_drift[0].warning_at
+    assert eu_drift[0].annotations["summary"].startswith(f"{MODEL} [region=eu]: error rate rose")
+    assert eu_drift[-1].value < eu_drift[-1].warning_at  # resolved once eu's labels agreed again
+    assert (MODEL, eu) not in made.segment_detections
+    assert not any(o.labels.get("segment") == "region=us" for o in observations)  # us never changed
+    assert set(made.segment_errors) == {eu, ("region", "us")}
+    assert made.segment_labelled[(MODEL, eu)] + made.segment_labelled[(MODEL, ("region", "us"))] == 1600 - 10
+
+
 def test_a_label_of_the_wrong_kind_is_rejected_and_not_learned() -> None:
     made = monitor(detector=True, challenger=True)
     made.errors = ErrorMonitor("adwin", task="regression")
