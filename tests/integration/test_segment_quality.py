@@ -1,4 +1,4 @@
-"""Model quality per segment on the real broker: labels that flip in one region are alerted with that region."""
+"""Model quality per segment on the real broker: labels that flip in one region are alerted with that region, and only it."""
 
 from __future__ import annotations
 
@@ -118,3 +118,6 @@ def test_labels_that_flip_in_one_region_alert_model_quality_for_that_region_only
     assert not any(a.labels.get("segment") in ("region=us", "region=asia") for a in quality)
     first = next(a for a in quality if a.labels.get("segment") == "region=eu" and a.labels["feature"] == "accuracy")
     assert first.labels["model"] == MODEL and "[region=eu]" in first.annotations["summary"]
+    # The segment's own error detector saw the rise in eu's error stream, and no other region's.
+    concept = {a.labels.get("segment") for a in alerts if a.labels["kind"] == "concept_drift" and a.status == "firing"}
+    assert "region=eu" in concept and not concept & {"region=us", "region=asia"}
