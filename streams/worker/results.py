@@ -308,8 +308,9 @@ class Results:
             await asyncio.wait([previous])  # the model's earlier versions and windows are published first
         async with self.partitions.lock:
             report = await self._publish_performance(state, key, job, outcome)
-        # The reference period's quality is what every window is judged against: worth its plots too.
-        if report.snapshot is not None and (report.alerts or job.window is None):
+        # The model's reference period's quality is what every window is judged against: worth its plots too
+        # (a segment's reference versions are not: one per segment and version would crowd the full reports).
+        if report.snapshot is not None and (report.alerts or (job.window is None and job.segment is None)):
             reason = "alert" if report.alerts else "reference"
             what = performance_name(job)
             self._start_full_report(full_performance_report, job, report.snapshot, reason, what)
