@@ -54,6 +54,11 @@ Examples
 (1, [0])
 """
 
+# Over 500 lines on purpose: one class, whose rules act between the concepts it composes.
+# The segments' quality and error detectors are the model's rules applied to each segment
+# bucket, through the same helpers (_judged, _detected); apart, each would be read with
+# the other open.
+
 from __future__ import annotations
 
 from collections.abc import Mapping
